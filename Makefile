@@ -29,11 +29,12 @@ BINS :=        # host programs under $(B)/
 PLUGIN_NAMES := # plugins: NAME -> $(B)/plugins/NAME.so from PLUGIN_SRCS_NAME
 GUESTS :=      # guest images under $(B)/guest/
 TESTS :=       # what prove runs: executables that print TAP
+UNIT_TESTS :=  # the subset of TESTS that make check-unit runs (fast, no guest, no network)
 TEST_DEPS :=   # what must be built before the tests run
 BENCH_DEPS :=  # what make bench needs built
 INSTALL_HOOKS := # extra install targets
 
-.PHONY: all check bench install clean distclean fuzz
+.PHONY: all check check-unit bench install clean distclean fuzz
 all:
 
 MODULES := $(sort $(wildcard src/*/module.mk plugins/*/module.mk tools/module.mk guest/module.mk tests/*/module.mk docs/module.mk))
@@ -63,6 +64,12 @@ PROVE ?= prove
 PROVE_FLAGS ?=
 check: all $(TEST_DEPS)
 	$(PROVE) $(PROVE_FLAGS) --exec '' $(TESTS)
+
+# The fast subset, run again in a sanitizer build by .ci/run.
+check-unit: all $(TEST_DEPS)
+	$(PROVE) $(PROVE_FLAGS) --exec '' $(UNIT_TESTS)
+
+bench: all $(BENCH_DEPS)
 
 install: all $(INSTALL_HOOKS)
 
