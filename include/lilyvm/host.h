@@ -157,6 +157,36 @@ struct LilyHost {
     /* Add delta to the counter "instance.name" printed by lilyvm --stats. */
     void (*stat_add)(LilyInstance *inst, const char *name, uint64_t delta);
 
+    /* --- for the CPU and MMU plugins ------------------------------------ */
+    /* Bus accesses as the guest CPU makes them (unclaimed ports read ~0). */
+    uint32_t (*pio_read)(LilyInstance *inst, uint16_t port, unsigned size);
+    void (*pio_write)(LilyInstance *inst, uint16_t port, unsigned size, uint32_t value);
+    /* rep ins/outs: count items of size bytes, one device call where it can. */
+    void (*pio_read_rep)(LilyInstance *inst, uint16_t port, unsigned size,
+                         void *buf, uint32_t count);
+    void (*pio_write_rep)(LilyInstance *inst, uint16_t port, unsigned size,
+                          const void *buf, uint32_t count);
+    uint32_t (*mmio_read)(LilyInstance *inst, uint64_t gpa, unsigned size);
+    void (*mmio_write)(LilyInstance *inst, uint64_t gpa, unsigned size, uint32_t value);
+    /* Is gpa inside an MMIO region (then it must not be mapped as RAM)? */
+    bool (*mmio_claimed)(LilyInstance *inst, uint64_t gpa);
+    /* The memfd that backs guest RAM (offset == guest-physical address). */
+    int (*ram_fd)(LilyInstance *inst);
+    /*
+     * Register the CPU: intr() runs when the interrupt controller changes
+     * the INTR level.  irq_ack() then returns the vector to deliver
+     * (-1: nothing pending).
+     */
+    gboolean (*cpu_register)(LilyInstance *inst,
+                             void (*intr)(void *opaque, bool level),
+                             void *opaque, GError **error);
+    int (*irq_ack)(LilyInstance *inst);
+    /* Entry state from the kernel loader: EIP, EAX and EBX at entry. */
+    bool (*boot_state)(LilyInstance *inst, uint32_t *eip, uint32_t *eax, uint32_t *ebx);
+    /* The instance of another plugin kind (e.g. the CPU asks for the MMU). */
+    LilyInstance *(*find_instance)(LilyInstance *inst, LilyPluginKind kind,
+                                   void **state, const LilyPluginDesc **desc);
+
     /* New entries go here, at the end only. */
 };
 
