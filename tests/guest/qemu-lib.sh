@@ -1,0 +1,54 @@
+# Shared by the QEMU guest tests: find QEMU, boot a kernel with a deadline,
+# relay the guest's TAP and judge QEMU's exit status.  Sourced, not run.
+# Guest debug-exit convention: the guest writes 0 (success) or 1 (failure);
+# QEMU's isa-debug-exit exits with (value << 1) | 1, so 1 = success, 3 = failure.
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+logdir=$top/build/tests/guest
+QEMU_DEADLINE=${QEMU_DEADLINE:-60}
+
+# qemu_find: set $qemu from $QEMU or config.mk, or print a TAP skip and exit.
+qemu_find() {
+    qemu=${QEMU:-}
+    if [ -z "$qemu" ] && [ -f "$top/config.mk" ]; then
+        qemu=$(sed -n 's/^QEMU *= *//p' "$top/config.mk")
+    fi
+    if [ -z "$qemu" ] || [ ! -x "$qemu" ]; then
+        echo "1..0 # SKIP qemu-system-i386 not found (apt-get install qemu-system-x86, then re-run ./configure)"
+        exit 0
+    fi
+}
+
+# qemu_boot KERNEL LOG [EXTRA QEMU ARGS...]: run to completion or deadline; sets $status.
+qemu_boot() {
+    kernel=$1 log=$2
+    shift 2
+    mkdir -p "$logdir"
+    if [ ! -f "$kernel" ]; then
+        echo "1..1"
+        echo "not ok 1 - $kernel exists (run make first)"
+        exit 0
+    fi
+    timeout "$QEMU_DEADLINE" "$qemu" -kernel "$kernel" -nographic -serial stdio \
+        -monitor none -display none -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+        -no-reboot "$@" </dev/null >"$log" 2>&1
+    status=$?
+}
+
+# status_meaning: what QEMU's exit status says about the guest.
+status_meaning() {
+    case $status in
+    1) echo "guest reported success through debug-exit" ;;
+    3) echo "guest reported failure through debug-exit" ;;
+    0) echo "QEMU ended without debug-exit (guest reset, triple fault or shutdown)" ;;
+    124) echo "deadline of ${QEMU_DEADLINE}s passed" ;;
+    *) echo "unexpected QEMU exit status" ;;
+    esac
+}
+
+# guest_lines LOG: the serial log without carriage returns and firmware noise
+# in front of a TAP line.
+guest_lines() {
+    tr -d '\r' <"$1" | sed -n 's/^.*\(#\|ok [0-9]\|not ok [0-9]\|1\.\.[0-9]\|Bail out!\)/\1/p' |
+        grep -a -E '^(#|ok [0-9]|not ok [0-9]|1\.\.[0-9]|Bail out!)'
+}
