@@ -543,7 +543,8 @@ static void write_boot_info(GuestRam *ram, uint64_t gpa, uint64_t span, const ch
 
     memset(block, 0, span);
     wr32(block + MBI_FLAGS, MBI_F_MEM | MBI_F_CMDLINE | MBI_F_MMAP | MBI_F_BOOT_LOADER_NAME);
-    wr32(block + MBI_MEM_LOWER, LOW_MEM_END >> 10);
+    /* 640 as QEMU reports it; the memory map gives the exact 639 KiB. */
+    wr32(block + MBI_MEM_LOWER, EBDA_END >> 10);
     wr32(block + MBI_MEM_UPPER, (uint32_t)MIN(upper_kib, (uint64_t)UINT32_MAX));
     wr32(block + MBI_CMDLINE, cmdline_gpa);
     wr32(block + MBI_MMAP_LENGTH, MMAP_ENTRIES * MMAP_ENTRY_SIZE);
