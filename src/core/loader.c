@@ -464,7 +464,18 @@ static gboolean address_fields_range(size_t len, const char *name, const MbHeade
     return TRUE;
 }
 
-/* Check that [start, end) lies in guest RAM and clear of the reserved hole. */
+static gboolean overlaps(uint64_t a_start, uint64_t a_end, uint64_t b_start, uint64_t b_end)
+{
+    return a_start < b_end && b_start < a_end;
+}
+
+/*
+ * Check that [start, end) lies in guest RAM and outside the legacy hole
+ * [0xA0000, 0xF0000) that the memory map gives to nobody (video memory and
+ * option ROMs on a PC, device memory here).  The reserved ranges around it
+ * are RAM in LilyVM: a kernel linked with -Ttext=0x100000 puts its ELF
+ * headers at 0xFF000, and loading them there is harmless.
+ */
 static gboolean check_in_ram(const GuestRam *ram, const char *name, const char *what,
                              uint64_t start, uint64_t end, GError **error)
 {
@@ -479,20 +490,15 @@ static gboolean check_in_ram(const GuestRam *ram, const char *name, const char *
                     "not fit in %s of guest RAM%s", name, what, start, end, size, hint);
         return FALSE;
     }
-    if (start < HIGH_MEM_START && end > LOW_MEM_END) {
+    if (overlaps(start, end, EBDA_END, BIOS_START)) {
         g_set_error(error, LOADER_ERROR, LOADER_ERROR_RANGE,
                     "%s: %s [0x%" G_GINT64_MODIFIER "x, 0x%" G_GINT64_MODIFIER "x) overlaps "
-                    "the reserved area [0x%x, 0x%x) (EBDA, video memory, BIOS); load the "
-                    "kernel below 0x%x or at or above 1 MiB",
-                    name, what, start, end, LOW_MEM_END, HIGH_MEM_START, LOW_MEM_END);
+                    "the legacy video and ROM hole [0x%x, 0x%x), which is not RAM for the "
+                    "kernel; load the kernel below 0x%x or at or above 1 MiB",
+                    name, what, start, end, EBDA_END, BIOS_START, LOW_MEM_END);
         return FALSE;
     }
     return TRUE;
-}
-
-static gboolean overlaps(uint64_t a_start, uint64_t a_end, uint64_t b_start, uint64_t b_end)
-{
-    return a_start < b_end && b_start < a_end;
 }
 
 /* Choose a page-aligned place for a boot-info block of size bytes. */

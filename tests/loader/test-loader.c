@@ -523,11 +523,29 @@ static void test_higher_half_without_at(void)
     EXPECT(img, LOADER_ERROR_RANGE, "segment 1 [0xc0101000", "AT()");
 }
 
-static void test_reserved_overlap(void)
+static void test_video_hole(void)
 {
     TestImage *img = image_new();
     put_phdr(img, 1, 0x1100, 0xA0000, 0x80, 0x2000);
-    EXPECT(img, LOADER_ERROR_RANGE, "segment 1 [0xa0000, 0xa2000)", "reserved area");
+    EXPECT(img, LOADER_ERROR_RANGE, "segment 1 [0xa0000, 0xa2000)", "hole [0xa0000, 0xf0000)");
+}
+
+/* ELF headers at 0xFF000 (gcc -Ttext=0x100000) land in the reserved BIOS area. */
+static void test_bios_area_allowed(void)
+{
+    TestImage *img = image_new();
+    put_phdr(img, 0, 0x0, 0xFF000, 0x100, 0x100);
+    put32(img, offsetof(Elf32_Ehdr, e_entry), 0x101000);
+    GuestRam *ram = ram_new(TEST_RAM);
+    LoaderBoot boot;
+    GError *error = NULL;
+    g_assert_true(loader_load_multiboot_data(ram, img->data, img->len, "low.elf", NULL,
+                                             &boot, &error));
+    g_assert_no_error(error);
+    g_assert_cmphex(boot.image_start, ==, 0xFF000);
+    g_assert_cmpmem(ram->host + 0xFF000, 4, ELFMAG, 4);
+    ram_free(ram);
+    image_free(img);
 }
 
 static void test_ram_below_1m(void)
@@ -642,7 +660,8 @@ int main(int argc, char **argv)
     g_test_add_func("/loader/multiboot/address-fields-entry", test_address_fields_entry);
     g_test_add_func("/loader/range/segment-outside-ram", test_segment_outside_ram);
     g_test_add_func("/loader/range/higher-half-without-at", test_higher_half_without_at);
-    g_test_add_func("/loader/range/reserved-overlap", test_reserved_overlap);
+    g_test_add_func("/loader/range/video-hole", test_video_hole);
+    g_test_add_func("/loader/range/bios-area-allowed", test_bios_area_allowed);
     g_test_add_func("/loader/range/ram-below-1m", test_ram_below_1m);
     g_test_add_func("/loader/range/no-room-for-boot-info", test_no_room_for_boot_info);
     g_test_add_func("/loader/range/cmdline-too-long", test_cmdline_too_long);
