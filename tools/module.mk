@@ -7,7 +7,7 @@ LILYCHECK_SRCS := tools/lily-check.c tools/lilycheck-elf.c
 
 LILYCC_BIN_INSTALLED := $(LIBDIR)/lilyvm/lilycc-bin
 
-BINS += $(B)/tools/lily-as $(B)/tools/lilycc-bin/as $(B)/tools/lily-cc
+BINS += $(B)/tools/lily-as $(B)/tools/lilycc-bin/as $(B)/tools/lily-cc $(B)/tools/lily-check
 
 $(B)/tools/lily-as: $(patsubst %.c,$(B)/obj/%.o,$(LILYAS_SRCS))
 	@mkdir -p $(@D)
