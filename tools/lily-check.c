@@ -107,10 +107,10 @@ static void check_report(const LilycheckCtx *ctx, const char *path, const Lilych
     if (!sym)
         symoff = (uint32_t)off; /* no symbol: say where in the section */
     if (symoff)
-        printf("%s: %#010x <%s+%#x>: %s%s\n", path, addr, sym ? sym->name : code->name, symoff, text,
+        printf("%s: 0x%08x <%s+%#x>: %s%s\n", path, addr, sym ? sym->name : code->name, symoff, text,
                note ? note : "");
     else
-        printf("%s: %#010x <%s>: %s%s\n", path, addr, sym ? sym->name : code->name, text, note ? note : "");
+        printf("%s: 0x%08x <%s>: %s%s\n", path, addr, sym ? sym->name : code->name, text, note ? note : "");
 }
 
 static void check_code(const LilycheckCtx *ctx, const char *path, const LilycheckElf *elf,

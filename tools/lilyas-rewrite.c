@@ -259,6 +259,9 @@ static void rw_directive(LilyasRewriter *rw, const char *word)
         rw->region_warned = false;
     } else if (!strcmp(word, ".code32")) {
         rw->code_bits = 32;
+    } else if (!strcmp(word, ".include")) {
+        rw_warn(rw, "a file pulled in with .include is assembled as it is, not rewritten "
+                    "(use #include in a .S file; lily-check lists what it leaves)");
     }
 }
 
