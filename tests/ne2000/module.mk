@@ -9,3 +9,4 @@ $(NE2K_MODEL_TEST): $(B)/obj/tests/ne2000/dp8390-test.o $(B)/obj/plugins/nic-ne2
 TESTS += $(NE2K_MODEL_TEST)
 UNIT_TESTS += $(NE2K_MODEL_TEST)
 TEST_DEPS += $(NE2K_MODEL_TEST)
+include fuzz/ne2000.mk
