@@ -14,8 +14,8 @@ OBJCOPY ?= objcopy
 NM ?= nm
 GUEST_GCC_INCLUDE := $(shell $(CC32) -m32 -print-file-name=include)
 GUEST_CFLAGS := -m32 -march=i686 -std=gnu11 -O2 -g -ffreestanding -fno-pic -fno-pie \
-	-fno-stack-protector -fno-asynchronous-unwind-tables -fno-omit-frame-pointer \
-	-mgeneral-regs-only -nostdinc -isystem $(GUEST_GCC_INCLUDE) -Iguest/sdk/include \
+	-fno-stack-protector -fcf-protection=none -fno-asynchronous-unwind-tables -fno-omit-frame-pointer \
+	-mgeneral-regs-only -nostdinc -isystem $(GUEST_GCC_INCLUDE) -Iguest/sdk/include -Iinclude \
 	$(WARN)
 GUEST_LDFLAGS := -m32 -nostdlib -static -no-pie -Wl,-T,guest/sdk/kernel.ld \
 	-Wl,-z,max-page-size=0x1000 -Wl,--build-id=none
@@ -24,6 +24,8 @@ GUEST_LDSCRIPT := guest/sdk/kernel.ld
 # The toolchain part provides lily-cc (and lily-check); until its module.mk
 # names them, only the plain image is part of `make`.
 LILY_CC := $(B)/tools/lily-cc
+# lily-cc runs lily-as through the -B directory the toolchain builds beside it.
+LILY_CC_DEPS := $(LILY_CC) $(B)/tools/lily-as $(B)/tools/lilycc-bin/as
 LILY_CHECK := $(B)/tools/lily-check
 GUEST_HAVE_LILY_CC := $(shell grep -l 'lily-cc' tools/module.mk 2>/dev/null)
 GUEST_HAVE_LILY_CHECK := $(shell grep -l 'lily-check' tools/module.mk 2>/dev/null)
@@ -48,7 +50,7 @@ GUEST_TK_OBJS_$(1) := $(B)/guest/$(1)/sdk/crt0.o \
 endef
 
 $(eval $(call guest_flavour,plain,$(CC32),))
-$(eval $(call guest_flavour,lily,$(LILY_CC),$(LILY_CC)))
+$(eval $(call guest_flavour,lily,$(LILY_CC),$(LILY_CC_DEPS)))
 
 $(B)/guest/user/%.o: guest/%.c config.mk guest/module.mk
 	@mkdir -p $(@D)
@@ -64,7 +66,7 @@ $(B)/guest/user/%.user.o: $(B)/guest/user/%.o
 $(B)/guest/testkernel.elf: $(GUEST_TK_OBJS_plain) $(B)/guest/plain/libguestsdk.a $(GUEST_LDSCRIPT)
 	$(CC32) $(GUEST_LDFLAGS) -o $@ $(GUEST_TK_OBJS_plain) $(B)/guest/plain/libguestsdk.a -lgcc
 
-$(B)/guest/testkernel-lily.elf: $(GUEST_TK_OBJS_lily) $(B)/guest/lily/libguestsdk.a $(GUEST_LDSCRIPT) $(LILY_CC) $(if $(GUEST_HAVE_LILY_CHECK),$(LILY_CHECK))
+$(B)/guest/testkernel-lily.elf: $(GUEST_TK_OBJS_lily) $(B)/guest/lily/libguestsdk.a $(GUEST_LDSCRIPT) $(LILY_CC_DEPS) $(if $(GUEST_HAVE_LILY_CHECK),$(LILY_CHECK))
 	$(LILY_CC) $(GUEST_LDFLAGS) -o $@.tmp $(GUEST_TK_OBJS_lily) $(B)/guest/lily/libguestsdk.a -lgcc
 	$(if $(GUEST_HAVE_LILY_CHECK),$(LILY_CHECK) $@.tmp)
 	mv $@.tmp $@

@@ -99,7 +99,8 @@ void kmain(uint32_t magic, uint32_t mbi_pa)
     serial_init(SERIAL_COM1);
     console_set_output(com1_write);
 
-    printf("# LilyVM test kernel (%s build)\n", LILY_FLAVOUR);
+    /* A leading newline keeps the first line apart from firmware output. */
+    printf("\n# LilyVM test kernel (%s build)\n", LILY_FLAVOUR);
     if (magic != MULTIBOOT_BOOTLOADER_MAGIC) {
         printf("Bail out! not started by a Multiboot loader (eax %#x)\n", magic);
         debug_exit(DEBUG_EXIT_FAILURE);

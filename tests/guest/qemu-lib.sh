@@ -52,3 +52,34 @@ guest_lines() {
     tr -d '\r' <"$1" | sed -n 's/^.*\(#\|ok [0-9]\|not ok [0-9]\|1\.\.[0-9]\|Bail out!\)/\1/p' |
         grep -a -E '^(#|ok [0-9]|not ok [0-9]|1\.\.[0-9]|Bail out!)'
 }
+
+# relay_tap LOG: re-emit the guest's results as ours (numbered from 1), then
+# check that all planned results came and that QEMU's status means success.
+# Prints no plan: the caller adds its own checks and then "1..N".
+relay_tap() {
+    guest_lines "$1" | awk -v status="$status" -v meaning="$(status_meaning)" -v logfile="$1" '
+        /^1\.\.[0-9]+/ { planned = substr($0, 4) + 0; next }
+        /^Bail out!/ { print "# guest: " $0; bailed = 1; next }
+        /^#/ { print; next }
+        /^(not )?ok [0-9]+/ {
+            n++
+            ok = ($1 == "ok")
+            sub(/^(not )?ok [0-9]+ */, "")
+            printf "%sok %d %s\n", ok ? "" : "not ", n, $0
+            if (!ok) failed++
+            next
+        }
+        END {
+            printf "%sok %d - guest printed all %d planned results (got %d)%s\n",
+                (planned > 0 && n == planned && !bailed) ? "" : "not ", n + 1, planned, n,
+                bailed ? ", then bailed out" : ""
+            printf "%sok %d - QEMU exit status %d: %s\n", status == 1 ? "" : "not ", n + 2, status, meaning
+            if (status != 1 || failed || n != planned || bailed)
+                print "# serial log: " logfile
+        }'
+}
+
+# results LOG: the guest result lines only ("ok N - name", "not ok N - name").
+results() {
+    guest_lines "$1" | grep -a -E '^(not )?ok [0-9]'
+}
