@@ -19,14 +19,14 @@ GUEST_LDSCRIPT := guest/sdk/kernel.ld
 GUEST_LDFLAGS := -m32 -nostdlib -static -no-pie -Wl,-T,$(GUEST_LDSCRIPT) \
 	-Wl,-z,max-page-size=0x1000 -Wl,--build-id=none
 
-# The toolchain part provides lily-cc (run with lily-as from its -B
-# directory) and lily-check; the rewritten images are part of `make` only
-# when tools/module.mk builds them.
+# The toolchain part (tools/module.mk, included before this file) provides
+# lily-cc, run with lily-as from its -B directory, and lily-check; the
+# rewritten images are part of `make` only when it builds them.
 LILY_CC := $(B)/tools/lily-cc
 LILY_CC_DEPS := $(LILY_CC) $(B)/tools/lily-as $(B)/tools/lilycc-bin/as
 LILY_CHECK := $(B)/tools/lily-check
-GUEST_HAVE_LILY_CC := $(shell grep -l 'lily-cc' tools/module.mk 2>/dev/null)
-GUEST_HAVE_LILY_CHECK := $(shell grep -l 'lily-check' tools/module.mk 2>/dev/null)
+GUEST_HAVE_LILY_CC := $(filter $(LILY_CC),$(BINS))
+GUEST_HAVE_LILY_CHECK := $(filter $(LILY_CHECK),$(BINS))
 
 # Pattern rules per flavour: build/guest/FLAVOUR/X.o from guest/X.c or .S.
 # guest_flavour(flavour, compiler, extra prerequisites)
