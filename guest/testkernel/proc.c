@@ -287,8 +287,10 @@ void proc_wait_all(void)
     kernel_waits_children = 1;
     while (users_alive) {
         sched_switch();
-        if (users_alive)
-            sti_hlt(), cli(); /* nothing runnable yet: wait for an interrupt */
+        if (users_alive) {
+            sti_hlt(); /* nothing runnable yet: wait for an interrupt */
+            cli();
+        }
     }
     kernel_waits_children = 0;
     irq_restore(flags);
@@ -303,8 +305,10 @@ void proc_sleep(uint32_t n)
         kernel_wake_tick = 1;
     while ((int32_t)(ticks - kernel_wake_tick) < 0) {
         sched_switch();
-        if ((int32_t)(ticks - kernel_wake_tick) < 0)
-            sti_hlt(), cli();
+        if ((int32_t)(ticks - kernel_wake_tick) < 0) {
+            sti_hlt();
+            cli();
+        }
     }
     kernel_wake_tick = 0;
     irq_restore(flags);
