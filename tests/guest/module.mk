@@ -5,3 +5,5 @@ ifneq ($(GUEST_HAVE_LILY_CC),)
 TESTS += tests/guest/qemu-testkernel-lily.sh
 TEST_DEPS += $(B)/guest/testkernel-lily.elf
 endif
+TESTS += tests/guest/relay-selftest.sh
+UNIT_TESTS += tests/guest/relay-selftest.sh
