@@ -1,9 +1,10 @@
-# Guest tests: the test kernel under QEMU (plain, rewritten, bench mode), the
+# Guest tests: the test kernel under QEMU (plain, rewritten, bench mode) and
+# under LilyVM (skipped until it can run a kernel), the
 # TAP relay those scripts share, and the SDK's libc checked on the host.
 TESTS += tests/guest/qemu-testkernel.sh tests/guest/qemu-bench.sh
 TEST_DEPS += $(B)/guest/testkernel.elf
 ifneq ($(GUEST_HAVE_LILY_CC),)
-TESTS += tests/guest/qemu-testkernel-lily.sh
+TESTS += tests/guest/qemu-testkernel-lily.sh tests/guest/lilyvm-testkernel.sh
 TEST_DEPS += $(B)/guest/testkernel-lily.elf
 endif
 TESTS += tests/guest/relay-selftest.sh
