@@ -40,8 +40,9 @@ trap_return:
  * instruction natively, which is right wherever the kernel really is at
  * CPL 0 (QEMU, hardware).  Under LilyVM the VM handles these vectors itself.
  */
-    .globl rewrite_resume
+    .globl rewrite_resume, trap_iret_only
 rewrite_resume:
+trap_iret_only:
     iretl
 
     .section .note.GNU-stack, "", @progbits

@@ -4,7 +4,7 @@
 # are shown, never judged) and that the run ends with debug-exit success.
 . "$(dirname "$0")/qemu-lib.sh"
 
-metrics="null-syscall ctx-switch page-fault cli-sti pushf-popf inb compute"
+metrics="null-syscall ctx-switch page-fault cli-sti pushf-popf inb int-iret cr0-rw cr3-reload compute"
 qemu_find
 log=$logdir/testkernel-qemu-bench.log
 qemu_boot "$top/build/guest/testkernel.elf" "$log" -append bench
