@@ -12,6 +12,7 @@
 #include <lily/pic.h>
 #include <lily/pit.h>
 #include "kernel.h"
+#include "tap.h"
 
 volatile struct fault_record fault;
 volatile uint32_t fault_resume, fault_insn;
@@ -93,6 +94,24 @@ int timer_wait_until(uint32_t target, uint32_t max_halts)
     if (!(flags & EFLAGS_IF))
         cli();
     return (int32_t)(ticks - target) >= 0;
+}
+
+int timer_works;
+
+void timer_probe(void)
+{
+    uint32_t t0 = ticks;
+
+    for (uint32_t i = 0; i < 50000000u && ticks == t0; i++)
+        __asm__ volatile("pause");
+    timer_works = ticks != t0;
+}
+
+int need_timer(void)
+{
+    if (!timer_works)
+        tap_skip("no timer interrupt arrived at boot (PIT or PIC missing)");
+    return timer_works;
 }
 
 int cpu_has_fxsr, cpu_has_sse;

@@ -44,6 +44,15 @@ void timer_init(unsigned hz);
 void timer_irq(struct trap_frame *f);
 /* Halt until ticks reaches target or max_halts interrupts passed; 1 if reached. */
 int timer_wait_until(uint32_t target, uint32_t max_halts);
+/* Whether IRQ 0 arrived after timer_init() (see timer_probe()). */
+extern int timer_works;
+/* Wait (bounded, without hlt) for the first tick; sets timer_works. */
+void timer_probe(void);
+/*
+ * For tests that need timer interrupts: without them, mark the test skipped
+ * and return 0 (so a machine without a PIT or PIC fails nothing by hanging).
+ */
+int need_timer(void);
 
 /* FPU/SSE state. */
 extern int cpu_has_fxsr, cpu_has_sse;

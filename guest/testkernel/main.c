@@ -128,6 +128,9 @@ void kmain(uint32_t magic, uint32_t mbi_pa)
     proc_init();
     timer_init(TIMER_HZ);
     sti();
+    timer_probe();
+    if (!timer_works)
+        printf("# no timer interrupt arrived: tests that need IRQ 0 will be skipped\n");
 
     if (cmdline_has(cmdline, "bench")) {
         bench_run();

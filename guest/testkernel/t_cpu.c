@@ -190,7 +190,11 @@ void t_cpu_popf_if(void)
     CHECK_EQ(got & EFLAGS_IF, 0);
     CHECK_EQ(got & EFLAGS_CF, 0);
 
+    sti();
+    if (!need_timer())
+        return;
     /* popf's IF also governs delivery: a timer IRQ waits while IF=0 ... */
+    cli();
     uint32_t t0 = ticks;
     uint32_t spins = 0;
     while (!(pic_get_irr() & 1) && spins < 20000000)

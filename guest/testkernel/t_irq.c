@@ -33,6 +33,8 @@ static int wait_ticks_change(uint32_t from)
 
 void t_irq_pic_remap(void)
 {
+    if (!need_timer())
+        return;
     uint16_t old = pic_get_imr();
 
     CHECK_EQ(old & 0x5, 0); /* IRQ 0 (timer) and 2 (cascade) unmasked */
@@ -47,6 +49,8 @@ void t_irq_pic_remap(void)
 
 void t_irq_pit_ticks(void)
 {
+    if (!need_timer())
+        return;
     uint32_t t0 = ticks;
 
     CHECK(timer_wait_until(t0 + 5, 100000));
@@ -60,6 +64,8 @@ void t_irq_pit_ticks(void)
 
 void t_irq_mask(void)
 {
+    if (!need_timer())
+        return;
     uint32_t flags = irq_save();
 
     pic_mask(0);
@@ -87,6 +93,8 @@ static void timer_irq_late_eoi(struct trap_frame *f)
 
 void t_irq_eoi(void)
 {
+    if (!need_timer())
+        return;
     no_eoi_count = 0;
     uint32_t flags = irq_save();
     trap_set_handler(VEC_IRQ0, timer_irq_late_eoi);
@@ -112,6 +120,8 @@ void t_irq_eoi(void)
 
 void t_irq_cli_defers(void)
 {
+    if (!need_timer())
+        return;
     uint32_t flags = irq_save();
     uint32_t t0 = ticks;
 
