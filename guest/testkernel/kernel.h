@@ -131,6 +131,7 @@ void t_paging_invlpg(void);
 void t_paging_cr3_flush(void);
 void t_paging_accessed_dirty(void);
 void t_paging_wp(void);
+void t_paging_off_on(void);
 void t_user_exit(void);
 void t_user_syscall(void);
 void t_user_address_spaces(void);

@@ -50,6 +50,7 @@ static const struct tk_test tests[] = {
     { "/paging/cr3-reload-flush", t_paging_cr3_flush },
     { "/paging/accessed-dirty", t_paging_accessed_dirty },
     { "/paging/cr0-wp", t_paging_wp },
+    { "/paging/off-and-on", t_paging_off_on },
     { "/user/exit", t_user_exit },
     { "/user/syscall", t_user_syscall },
     { "/user/address-spaces", t_user_address_spaces },

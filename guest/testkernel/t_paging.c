@@ -11,6 +11,7 @@
 #define TEST_BIG 0x30000000u
 
 void kmain(uint32_t magic, uint32_t mbi_pa);
+uint32_t paging_off_swap(uint32_t pa, uint32_t value);
 
 static uint32_t peek(uint32_t va)
 {
@@ -176,6 +177,44 @@ void t_paging_accessed_dirty(void)
     CHECK_EQ(*pte & (PTE_A | PTE_D), PTE_A | PTE_D);
     page_unmap(boot_pd, TEST_VA);
     page_free(pa);
+}
+
+/*
+ * Turn paging off and on again: with it off, addresses are physical (a page
+ * above the identity-mapped 4 MiB is reached at its physical address, which
+ * is unmapped with paging on), and everything works again afterwards.
+ */
+void t_paging_off_on(void)
+{
+    static uint32_t pa;
+    uint32_t v = 0;
+
+    if (!pa)
+        pa = page_reserve(PAGE_SIZE, BIGPAGE_SIZE); /* 4 MiB aligned: not identity mapped */
+    if (!pa) {
+        tap_skip("no page above 4 MiB");
+        return;
+    }
+    *(volatile uint32_t *)P2V(pa) = 0x0ff0ff01;
+    fault_reset();
+    FAULT_TRY("movl (%1), %0", : "=r"(v) : "r"(pa));
+    CHECK_EQ(fault.vector, VEC_PF); /* with paging on, pa is not mapped at pa */
+
+    uint32_t flags = irq_save();
+    boot_pd[0] = PTE_P | PTE_W | PTE_PS; /* identity map the code that runs with paging off */
+    invlpg((uint32_t)(uintptr_t)paging_off_swap);
+    uint32_t seen = paging_off_swap(pa, 0x0ff0ff02);
+    boot_pd[0] = 0;
+    invlpg((uint32_t)(uintptr_t)paging_off_swap);
+    irq_restore(flags);
+
+    CHECK_EQ(seen, 0x0ff0ff01);
+    CHECK_EQ(*(volatile uint32_t *)P2V(pa), 0x0ff0ff02);
+    CHECK_EQ(read_cr0() & CR0_PG, CR0_PG);
+    /* The TLB was flushed: the identity map is gone again. */
+    fault_reset();
+    FAULT_TRY("movl (%1), %0", : "=r"(v) : "r"((uint32_t)(uintptr_t)paging_off_swap));
+    CHECK_EQ(fault.vector, VEC_PF);
 }
 
 void t_paging_wp(void)
