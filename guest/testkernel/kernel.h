@@ -14,12 +14,12 @@ struct fault_record {
     uint32_t count;
     uint32_t vector, error, eip, cs, cr2;
 };
-extern volatile struct fault_record fault;
+extern volatile struct fault_record fault_last;
 extern volatile uint32_t fault_resume, fault_insn;
 
 /*
  * Run inline assembly that is expected to raise an exception in the kernel:
- * the exception handler records it in `fault` and resumes after the
+ * the exception handler records it in `fault_last` and resumes after the
  * instruction(s).  fault_insn holds the address of the first instruction.
  * Call as FAULT_TRY("insn", : outputs : inputs); both lists must be present.
  */
@@ -37,7 +37,7 @@ void exc_init(void);
 void exc_set_demand_page(uint32_t va, uint32_t pa);
 
 /* PIT-driven tick counter (IRQ 0). */
-extern volatile uint32_t ticks;
+extern volatile uint32_t timer_ticks;
 extern volatile uint32_t timer_last_vector;
 void timer_init(unsigned hz);
 /* The standard IRQ 0 handler (tests that replace it put this back). */
@@ -55,7 +55,7 @@ void timer_probe(void);
 int need_timer(void);
 
 /* FPU/SSE state. */
-extern int cpu_has_fxsr, cpu_has_sse;
+extern int fpu_has_fxsr, fpu_has_sse;
 void fpu_init(void);
 
 /* Processes (proc.c). */

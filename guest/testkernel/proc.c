@@ -24,7 +24,7 @@ static uint8_t fx_initial[512] __attribute__((aligned(16)));
 
 static void fpu_save(uint8_t *area)
 {
-    if (cpu_has_fxsr)
+    if (fpu_has_fxsr)
         __asm__ volatile("fxsave (%0)" : : "r"(area) : "memory");
     else
         __asm__ volatile("fnsave (%0)" : : "r"(area) : "memory");
@@ -32,7 +32,7 @@ static void fpu_save(uint8_t *area)
 
 static void fpu_restore(const uint8_t *area)
 {
-    if (cpu_has_fxsr)
+    if (fpu_has_fxsr)
         __asm__ volatile("fxrstor (%0)" : : "r"(area) : "memory");
     else
         __asm__ volatile("frstor (%0)" : : "r"(area) : "memory");
@@ -46,7 +46,7 @@ static int proc_runnable(const struct proc *p)
         return 1;
     if (kernel_waits_children && users_alive)
         return 0;
-    if (kernel_wake_tick && (int32_t)(ticks - kernel_wake_tick) < 0)
+    if (kernel_wake_tick && (int32_t)(timer_ticks - kernel_wake_tick) < 0)
         return 0;
     return 1;
 }
@@ -103,7 +103,7 @@ static void syscall_handler(struct trap_frame *f)
         f->eax = f->ebx + f->ecx;
         break;
     case SYS_TICKS:
-        f->eax = ticks;
+        f->eax = timer_ticks;
         break;
     case SYS_NULL:
         f->eax = 0;
@@ -300,12 +300,12 @@ void proc_sleep(uint32_t n)
 {
     uint32_t flags = irq_save();
 
-    kernel_wake_tick = ticks + n;
+    kernel_wake_tick = timer_ticks + n;
     if (!kernel_wake_tick)
         kernel_wake_tick = 1;
-    while ((int32_t)(ticks - kernel_wake_tick) < 0) {
+    while ((int32_t)(timer_ticks - kernel_wake_tick) < 0) {
         sched_switch();
-        if ((int32_t)(ticks - kernel_wake_tick) < 0) {
+        if ((int32_t)(timer_ticks - kernel_wake_tick) < 0) {
             sti_hlt();
             cli();
         }

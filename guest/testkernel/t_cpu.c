@@ -67,9 +67,9 @@ void t_cpu_segment_reload(void)
     fault_reset();
     FAULT_TRY("mov %0, %%ss", : : "r"((uint32_t)SEL_UDATA));
     __asm__ volatile("mov %0, %%ss" : : "r"((uint32_t)SEL_KDATA));
-    CHECK_EQ(fault.vector, VEC_GP);
-    CHECK_EQ(fault.error, SEL_UDATA & ~3u);
-    CHECK_EQ(fault.eip, fault_insn);
+    CHECK_EQ(fault_last.vector, VEC_GP);
+    CHECK_EQ(fault_last.error, SEL_UDATA & ~3u);
+    CHECK_EQ(fault_last.eip, fault_insn);
 
     __asm__ volatile("mov %0, %%fs\n\tmov %0, %%gs" : : "r"((uint32_t)SEL_UDATA));
 }
@@ -96,9 +96,9 @@ void t_cpu_segment_base(void)
      */
     fault_reset();
     FAULT_TRY("mov %%fs:4096, %0", : "=r"(v) : );
-    if (fault.count)
-        CHECK_EQ(fault.vector, VEC_GP);
-    tap_diag("access past the FS limit: %s", fault.count ? "#GP" : "no fault (limit not enforced)");
+    if (fault_last.count)
+        CHECK_EQ(fault_last.vector, VEC_GP);
+    tap_diag("access past the FS limit: %s", fault_last.count ? "#GP" : "no fault (limit not enforced)");
 
     __asm__ volatile("mov %0, %%fs" : : "r"((uint32_t)SEL_UDATA));
     gdt[SEL_SPARE >> 3] = 0;
@@ -141,8 +141,8 @@ void t_cpu_tss_load(void)
     /* Loading a busy TSS again is refused with #GP(selector). */
     fault_reset();
     FAULT_TRY("ltr %w0", : : "r"((uint32_t)SEL_TSS));
-    CHECK_EQ(fault.vector, VEC_GP);
-    CHECK_EQ(fault.error, SEL_TSS);
+    CHECK_EQ(fault_last.vector, VEC_GP);
+    CHECK_EQ(fault_last.error, SEL_TSS);
 }
 
 void t_cpu_cli_sti(void)
@@ -195,17 +195,17 @@ void t_cpu_popf_if(void)
         return;
     /* popf's IF also governs delivery: a timer IRQ waits while IF=0 ... */
     cli();
-    uint32_t t0 = ticks;
+    uint32_t t0 = timer_ticks;
     uint32_t spins = 0;
     while (!(pic_get_irr() & 1) && spins < 20000000)
         spins++;
     CHECK(pic_get_irr() & 1);
-    CHECK_EQ(ticks, t0);
+    CHECK_EQ(timer_ticks, t0);
     /* ... and is taken once popf sets IF again. */
     write_eflags(base | EFLAGS_IF);
-    for (spins = 0; ticks == t0 && spins < 20000000; spins++)
+    for (spins = 0; timer_ticks == t0 && spins < 20000000; spins++)
         __asm__ volatile("pause");
-    CHECK_NE(ticks, t0);
+    CHECK_NE(timer_ticks, t0);
     sti();
 }
 

@@ -77,14 +77,14 @@ void t_user_preemption(void)
         p[i] = spawn_checked(user_count_forever, 0);
     if (!p[0] || !p[1] || !p[2])
         goto out_kill;
-    uint32_t t0 = ticks;
+    uint32_t t0 = timer_ticks;
     proc_sleep(20);
     for (int i = 0; i < 3; i++)
         first[i] = proc_data(p[i])->counter;
     proc_sleep(20);
     for (int i = 0; i < 3; i++)
         second[i] = proc_data(p[i])->counter;
-    CHECK(ticks - t0 >= 40);
+    CHECK(timer_ticks - t0 >= 40);
     for (int i = 0; i < 3; i++) {
         CHECK_GT(first[i], 0);
         CHECK_GT(second[i], first[i]);
@@ -147,7 +147,7 @@ void t_user_cli(void)
     proc_reap(p);
     /* The kernel's own interrupt flag is untouched: the timer still ticks. */
     if (timer_works)
-        CHECK(timer_wait_until(ticks + 2, 100000));
+        CHECK(timer_wait_until(timer_ticks + 2, 100000));
 }
 
 /* IOPL 0 and no I/O bitmap: port access from user mode is #GP(0). */
@@ -204,7 +204,7 @@ void t_user_fpu_sse(void)
 {
     if (!need_timer())
         return;
-    uint32_t sse = cpu_has_sse ? USER_FPU_SSE : 0;
+    uint32_t sse = fpu_has_sse ? USER_FPU_SSE : 0;
     struct proc *a = spawn_checked(user_fpu, 1 | sse);
     struct proc *b = spawn_checked(user_fpu, 2 | sse);
 
