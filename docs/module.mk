@@ -21,7 +21,8 @@ INSTALL ?= install
 MAN_PAGES := docs/man/lilyvm.1 docs/man/lilyvm.conf.5
 PUBLIC_HEADERS := $(wildcard include/lilyvm/*.h)
 INSTALL_TOOLS := lily-cc lily-as lily-check
-INSTALL_PROGRAM := $(filter $(B)/lilyvm,$(BINS))
+# BINS is complete only once every module.mk is read: expand it late.
+INSTALL_PROGRAM = $(filter $(B)/lilyvm,$(BINS))
 
 # In the .pc file, directories under the prefix are written relative to
 # ${prefix}, so that pkg-config --define-prefix can relocate a staged install.
