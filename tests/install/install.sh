@@ -144,6 +144,26 @@ fi
 
 guest=$build/tests/install/hello-guest.elf
 plugins=$prefix/lib/lilyvm/plugins
+
+# Without a CPU the machine is still built: every instance is created and
+# checked, then lilyvm stops with status 123 and says what it built.
+if [ "$have_lilyvm" = yes ] && [ -f "$tmp/hello-dev/hello-dev.so" ] && [ -f "$guest" ]; then
+    printf '[machine]\nmemory = 16M\nkernel = %s\ncpu = none\n\n' "$guest" >"$tmp/realize.conf"
+    printf '[device hello0]\nplugin = hello-dev\niobase = 0x530\ngreeting = greetings\n' \
+        >>"$tmp/realize.conf"
+    "$lilyvm" -c "$tmp/realize.conf" -d hello0 >"$tmp/realize.log" 2>&1
+    status=$?
+    if [ "$status" -eq 123 ] && grep -q 'greetings from ports 0x530-0x531' "$tmp/realize.log" &&
+       grep -q '0x530-0x531 (hello0)' "$tmp/realize.log"; then
+        ok "lilyvm -c creates a hello-dev instance from a config file"
+    else
+        not_ok "lilyvm -c creates a hello-dev instance from a config file (exit status $status, expected 123)"
+        sed 's/^/# /' "$tmp/realize.conf" "$tmp/realize.log"
+    fi
+else
+    skip "lilyvm, hello-dev.so or $guest missing: no machine built"
+fi
+
 if [ "$have_lilyvm" != yes ] || [ ! -f "$tmp/hello-dev/hello-dev.so" ]; then
     skip "lilyvm or hello-dev.so missing: the example device was not run"
 elif [ ! -f "$plugins/cpu-ia32.so" ] || [ ! -f "$plugins/debug-exit.so" ]; then
