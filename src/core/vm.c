@@ -121,11 +121,15 @@ gboolean vm_set_option(LilyVm *vm, const char *assignment, GError **error)
 
 static gboolean vm_load_kernel(LilyVm *vm, GError **error)
 {
-#ifdef LILY_HAVE_LOADER
     GError *err = NULL;
     if (!loader_load_multiboot(&vm->ram, vm->kernel, vm->cmdline, &vm->boot, &err)) {
-        g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_KERNEL, "kernel %s: %s",
-                    vm->kernel, err->message);
+        /* The loader's messages usually start with the file name already. */
+        if (g_str_has_prefix(err->message, vm->kernel))
+            g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_KERNEL, "kernel %s",
+                        err->message);
+        else
+            g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_KERNEL, "kernel %s: %s",
+                        vm->kernel, err->message);
         g_error_free(err);
         return FALSE;
     }
@@ -134,12 +138,6 @@ static gboolean vm_load_kernel(LilyVm *vm, GError **error)
             vm->kernel, vm->boot.entry, vm->boot.image_start, vm->boot.image_end,
             vm->boot.ebx);
     return TRUE;
-#else
-    g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_KERNEL,
-                "kernel %s: this LilyVM was built without the Multiboot loader "
-                "(src/core/loader.c)", vm->kernel);
-    return FALSE;
-#endif
 }
 
 gboolean vm_realize(LilyVm *vm, GError **error)
