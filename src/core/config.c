@@ -21,7 +21,7 @@ static const LilyOption cfg_machine_options[] = {
     { .name = "cpu", .type = LILY_OPT_STRING,
       .help = "CPU plugin (default cpu-ia32 when present; none: no CPU)" },
     { .name = "mmu", .type = LILY_OPT_STRING,
-      .help = "MMU plugin (default: the only MMU plugin present; none: no MMU)" },
+      .help = "MMU plugin (default mmu or mmu-ia32 when present; none: no MMU)" },
     { 0 },
 };
 
@@ -644,29 +644,23 @@ static LilyInstance *cfg_instance_new(LilyVm *vm, const char *name, const LilyPl
     return inst;
 }
 
-/* The plugin of kind for [machine] key (cpu/mmu): given, default or none. */
+/*
+ * The plugin of kind for [machine] key (cpu/mmu): the one given, "none", or
+ * by default the first of the preferred names that is present.
+ */
 static gboolean cfg_pick_machine_plugin(LilyVm *vm, CfgGroup *m, const char *key,
-                                        LilyPluginKind kind, const char *preferred,
+                                        LilyPluginKind kind, const char *const *preferred,
                                         const LilyPlugin **out, GError **error)
 {
     CfgEntry *e = m ? cfg_find_entry(m, key) : NULL;
     *out = NULL;
     if (!e) {
-        const LilyPlugin *p = registry_find(&vm->reg, preferred);
-        if (p && p->desc->kind == kind) {
-            *out = p;
-            return TRUE;
-        }
-        /* Otherwise the only plugin of that kind, if there is exactly one. */
-        for (guint i = 0; i < vm->reg.plugins->len; i++) {
-            const LilyPlugin *q = g_ptr_array_index(vm->reg.plugins, i);
-            if (q->desc->kind != kind)
-                continue;
-            if (*out) {
-                *out = NULL;
+        for (const char *const *name = preferred; *name; name++) {
+            const LilyPlugin *p = registry_find(&vm->reg, *name);
+            if (p && p->desc->kind == kind) {
+                *out = p;
                 break;
             }
-            *out = q;
         }
         return TRUE;
     }
@@ -703,8 +697,10 @@ static gboolean cfg_resolve_machine(LilyVm *vm, GError **error)
     if (!m)
         m = cfg_group_new(&vm->cfg, CFG_MACHINE, "machine", NULL, 0);
     const LilyPlugin *cpu, *mmu;
-    if (!cfg_pick_machine_plugin(vm, m, "cpu", LILY_PLUGIN_CPU, "cpu-ia32", &cpu, error) ||
-        !cfg_pick_machine_plugin(vm, m, "mmu", LILY_PLUGIN_MMU, "mmu", &mmu, error))
+    static const char *const cpu_default[] = { "cpu-ia32", NULL };
+    static const char *const mmu_default[] = { "mmu", "mmu-ia32", NULL };
+    if (!cfg_pick_machine_plugin(vm, m, "cpu", LILY_PLUGIN_CPU, cpu_default, &cpu, error) ||
+        !cfg_pick_machine_plugin(vm, m, "mmu", LILY_PLUGIN_MMU, mmu_default, &mmu, error))
         return FALSE;
     const LilyOption *cpu_opts = cpu ? cpu->desc->options : NULL;
     const LilyOption *mmu_opts = mmu ? mmu->desc->options : NULL;

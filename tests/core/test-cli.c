@@ -1,5 +1,7 @@
 /* The lilyvm program: informational options, exit statuses and messages. */
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include "tests/core/testutil.h"
 
 typedef struct Run {
@@ -165,6 +167,83 @@ static void test_no_cpu(void)
     g_free(conf);
 }
 
+static const char *test_kernel(void)
+{
+    static const char kernel[] = TEST_SRC_DIR "/build/guest/testkernel-lily.elf";
+    return g_file_test(kernel, G_FILE_TEST_EXISTS) ? kernel : NULL;
+}
+
+static void test_guest_exit(void)
+{
+    const char *kernel = test_kernel();
+    if (!kernel) {
+        g_test_skip("build/guest/testkernel-lily.elf is not built");
+        return;
+    }
+    char *conf = write_conf("run.conf", "[machine]\ncpu = test-cpu\n"
+                                        "[device r]\nplugin = test-regs\n");
+    Run r = run_lilyvm("-c", conf, "--kernel", kernel, "--set", "machine.exit=3",
+                       "--set", "machine.transport=ptrace", NULL);
+    g_assert_cmpint(r.status, ==, 3);  /* the status the "guest" asked for */
+    test_assert_contains(r.err, "test-cpu: ready transport=ptrace booted=1",
+                         "eax=0x2badb002", "test-cpu: fini");
+    run_free(&r);
+    r = run_lilyvm("-c", conf, "--kernel", kernel, "--set", "machine.fail=on", NULL);
+    g_assert_cmpint(r.status, ==, LILYVM_EXIT_CRASH);
+    test_assert_contains(r.err, "failing as asked", "test-cpu: fini");
+    run_free(&r);
+    g_free(conf);
+}
+
+static void on_alarm(int sig)
+{
+    static const char msg[] = "Bail out! lilyvm did not end after SIGTERM\n";
+    if (write(1, msg, sizeof msg - 1) < 0)
+        _exit(1);
+    _exit(1);
+}
+
+static void test_signal(void)
+{
+    const char *kernel = test_kernel();
+    if (!kernel) {
+        g_test_skip("build/guest/testkernel-lily.elf is not built");
+        return;
+    }
+    char *conf = write_conf("sig.conf", "[machine]\ncpu = test-cpu\n");
+    const char *argv[] = { TEST_LILYVM, "-c", conf, "--kernel", kernel, NULL };
+    char **env = g_environ_setenv(g_get_environ(), "LILYVM_PLUGIN_PATH", TEST_PLUGIN_DIR,
+                                  TRUE);
+    GPid pid;
+    int err_fd;
+    GError *err = NULL;
+    g_assert_true(g_spawn_async_with_pipes(NULL, (char **)argv, env, G_SPAWN_DO_NOT_REAP_CHILD,
+                                           NULL, NULL, &pid, NULL, NULL, &err_fd, &err));
+    signal(SIGALRM, on_alarm);
+    alarm(60);
+    /* Wait until the VM runs (the CPU said ready), then ask it to stop. */
+    GString *text = g_string_new(NULL);
+    char buf[256];
+    ssize_t n;
+    while (!strstr(text->str, "ready") && text->len < 65536 &&
+           (n = read(err_fd, buf, sizeof buf)) > 0)
+        g_string_append_len(text, buf, n);
+    test_assert_contains(text->str, "test-cpu: ready");
+    g_assert_cmpint(kill(pid, SIGTERM), ==, 0);
+    while (text->len < 65536 && (n = read(err_fd, buf, sizeof buf)) > 0)
+        g_string_append_len(text, buf, n);
+    int status = 0;
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    alarm(0);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 128 + SIGTERM);
+    test_assert_contains(text->str, "test-cpu: fini");  /* every fini ran */
+    close(err_fd);
+    g_string_free(text, TRUE);
+    g_strfreev(env);
+    g_free(conf);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -178,8 +257,11 @@ int main(int argc, char **argv)
     g_test_add_func("/core/cli/bad-command-line", test_bad_command_line);
     g_test_add_func("/core/cli/no-kernel", test_no_kernel);
     g_test_add_func("/core/cli/no-cpu", test_no_cpu);
+    g_test_add_func("/core/cli/guest-exit", test_guest_exit);
+    g_test_add_func("/core/cli/signal", test_signal);
     int rc = g_test_run();
-    const char *names[] = { "bad.conf", "nokernel.conf", "nocpu.conf", NULL };
+    const char *names[] = { "bad.conf", "nokernel.conf", "nocpu.conf", "run.conf", "sig.conf",
+                            NULL };
     for (const char **n = names; *n; n++) {
         char *p = g_build_filename(tmpdir, *n, NULL);
         g_unlink(p);

@@ -201,6 +201,29 @@ static void test_set_machine_unknown(void)
     vm_free(vm);
 }
 
+static void test_cpu_keys(void)
+{
+    /* [machine] takes the option keys of the CPU plugin it selects. */
+    LilyVm *vm = configured("[machine]\ncpu = test-cpu\nexit = 5\n");
+    GError *err = NULL;
+    g_assert_true(vm_set_option(vm, "machine.transport=ptrace", &err));
+    g_assert_true(vm_realize(vm, &err));
+    g_assert_nonnull(vm->cpu);
+    g_assert_cmpstr(vm->cpu->name, ==, "cpu");
+    g_assert_cmpint(vm->cpu->values[0].i, ==, 5);
+    g_assert_cmpint(vm->cpu->values[2].i, ==, 1);
+    /* The CPU is created last. */
+    g_assert_true(g_ptr_array_index(vm->instances, vm->instances->len - 1) == vm->cpu);
+    vm_free(vm);
+    char *msg = test_config_error("[machine]\ncpu = test-cpu\ntransport = carrier-pigeon\n");
+    test_assert_contains(msg, "test.conf:3", "transport", "'carrier-pigeon'", "signal, ptrace");
+    g_free(msg);
+    /* Without a cpu key no CPU is picked unless cpu-ia32 exists. */
+    vm = test_vm_from("[machine]\n");
+    g_assert_null(vm->cpu);
+    vm_free(vm);
+}
+
 static void test_init_failure(void)
 {
     /* Two devices on the same ports: the second init fails and says why. */
@@ -257,6 +280,7 @@ int main(int argc, char **argv)
     g_test_add_func("/core/config/memory-range", test_memory_range);
     g_test_add_func("/core/config/set", test_set);
     g_test_add_func("/core/config/set-machine-unknown", test_set_machine_unknown);
+    g_test_add_func("/core/config/cpu-keys", test_cpu_keys);
     g_test_add_func("/core/config/init-failure", test_init_failure);
     g_test_add_func("/core/config/default-machine", test_default_machine);
     g_test_add_func("/core/config/file", test_file);
