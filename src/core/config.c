@@ -184,7 +184,7 @@ static gboolean cfg_scan(const char *text, const char *filename, GArray *groups,
     for (int i = 0; lines[i]; i++) {
         int lineno = i + 1;
         char *l = g_strstrip(lines[i]);
-        if (!*l || *l == '#' || *l == ';')
+        if (!*l || *l == '#')
             continue;
         if (*l == '[') {
             size_t n = strlen(l);
@@ -194,8 +194,9 @@ static gboolean cfg_scan(const char *text, const char *filename, GArray *groups,
                             "[device NAME] or [netdev NAME]", filename, lineno, l);
                 goto out_free_lines;
             }
+            /* Kept as written: GKeyFile does not trim group names either. */
             l[n - 1] = '\0';
-            char *name = g_strstrip(l + 1);
+            char *name = l + 1;
             for (guint j = 0; j < groups->len; j++) {
                 CfgScanGroup *sg = &g_array_index(groups, CfgScanGroup, j);
                 if (strcmp(sg->name, name) == 0) {
@@ -506,6 +507,8 @@ gboolean cfg_load_data(LilyVm *vm, const char *text, const char *filename, GErro
                 g_clear_error(&err);
                 goto out_free;
             }
+            /* Trailing blanks are invisible in an editor: never part of a value. */
+            g_strchomp(value);
             cfg_put(g, sk->key, value, filename, sk->line);
             g_free(value);
         }

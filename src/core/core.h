@@ -70,7 +70,7 @@ void registry_scan_dir(Registry *reg, const char *dir, GPtrArray *warnings);
 /* The default search path (see vm_load_plugins). */
 GPtrArray *registry_default_dirs(void);
 const LilyPlugin *registry_find(const Registry *reg, const char *name);
-/* "a, b, c" of the plugins of kind (0: every kind), for error messages. */
+/* "a, b, c" of the plugins of kind (0: every kind; device includes irqchip). */
 char *registry_names(const Registry *reg, LilyPluginKind kind);
 const char *registry_kind_name(LilyPluginKind kind);
 /* Why a plugin file called name failed to load, or NULL. */

@@ -369,7 +369,10 @@ char *registry_names(const Registry *reg, LilyPluginKind kind)
     GString *s = g_string_new(NULL);
     for (guint i = 0; i < reg->plugins->len; i++) {
         const LilyPlugin *p = g_ptr_array_index(reg->plugins, i);
-        if (kind && p->desc->kind != kind)
+        /* An interrupt controller is a device too: it goes in [device] groups. */
+        bool fits = !kind || p->desc->kind == kind ||
+                    (kind == LILY_PLUGIN_DEVICE && p->desc->kind == LILY_PLUGIN_IRQCHIP);
+        if (!fits)
             continue;
         g_string_append_printf(s, "%s%s", s->len ? ", " : "", p->desc->name);
     }

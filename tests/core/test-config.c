@@ -80,6 +80,25 @@ static void test_syntax(void)
     g_free(msg);
 }
 
+static void test_whitespace(void)
+{
+    LilyVm *vm = test_vm_from("  # comment\n[device r]\n  plugin=test-regs  \n"
+                              "irq   =   6 \t\nlabel =  two words  \n");
+    LilyInstance *inst = vm_find_instance(vm, "r");
+    g_assert_cmpint(inst->values[1].i, ==, 6);
+    g_assert_cmpstr(inst->values[6].s, ==, "two words");
+    vm_free(vm);
+    char *msg = test_config_error("[device r]\nplugin = test-regs\nirq = 5 # five\n");
+    test_assert_contains(msg, "test.conf:3", "'5 # five'");
+    g_free(msg);
+    msg = test_config_error("[ device r ]\nplugin = test-regs\n");
+    test_assert_contains(msg, "test.conf:1", "unknown group [ device r ]");
+    g_free(msg);
+    msg = test_config_error("[device r]\nplugin = test-regs\n; not a comment\n");
+    test_assert_contains(msg, "test.conf:3", "; not a comment");
+    g_free(msg);
+}
+
 static void test_unknown_group_key(void)
 {
     char *msg = test_config_error("[machine]\n[disk d0]\nplugin = x\n");
@@ -273,6 +292,7 @@ int main(int argc, char **argv)
     g_test_add_func("/core/config/unset-string", test_unset_string);
     g_test_add_func("/core/config/bad-value", test_bad_value);
     g_test_add_func("/core/config/syntax", test_syntax);
+    g_test_add_func("/core/config/whitespace", test_whitespace);
     g_test_add_func("/core/config/unknown-group-key", test_unknown_group_key);
     g_test_add_func("/core/config/plugin-errors", test_plugin_errors);
     g_test_add_func("/core/config/duplicates", test_duplicates);
