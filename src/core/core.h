@@ -207,6 +207,9 @@ LilyWatch *loop_fd_watch(LilyVm *vm, LilyInstance *owner, int fd, unsigned event
                          LilyWatchFn fn, void *opaque);
 void loop_fd_watch_update(LilyWatch *w, unsigned events);
 void loop_fd_watch_remove(LilyWatch *w);
+/* One main-loop iteration (may be nested in a callback); FALSE once the VM ended. */
+bool loop_iterate(LilyVm *vm, bool may_block);
+uint64_t loop_timer_next_deadline(LilyVm *vm);
 /* SIGINT, SIGTERM and SIGHUP end the VM (status 128 + signal number). */
 void loop_watch_signals(LilyVm *vm);
 /* Run until the VM ends. */

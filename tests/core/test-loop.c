@@ -165,6 +165,43 @@ static void test_clock(void)
     vm_free(vm);
 }
 
+static LilyInstance *nest_inst;
+static int nest_iterations;
+
+/* Runs "the guest" from a timer, servicing the loop itself until the VM ends. */
+static void on_cpu_start(void *opaque)
+{
+    const LilyHost *h = hostapi_table();
+    while (h->loop_iterate(nest_inst, true))
+        nest_iterations++;
+    g_assert_false(h->vm_running(nest_inst));
+}
+
+static void test_nested_iterate(void)
+{
+    LilyVm *vm = test_vm_from("[device r]\nplugin = test-regs\n");
+    const LilyHost *h = hostapi_table();
+    nest_inst = vm_find_instance(vm, "r");
+    nest_iterations = 0;
+    g_assert_cmpuint(h->timer_next_deadline(nest_inst), ==, UINT64_MAX);
+    LilyTimer *start = h->timer_new(nest_inst, on_cpu_start, NULL);
+    LilyTimer *end = h->timer_new(nest_inst, on_exit_timer, NULL);
+    exit_inst = nest_inst;
+    uint64_t now = h->clock_ns(nest_inst);
+    h->timer_mod(end, now + 2000000);
+    h->timer_mod(start, now);
+    g_assert_cmpuint(h->timer_next_deadline(nest_inst), ==, now);
+    g_assert_true(h->vm_running(nest_inst));
+    vm_run(vm);
+    int status = 0;
+    g_assert_true(vm_exited(vm, &status));
+    g_assert_cmpint(status, ==, 42);  /* the end timer fired inside the nested loop */
+    g_assert_false(h->loop_iterate(nest_inst, true));  /* does not block once ended */
+    h->timer_free(start);
+    h->timer_free(end);
+    vm_free(vm);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -174,5 +211,6 @@ int main(int argc, char **argv)
     g_test_add_func("/core/loop/vm-fail", test_fail);
     g_test_add_func("/core/loop/fd-watch", test_fd_watch);
     g_test_add_func("/core/loop/clock", test_clock);
+    g_test_add_func("/core/loop/nested-iterate", test_nested_iterate);
     return g_test_run();
 }
