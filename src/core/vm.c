@@ -175,6 +175,11 @@ gboolean vm_realize(LilyVm *vm, GError **error)
         log_msg(inst->name, LILY_LOG_DEBUG, "initialised (plugin %s)", d->name);
     }
     vm->realized = true;
+    if (log_category_enabled("config", LILY_LOG_INFO)) {
+        char *summary = vm_summary(vm);
+        log_msg("config", LILY_LOG_INFO, "%s", summary);
+        g_free(summary);
+    }
     return TRUE;
 }
 
