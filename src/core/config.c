@@ -144,7 +144,9 @@ static bool cfg_instance_name_ok(const char *name)
         if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_')
             return false;
     }
-    return strlen(name) <= 64 && strcmp(name, "machine") != 0;
+    /* machine is the [machine] group; cpu and mmu are the instances it creates. */
+    return strlen(name) <= 64 && strcmp(name, "machine") != 0 && strcmp(name, "cpu") != 0 &&
+           strcmp(name, "mmu") != 0;
 }
 
 /* One line of the text as the scanner saw it. */
@@ -474,7 +476,7 @@ gboolean cfg_load_data(LilyVm *vm, const char *text, const char *filename, GErro
         if (kind != CFG_MACHINE && !cfg_instance_name_ok(name)) {
             g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG,
                         "%s:%d: [%s]: invalid instance name '%s' (letters, digits, '-' "
-                        "and '_', starting with a letter; not 'machine')",
+                        "and '_', starting with a letter; not machine, cpu or mmu)",
                         filename, sg->line, sg->name, name);
             g_free(name);
             goto out_free;

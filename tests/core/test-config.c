@@ -152,6 +152,9 @@ static void test_duplicates(void)
     msg = test_config_error("[device machine]\nplugin = test-regs\n");
     test_assert_contains(msg, "test.conf:1", "invalid instance name");
     g_free(msg);
+    msg = test_config_error("[machine]\n\n[device cpu]\nplugin = test-regs\n");
+    test_assert_contains(msg, "test.conf:3", "invalid instance name 'cpu'", "not machine, cpu");
+    g_free(msg);
 }
 
 static void test_required(void)
