@@ -256,6 +256,35 @@ static void test_init_failure(void)
     g_free(msg);
 }
 
+/* Random texts made of config-like pieces: every one is accepted or refused, none crashes. */
+static void test_garbage(void)
+{
+    static const char *const pieces[] = {
+        "[", "]", "[machine]", "[device r]", "[netdev n]", "[device ", "plugin", "=",
+        " = ", "test-regs", "test-net", "test-chip", "irq", "iobase", "fwd", "mode",
+        "0x", "99", "-1", "tcp::1-:2", ";", ",", "#", "\n", "\n", "\\", "\\s", "\t",
+        "\xc3\xa9", "\xff", "memory", "4G", "1M", "cpu", "none", "pcap", "mac", "::",
+    };
+    for (int round = 0; round < 300; round++) {
+        GString *text = g_string_new(NULL);
+        int n = g_test_rand_int_range(1, 40);
+        for (int i = 0; i < n; i++)
+            g_string_append(text, pieces[g_test_rand_int_range(0, G_N_ELEMENTS(pieces))]);
+        LilyVm *vm = test_vm_new();
+        GError *err = NULL;
+        gboolean ok = vm_configure_data(vm, text->str, "fuzz.conf", &err) &&
+                      vm_set_option(vm, "machine.memory=1M", &err) && vm_realize(vm, &err);
+        if (!ok) {
+            g_assert_nonnull(err);
+            g_assert_true(g_str_has_prefix(err->message, "fuzz.conf") ||
+                          g_str_has_prefix(err->message, "--set") || strstr(err->message, "("));
+            g_clear_error(&err);
+        }
+        vm_free(vm);
+        g_string_free(text, TRUE);
+    }
+}
+
 static void test_default_machine(void)
 {
     LilyVm *vm = test_vm_new();
@@ -307,5 +336,6 @@ int main(int argc, char **argv)
     g_test_add_func("/core/config/init-failure", test_init_failure);
     g_test_add_func("/core/config/default-machine", test_default_machine);
     g_test_add_func("/core/config/file", test_file);
+    g_test_add_func("/core/config/garbage", test_garbage);
     return g_test_run();
 }
