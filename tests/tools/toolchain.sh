@@ -99,6 +99,25 @@ else
     not_ok "/toolchain/lily-check/line-format-address-symbol-text"; show "$tmp/plain.out"
 fi
 
+# Code with nothing sensitive (but functions named str, pushf, popf) comes
+# out of lily-cc byte for byte as gcc makes it, line table included.
+mkdir -p "$tmp/o1" "$tmp/o2"
+$CC32 -m32 $KFLAGS -g -c -o "$tmp/o1/ordinary.o" $DATA/ordinary.c
+"$LILY_CC" -O2 -g -c -o "$tmp/o2/ordinary.o" $DATA/ordinary.c
+objcopy -O binary -j .text "$tmp/o1/ordinary.o" "$tmp/o1/text.bin"
+objcopy -O binary -j .text "$tmp/o2/ordinary.o" "$tmp/o2/text.bin"
+readelf -wl "$tmp/o1/ordinary.o" | grep -v 'File:' >"$tmp/o1/lines"
+readelf -wl "$tmp/o2/ordinary.o" | grep -v 'File:' >"$tmp/o2/lines"
+if cmp -s "$tmp/o1/text.bin" "$tmp/o2/text.bin" && cmp -s "$tmp/o1/lines" "$tmp/o2/lines" &&
+    [ -s "$tmp/o1/text.bin" ]; then
+    ok "/toolchain/lily-cc/ordinary-code-unchanged"
+else
+    not_ok "/toolchain/lily-cc/ordinary-code-unchanged"
+fi
+"$LILY_CHECK" -q "$tmp/o1/ordinary.o" >"$tmp/ord.out" 2>&1
+rc=$?
+check "/toolchain/lily-check/ordinary-code-is-clean (got $rc)" test $rc -eq 0
+
 # -pipe: gcc hands lily-as the assembly on standard input.
 if "$LILY_CC" -pipe -O2 -c -o "$tmp/pipe.o" $DATA/sensitive.c 2>"$tmp/pipe.err" &&
     "$LILY_CHECK" -q "$tmp/pipe.o" >"$tmp/pipe.out" 2>&1; then
