@@ -34,6 +34,9 @@ fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lily-toolchain-test.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
+# lily-as's temporary files go here, so the test can see that none is left.
+mkdir "$tmp/astmp"
+export TMPDIR="$tmp/astmp"
 
 # Strip lily-check's lines down to the symbol names, sorted.
 symbols() { sed -n 's/^[^ ]*: 0x[0-9a-f]* <\([^+>]*\).*/\1/p' "$1" | sort; }
@@ -183,6 +186,18 @@ else
     not_ok "/toolchain/lily-as/gas-errors-name-the-original-file-and-line (exit $rc)"; show "$tmp/bad.err"
 fi
 
+# .include: found where gas looks (here: -I), rewritten, nested too.
+mkdir -p "$tmp/inc/sub"
+printf '\t.include "leaf.s"\n\tpush %%cs\n' >"$tmp/inc/mid.s"
+printf '\tsmsw %%eax\n' >"$tmp/inc/sub/leaf.s"
+printf '\t.text\n\t.globl top\ntop:\t.include "mid.s"\n\tpopf\n' >"$tmp/top.s"
+if "$LILY_AS" --32 -I "$tmp/inc" -I"$tmp/inc/sub" -o "$tmp/top.o" "$tmp/top.s" 2>"$tmp/top.err" &&
+    "$LILY_CHECK" "$tmp/top.o" >"$tmp/top.out" 2>&1 && grep -q ', 3 rewritten sites' "$tmp/top.out"; then
+    ok "/toolchain/lily-as/include-is-rewritten"
+else
+    not_ok "/toolchain/lily-as/include-is-rewritten"; show "$tmp/top.err"; show "$tmp/top.out"
+fi
+
 PATH=/nonexistent "$LILY_AS" --32 -o "$tmp/x.o" "$tmp/in.s" 2>"$tmp/noas.err"
 rc=$?
 if [ $rc -ne 0 ] && grep -q "LILY_REAL_AS" "$tmp/noas.err"; then
@@ -201,6 +216,9 @@ fi
 
 "$LILY_AS" --version >"$tmp/version.out" 2>&1
 check "/toolchain/lily-as/version-passes-through" grep -q 'GNU assembler' "$tmp/version.out"
+
+leftover=$(ls -A "$TMPDIR")
+check "/toolchain/lily-as/leaves-no-temporary-files (${leftover:-none})" test -z "$leftover"
 
 # ---- lily-check on what it cannot read ---------------------------------------
 # check_error NAME FILE PATTERN: lily-check exits 2 and says PATTERN
