@@ -113,15 +113,56 @@ static void check_report(const LilycheckCtx *ctx, const char *path, const Lilych
         printf("%s: 0x%08x <%s>: %s%s\n", path, addr, sym ? sym->name : code->name, text, note ? note : "");
 }
 
+/* Data objects (STT_OBJECT with a size) inside this code, sorted by offset. */
+typedef struct CheckSkip {
+    size_t start, end; /* offsets into the code */
+} CheckSkip;
+
+static gint check_skip_cmp(gconstpointer a, gconstpointer b)
+{
+    const CheckSkip *x = a, *y = b;
+
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static GArray *check_data_ranges(const LilycheckElf *elf, const LilycheckCode *code)
+{
+    GArray *skips = g_array_new(FALSE, FALSE, sizeof(CheckSkip));
+
+    for (guint i = 0; i < elf->symbols->len; i++) {
+        const LilycheckSymbol *s = &g_array_index(elf->symbols, LilycheckSymbol, i);
+        CheckSkip k;
+
+        if (!s->is_object || s->size == 0 || (code->shndx && s->shndx != code->shndx) || s->value < code->addr ||
+            s->value - code->addr >= code->len)
+            continue;
+        k.start = s->value - code->addr;
+        k.end = MIN(code->len, k.start + s->size);
+        g_array_append_val(skips, k);
+    }
+    g_array_sort(skips, check_skip_cmp);
+    return skips;
+}
+
 static void check_code(const LilycheckCtx *ctx, const char *path, const LilycheckElf *elf,
                        const LilycheckCode *code, LilycheckStats *st)
 {
     ZydisDecodedInstruction insn, next;
     ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT], next_ops[ZYDIS_MAX_OPERAND_COUNT];
+    GArray *skips = check_data_ranges(elf, code);
+    guint next_skip = 0;
     size_t off = 0;
 
     while (off < code->len) {
         int vec;
+
+        /* Step over data that is declared as such (.type x, @object; .size). */
+        while (next_skip < skips->len && g_array_index(skips, CheckSkip, next_skip).end <= off)
+            next_skip++;
+        if (next_skip < skips->len && g_array_index(skips, CheckSkip, next_skip).start <= off) {
+            off = g_array_index(skips, CheckSkip, next_skip).end;
+            continue;
+        }
 
         if (ZYAN_FAILED(ZydisDecoderDecodeFull(&ctx->decoder, code->bytes + off, code->len - off, &insn, ops))) {
             off++; /* data or padding between functions: resynchronise */
@@ -157,6 +198,7 @@ static void check_code(const LilycheckCtx *ctx, const char *path, const Lilychec
         }
         off += insn.length;
     }
+    g_array_free(skips, TRUE);
 }
 
 /* Check one file: 0 clean, 1 findings, 2 error. */

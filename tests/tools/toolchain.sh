@@ -272,6 +272,18 @@ else
     not_ok "/toolchain/lily-check/malformed-site (exit $rc)"; show "$tmp/site.out"
 fi
 
+# Data declared as an object inside .text is not decoded as code.
+printf '\t.text\n\t.type hdr, @object\n\t.size hdr, 12\nhdr:\t.long 0x1badb002, 0x9c9c9c9c, 0x9d9d9d9d\n' >"$tmp/obj.s"
+printf 'code:\tnop\n\t.byte 0x9c\n' >>"$tmp/obj.s"
+as --32 -o "$tmp/obj.o" "$tmp/obj.s"
+"$LILY_CHECK" "$tmp/obj.o" >"$tmp/obj.out" 2>&1
+rc=$?
+if [ $rc -eq 1 ] && [ "$(grep -c '^[^ ]*: 0x' "$tmp/obj.out")" -eq 1 ] && grep -q '<code+0x1>: pushf' "$tmp/obj.out"; then
+    ok "/toolchain/lily-check/skips-data-objects"
+else
+    not_ok "/toolchain/lily-check/skips-data-objects (exit $rc)"; show "$tmp/obj.out"
+fi
+
 # Damaged ELF files never crash it: every run ends with 0, 1 or 2.
 RANDOM=4242
 crashes=0
