@@ -23,12 +23,14 @@ typedef struct LilycheckStats {
     unsigned long insns;    /* instructions decoded */
     unsigned long sites;    /* well-formed rewrite sites stepped over */
     unsigned long findings; /* sensitive instructions and malformed sites */
+    unsigned long skipped;  /* sections left out by --skip-section */
 } LilycheckStats;
 
 typedef struct LilycheckCtx {
     ZydisDecoder decoder;
     ZydisFormatter formatter;
     bool quiet;
+    GPtrArray *skip_sections; /* glob patterns of section names not to check */
 } LilycheckCtx;
 
 static bool check_is_sreg(const ZydisDecodedOperand *op)
@@ -213,8 +215,17 @@ static int check_file(const LilycheckCtx *ctx, const char *path)
         g_error_free(error);
         return 2;
     }
-    for (guint i = 0; i < elf.code->len; i++)
-        check_code(ctx, path, &elf, &g_array_index(elf.code, LilycheckCode, i), &st);
+    for (guint i = 0; i < elf.code->len; i++) {
+        const LilycheckCode *code = &g_array_index(elf.code, LilycheckCode, i);
+        bool skip = false;
+
+        for (guint k = 0; k < ctx->skip_sections->len && code->shndx; k++)
+            skip = skip || g_pattern_match_simple(ctx->skip_sections->pdata[k], code->name);
+        if (skip)
+            st.skipped++;
+        else
+            check_code(ctx, path, &elf, code, &st);
+    }
     lilycheck_elf_clear(&elf);
 
     if (st.findings)
@@ -222,24 +233,27 @@ static int check_file(const LilycheckCtx *ctx, const char *path)
                 "lily-check: %s: %lu sensitive instruction(s) left (%lu rewritten sites); build it with lily-cc\n",
                 path, st.findings, st.sites);
     else if (!ctx->quiet)
-        printf("lily-check: %s: clean (%lu instructions, %lu rewritten sites)\n", path, st.insns, st.sites);
+        printf("lily-check: %s: clean (%lu instructions, %lu rewritten sites, %lu sections skipped)\n", path,
+               st.insns, st.sites, st.skipped);
     return st.findings ? 1 : 0;
 }
 
 static void check_usage(FILE *f)
 {
     fprintf(f,
-            "Usage: lily-check [-q] FILE.elf...\n"
+            "Usage: lily-check [-q] [--skip-section=PATTERN]... FILE.elf...\n"
             "Lists the sensitive instructions (pushf/popf, segment register reads,\n"
             "sgdt/sidt/sldt/str/smsw, lar/lsl/verr/verw) left in the executable code of\n"
             "32-bit i386 ELF files, one per line: FILE: ADDRESS <SYMBOL+OFFSET>: INSTRUCTION.\n"
-            "  -q, --quiet   say nothing about clean files\n"
+            "  -q, --quiet                   say nothing about clean files\n"
+            "  --skip-section=PATTERN        do not check sections whose name matches the\n"
+            "                                glob PATTERN (code that runs at CPL 3, e.g. '.user*')\n"
             "Exit status: 0 all clean, 1 something found, 2 a file could not be checked.\n");
 }
 
 int main(int argc, char **argv)
 {
-    LilycheckCtx ctx = { 0 };
+    LilycheckCtx ctx = { .skip_sections = g_ptr_array_new() };
     int worst = 0, nfiles = 0;
     bool opts_done = false;
 
@@ -255,11 +269,14 @@ int main(int argc, char **argv)
         }
         if (!opts_done && (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")))
             ctx.quiet = true;
+        else if (!opts_done && g_str_has_prefix(argv[i], "--skip-section=") && argv[i][15])
+            g_ptr_array_add(ctx.skip_sections, argv[i] + 15);
         else if (!opts_done && !strcmp(argv[i], "--"))
             opts_done = true;
         else if (!opts_done && argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "lily-check: unknown option '%s'\n", argv[i]);
             check_usage(stderr);
+            g_ptr_array_free(ctx.skip_sections, TRUE);
             return 2;
         }
     }
@@ -278,6 +295,7 @@ int main(int argc, char **argv)
         if (rc > worst)
             worst = rc;
     }
+    g_ptr_array_free(ctx.skip_sections, TRUE);
     if (nfiles == 0) {
         fprintf(stderr, "lily-check: no file given\n");
         check_usage(stderr);

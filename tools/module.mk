@@ -21,8 +21,8 @@ $(B)/tools/lilycc-bin/as: $(B)/tools/lily-as
 # For other module.mk files: use these in recipes only (guest/module.mk is
 # read before this file), and name $(B)/tools/lily-cc, $(B)/tools/lily-as and
 # $(B)/tools/lily-check literally as prerequisites.
-LILY_CC = $(B)/tools/lily-cc
-LILY_CHECK = $(B)/tools/lily-check
+LILY_CC ?= $(B)/tools/lily-cc
+LILY_CHECK ?= $(B)/tools/lily-check
 
 # Order-only: building lily-cc builds the assembler it runs.
 $(B)/tools/lily-cc: tools/lily-cc.in config.mk | $(B)/tools/lilycc-bin/as

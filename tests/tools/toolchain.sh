@@ -58,7 +58,7 @@ else
     not_ok "/toolchain/lily-check/lily-cc-build-is-clean (exit $rc)"; show "$tmp/check.out"
 fi
 
-sites=$(sed -n 's/.*, \([0-9]*\) rewritten sites).*/\1/p' "$tmp/check.out")
+sites=$(sed -n 's/.*, \([0-9]*\) rewritten sites.*/\1/p' "$tmp/check.out")
 check "/toolchain/lily-check/counts-rewritten-sites (21 expected, got ${sites:-none})" test "${sites:-0}" -eq 21
 
 $CC32 -m32 $KFLAGS -nostdlib -static -no-pie -o "$tmp/plain.elf" \
@@ -270,6 +270,20 @@ if [ $rc -eq 1 ] && grep -q 'bad_site>: int.*malformed rewrite site' "$tmp/site.
     ok "/toolchain/lily-check/malformed-site"
 else
     not_ok "/toolchain/lily-check/malformed-site (exit $rc)"; show "$tmp/site.out"
+fi
+
+# --skip-section leaves out code that runs at CPL 3 (user programs).
+printf '\t.section .user.text,"ax"\nuser_code:\tpushf\n\t.text\nkernel_code:\tint $0xe0; pushf\n' >"$tmp/user.s"
+as --32 -o "$tmp/user.o" "$tmp/user.s"
+"$LILY_CHECK" "$tmp/user.o" >"$tmp/user1.out" 2>&1
+rc1=$?
+"$LILY_CHECK" --skip-section='.user*' "$tmp/user.o" >"$tmp/user2.out" 2>&1
+rc2=$?
+if [ $rc1 -eq 1 ] && grep -q '<user_code>: pushf' "$tmp/user1.out" && [ $rc2 -eq 0 ] &&
+    grep -q '1 rewritten sites, 1 sections skipped' "$tmp/user2.out"; then
+    ok "/toolchain/lily-check/skip-section"
+else
+    not_ok "/toolchain/lily-check/skip-section (exit $rc1, $rc2)"; show "$tmp/user1.out"; show "$tmp/user2.out"
 fi
 
 # Data declared as an object inside .text is not decoded as code.
