@@ -19,3 +19,14 @@ TESTS += $(NE2K_MODEL_TEST) $(NE2K_FAKE_HOST_TEST)
 UNIT_TESTS += $(NE2K_MODEL_TEST) $(NE2K_FAKE_HOST_TEST)
 TEST_DEPS += $(NE2K_MODEL_TEST) $(NE2K_FAKE_HOST_TEST)
 include fuzz/ne2000.mk
+
+# The same driver through the real core (loader, config, bus, IRQ, links).
+NE2K_VM_TEST := $(B)/tests/ne2000/plugin-vm-test
+$(NE2K_VM_TEST): $(B)/obj/tests/ne2000/plugin-vm-test.o $(NE2K_DRIVER_OBJ) $(CORE_LIB) \
+		| $(B)/plugins/nic-ne2000.so $(B)/plugins/net-loopback.so $(B)/plugins/net-null.so
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_EXE) -o $@ $(filter %.o,$^) $(CORE_LIBS)
+
+TESTS += $(NE2K_VM_TEST)
+UNIT_TESTS += $(NE2K_VM_TEST)
+TEST_DEPS += $(NE2K_VM_TEST)
