@@ -541,6 +541,37 @@ static void test_ring_backpressure(Fixture *f, gconstpointer data)
     g_assert_true(dp8390_can_receive(&f->chip));
 }
 
+static void test_rx_ready_after_reset(Fixture *f, gconstpointer data)
+{
+    uint8_t frame[1500];
+
+    driver_init(f, DP8390_RCR_AB);
+    make_frame(frame, sizeof frame, test_mac, 5);
+    while (dp8390_can_receive(&f->chip))
+        dp8390_receive(&f->chip, frame, sizeof frame);
+    g_assert_cmpint(f->rx_ready, ==, 0);
+    /* A driver that gives up on the ring and resets the card: stopped, it
+     * drops frames, so the peer may send again. */
+    dp8390_reset(&f->chip);
+    g_assert_cmpint(f->rx_ready, ==, 1);
+    /* Restarted on the same full ring: refused again, then freed by BNRY. */
+    wr(f, DP8390_CR, DP8390_CR_RD_ABORT | DP8390_CR_STA);
+    g_assert_false(dp8390_can_receive(&f->chip));
+    wr(f, DP8390_BNRY, (uint8_t)(curr(f) - 1));
+    g_assert_cmpint(f->rx_ready, ==, 2);
+}
+
+static void test_transmit_empty(Fixture *f, gconstpointer data)
+{
+    driver_init(f, DP8390_RCR_AB);
+    wr(f, DP8390_TBCR0, 0);
+    wr(f, DP8390_TBCR1, 0);
+    wr(f, DP8390_ISR, 0xff);
+    wr(f, DP8390_CR, DP8390_CR_RD_ABORT | DP8390_CR_TXP | DP8390_CR_STA);
+    g_assert_cmpuint(f->tx->len, ==, 0);
+    g_assert_cmphex(rd(f, DP8390_ISR), ==, DP8390_ISR_PTX);
+}
+
 static void test_ring_overflow(Fixture *f, gconstpointer data)
 {
     uint8_t frame[1500];
@@ -799,6 +830,7 @@ int main(int argc, char **argv)
     ADD("tx/exact-frame", test_transmit_exact_frame);
     ADD("tx/needs-start", test_transmit_needs_start);
     ADD("tx/clipped", test_transmit_clipped);
+    ADD("tx/empty", test_transmit_empty);
     ADD("tx/loopback", test_transmit_loopback);
     ADD("rx/header", test_receive_header);
     ADD("rx/multi-page", test_receive_multi_page);
@@ -809,6 +841,7 @@ int main(int argc, char **argv)
     ADD("rx/monitor", test_monitor_mode);
     ADD("ring/backpressure", test_ring_backpressure);
     ADD("ring/overflow", test_ring_overflow);
+    ADD("ring/rx-ready-after-reset", test_rx_ready_after_reset);
     ADD("ring/bnry-curr-conventions", test_bnry_curr_empty_conventions);
     ADD("ring/send-packet-command", test_send_packet_command);
     ADD("isr/write-one-clears", test_isr_write_one_clears);
