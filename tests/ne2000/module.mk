@@ -1,5 +1,6 @@
-# Tests of the NE2000: the DP8390 register model on its own, and the plugin
-# through the real loader once the core provides it.
+# Tests of the NE2000: the DP8390 register model on its own, the plugins
+# under a fake host, and the plugins through the real core (CORE_LIB and
+# CORE_LIBS come from src/core/module.mk, included before this file).
 NE2K_MODEL_TEST := $(B)/tests/ne2000/dp8390-test
 
 $(NE2K_MODEL_TEST): $(B)/obj/tests/ne2000/dp8390-test.o $(B)/obj/plugins/nic-ne2000/dp8390.o
@@ -18,7 +19,6 @@ $(NE2K_FAKE_HOST_TEST): $(B)/obj/tests/ne2000/plugin-fake-host-test.o $(NE2K_DRI
 TESTS += $(NE2K_MODEL_TEST) $(NE2K_FAKE_HOST_TEST)
 UNIT_TESTS += $(NE2K_MODEL_TEST) $(NE2K_FAKE_HOST_TEST)
 TEST_DEPS += $(NE2K_MODEL_TEST) $(NE2K_FAKE_HOST_TEST)
-include fuzz/ne2000.mk
 
 # The same driver through the real core (loader, config, bus, IRQ, links).
 NE2K_VM_TEST := $(B)/tests/ne2000/plugin-vm-test
@@ -30,3 +30,6 @@ $(NE2K_VM_TEST): $(B)/obj/tests/ne2000/plugin-vm-test.o $(NE2K_DRIVER_OBJ) $(COR
 TESTS += $(NE2K_VM_TEST)
 UNIT_TESTS += $(NE2K_VM_TEST)
 TEST_DEPS += $(NE2K_VM_TEST)
+
+# The libFuzzer target and its bounded smoke run.
+include fuzz/ne2000.mk
