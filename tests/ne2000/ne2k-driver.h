@@ -30,11 +30,13 @@ typedef struct Ne2kBus {
 bool ne2k_drv_probe(const Ne2kBus *b, uint8_t mac[6]);
 /* Program the chip and start it with the given receive configuration. */
 void ne2k_drv_init(const Ne2kBus *b, const uint8_t mac[6], uint8_t rcr);
-/* Copy a frame to the transmit buffer with outsw and send it. */
-void ne2k_drv_send(const Ne2kBus *b, const uint8_t *frame, size_t len);
+/* Copy a frame to the transmit buffer with outsw and send it; false if the
+ * frame is empty or too long, or the remote DMA never completed. */
+bool ne2k_drv_send(const Ne2kBus *b, const uint8_t *frame, size_t len);
 /*
  * Take the next frame out of the ring (insw), moving BNRY on.  Returns its
- * length (up to cap bytes are copied), or 0 when the ring is empty.
+ * length (up to cap bytes are copied), or 0 when the ring is empty (or held
+ * a header that made no sense: then the ring is emptied).
  */
 size_t ne2k_drv_recv(const Ne2kBus *b, uint8_t *buf, size_t cap);
 uint8_t ne2k_drv_isr(const Ne2kBus *b);
