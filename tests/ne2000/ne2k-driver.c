@@ -148,7 +148,7 @@ bool ne2k_drv_send(const Ne2kBus *b, const uint8_t *frame, size_t len)
     return true;
 }
 
-static void block_input(const Ne2kBus *b, uint16_t addr, uint8_t *buf, size_t len)
+void ne2k_drv_read(const Ne2kBus *b, uint16_t addr, uint8_t *buf, size_t len)
 {
     remote_dma(b, addr, (uint16_t)len, 0x0a);
     insw(b, buf, (uint32_t)(len / 2));
@@ -170,7 +170,7 @@ size_t ne2k_drv_recv(const Ne2kBus *b, uint8_t *buf, size_t cap)
         this_frame = NE2K_DRV_RX_START;
     if (this_frame == current)
         return 0;
-    block_input(b, (uint16_t)(this_frame << 8), hdr, sizeof hdr);
+    ne2k_drv_read(b, (uint16_t)(this_frame << 8), hdr, sizeof hdr);
     len = (size_t)(hdr[2] | hdr[3] << 8);
     if (len < sizeof hdr || len > NE2K_DRV_FRAME_MAX) {
         /* A broken header: give the whole ring back rather than loop. */
@@ -178,7 +178,7 @@ size_t ne2k_drv_recv(const Ne2kBus *b, uint8_t *buf, size_t cap)
         return 0;
     }
     len -= sizeof hdr;
-    block_input(b, (uint16_t)((this_frame << 8) + sizeof hdr), buf, len < cap ? len : cap);
+    ne2k_drv_read(b, (uint16_t)((this_frame << 8) + sizeof hdr), buf, len < cap ? len : cap);
     outb(b, 0x03, hdr[1] == NE2K_DRV_RX_START ? NE2K_DRV_RX_STOP - 1 : (uint8_t)(hdr[1] - 1));
     return len;
 }

@@ -39,6 +39,8 @@ bool ne2k_drv_send(const Ne2kBus *b, const uint8_t *frame, size_t len);
  * a header that made no sense: then the ring is emptied).
  */
 size_t ne2k_drv_recv(const Ne2kBus *b, uint8_t *buf, size_t cap);
+/* Remote read of len bytes of card memory at addr (insw, odd tail by inb). */
+void ne2k_drv_read(const Ne2kBus *b, uint16_t addr, uint8_t *buf, size_t len);
 uint8_t ne2k_drv_isr(const Ne2kBus *b);
 void ne2k_drv_ack(const Ne2kBus *b, uint8_t bits);
 
