@@ -1,0 +1,133 @@
+/*
+ * Raw terminal mode for the stdio console and the safety net that gives the
+ * user their terminal back however the process ends.
+ *
+ * The saved settings live in static storage because signal handlers and the
+ * atexit() hook need them without any allocation.  The hook is registered
+ * from this shared object, so glibc runs it at exit() and also when the
+ * plugin is unloaded.  Signal handlers chain to whatever handler was
+ * installed before them, so a core that handles SIGTERM itself keeps doing
+ * so; when the previous action was the default one it is re-raised after the
+ * terminal is restored.
+ */
+#include "plugins/console/term.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+static const int term_fatal_signals[] = {
+    SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGABRT, SIGFPE, SIGBUS,
+    SIGSEGV, SIGPIPE, SIGTERM, SIGXCPU, SIGXFSZ,
+};
+#define TERM_NSIG G_N_ELEMENTS(term_fatal_signals)
+
+static struct termios term_saved;
+static int term_fd = -1;
+static pid_t term_owner;                      /* the process that changed the mode */
+static volatile sig_atomic_t term_raw_active;
+static bool term_hooks_installed;
+static struct sigaction term_old_actions[TERM_NSIG];
+
+void term_restore(void)
+{
+    int saved_errno = errno;
+
+    /* A forked child (the guest process) must not touch the terminal. */
+    if (term_raw_active && getpid() == term_owner) {
+        term_raw_active = 0;
+        tcsetattr(term_fd, TCSANOW, &term_saved);
+    }
+    errno = saved_errno;
+}
+
+static void term_atexit(void)
+{
+    term_restore();
+}
+
+static void term_signal(int sig, siginfo_t *info, void *uctx)
+{
+    term_restore();
+
+    for (size_t i = 0; i < TERM_NSIG; i++) {
+        if (term_fatal_signals[i] != sig)
+            continue;
+        struct sigaction *old = &term_old_actions[i];
+        if (old->sa_flags & SA_SIGINFO) {
+            old->sa_sigaction(sig, info, uctx);
+        } else if (old->sa_handler == SIG_IGN) {
+            /* ignored before we came: keep ignoring it */
+        } else if (old->sa_handler != SIG_DFL) {
+            old->sa_handler(sig);
+        } else {
+            /* The default action: it runs once this handler returns. */
+            sigaction(sig, old, NULL);
+            raise(sig);
+        }
+        return;
+    }
+}
+
+static void term_install_hooks(void)
+{
+    if (term_hooks_installed)
+        return;
+    term_hooks_installed = true;
+    atexit(term_atexit);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = term_signal;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < TERM_NSIG; i++)
+        sigaction(term_fatal_signals[i], &sa, &term_old_actions[i]);
+}
+
+gboolean term_raw_enter(int fd, GError **error)
+{
+    struct termios raw;
+
+    if (term_raw_active) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
+                    "the terminal is already in use by another stdio console");
+        return FALSE;
+    }
+    if (tcgetattr(fd, &term_saved) < 0) {
+        int e = errno;
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
+                    "cannot read the terminal settings of fd %d: %s", fd,
+                    g_strerror(e));
+        return FALSE;
+    }
+    term_fd = fd;
+    term_owner = getpid();
+    term_install_hooks();
+
+    raw = term_saved;
+    raw.c_iflag &= ~(tcflag_t)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR |
+                               IGNCR | ICRNL | IXON);
+    raw.c_oflag |= OPOST;
+    raw.c_lflag &= ~(tcflag_t)(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+    raw.c_cflag &= ~(tcflag_t)(CSIZE | PARENB);
+    raw.c_cflag |= CS8;
+    raw.c_cc[VMIN] = 1;
+    raw.c_cc[VTIME] = 0;
+
+    /* Mark raw first: a signal between the two steps must restore. */
+    term_raw_active = 1;
+    if (tcsetattr(fd, TCSANOW, &raw) < 0) {
+        int e = errno;
+        term_raw_active = 0;
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
+                    "cannot put the terminal on fd %d into raw mode: %s", fd,
+                    g_strerror(e));
+        return FALSE;
+    }
+    return TRUE;
+}
