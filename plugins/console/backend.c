@@ -219,7 +219,7 @@ void console_backend_close(ConsoleBackend *be)
     switch (be->kind) {
     case CONSOLE_BACKEND_STDIO:
         if (be->raw_term)
-            term_restore();
+            term_raw_leave();
         break;
     case CONSOLE_BACKEND_FILE:
         if (be->out_fd >= 0)

@@ -453,6 +453,8 @@ static void con_rx_timer(void *opaque, uint64_t ns)
 {
     Console *con = opaque;
 
+    if (!con->rx_timer)
+        return; /* uart_init() during con_init(), before the timer exists */
     if (ns == 0)
         con->host->timer_del(con->rx_timer);
     else

@@ -30,7 +30,8 @@ static struct termios term_saved;
 static int term_fd = -1;
 static pid_t term_owner;                      /* the process that changed the mode */
 static volatile sig_atomic_t term_raw_active;
-static bool term_hooks_installed;
+static bool term_hooks_installed; /* the signal handlers are ours */
+static bool term_atexit_registered;
 static struct sigaction term_old_actions[TERM_NSIG];
 
 void term_restore(void)
@@ -78,7 +79,10 @@ static void term_install_hooks(void)
     if (term_hooks_installed)
         return;
     term_hooks_installed = true;
-    atexit(term_atexit);
+    if (!term_atexit_registered) {
+        term_atexit_registered = true;
+        atexit(term_atexit);
+    }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -87,6 +91,20 @@ static void term_install_hooks(void)
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < TERM_NSIG; i++)
         sigaction(term_fatal_signals[i], &sa, &term_old_actions[i]);
+}
+
+void term_raw_leave(void)
+{
+    term_restore();
+    if (!term_hooks_installed)
+        return;
+    for (size_t i = 0; i < TERM_NSIG; i++) {
+        struct sigaction cur;
+        if (sigaction(term_fatal_signals[i], NULL, &cur) == 0 &&
+            (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == term_signal)
+            sigaction(term_fatal_signals[i], &term_old_actions[i], NULL);
+    }
+    term_hooks_installed = false;
 }
 
 gboolean term_raw_enter(int fd, GError **error)

@@ -25,4 +25,11 @@ gboolean term_raw_enter(int fd, GError **error);
 /* Put the saved settings back (idempotent, async-signal-safe). */
 void term_restore(void);
 
+/*
+ * Restore the terminal and take the signal handlers out again (those that
+ * are still ours), for the console's fini.  The atexit() hook stays: it does
+ * nothing once the terminal is restored.
+ */
+void term_raw_leave(void);
+
 #endif /* LILYVM_CONSOLE_TERM_H */

@@ -1,0 +1,17 @@
+# Device tests: the UART register model on its own, and the console and
+# debug-exit plugins loaded from build/plugins through a fake host.
+DEVICE_TESTS := $(B)/tests/devices/uart-test $(B)/tests/devices/plugin-test
+
+$(B)/tests/devices/uart-test: $(B)/obj/tests/devices/uart-test.o \
+		$(B)/obj/plugins/console/uart16550.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_EXE) -o $@ $^ $(GLIB_LIBS)
+
+$(B)/tests/devices/plugin-test: $(B)/obj/tests/devices/plugin-test.o \
+		$(B)/obj/tests/devices/fakehost.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_EXE) -o $@ $^ $(GLIB_LIBS) -ldl -lutil
+
+TESTS += $(DEVICE_TESTS)
+UNIT_TESTS += $(DEVICE_TESTS)
+TEST_DEPS += $(DEVICE_TESTS) $(B)/plugins/console.so $(B)/plugins/debug-exit.so
