@@ -646,12 +646,16 @@ static gboolean con_init(LilyInstance *inst, const LilyHost *host,
     if (!console_backend_open(&con->be, kind, values[OPT_PATH].s, error))
         goto out_free_timer;
 
-    if (kind == CONSOLE_BACKEND_PTY)
-        host->log(inst, LILY_LOG_INFO, "console on %s%s%s", con->be.pty_name,
-                  con->be.path ? ", linked from " : "", con->be.path ? con->be.path : "");
-    else if (kind == CONSOLE_BACKEND_SOCKET)
+    if (kind == CONSOLE_BACKEND_PTY) {
+        /* The user needs the name to attach, whatever the log settings. */
+        g_printerr("lilyvm: %s: console on %s%s%s\n", host->instance_name(inst),
+                   con->be.pty_name, con->be.path ? ", linked from " : "",
+                   con->be.path ? con->be.path : "");
+    } else if (kind == CONSOLE_BACKEND_SOCKET) {
         host->log(inst, LILY_LOG_INFO, "console waits for a client on %s "
-                  "(socat -,rawer UNIX-CONNECT:%s)", con->be.path, con->be.path);
+                  "(socat -,rawer,escape=0x1d UNIX-CONNECT:%s)", con->be.path,
+                  con->be.path);
+    }
     con_sync_watches(con);
     *state = con;
     return TRUE;
