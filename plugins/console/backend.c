@@ -25,7 +25,7 @@ static gboolean set_errno_error(GError **error, int e, const char *what,
                                 const char *path)
 {
     g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
-                "console: cannot %s '%s': %s", what, path, g_strerror(e));
+                "cannot %s '%s': %s", what, path, g_strerror(e));
     return FALSE;
 }
 
@@ -70,7 +70,7 @@ static gboolean open_socket(ConsoleBackend *be, const char *path, GError **error
     addr.sun_family = AF_UNIX;
     if (strlen(path) >= sizeof addr.sun_path) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
-                    "console: socket path '%s' is %zu bytes long; unix sockets "
+                    "socket path '%s' is %zu bytes long; unix sockets "
                     "take at most %zu", path, strlen(path), sizeof addr.sun_path - 1);
         return FALSE;
     }
@@ -79,13 +79,13 @@ static gboolean open_socket(ConsoleBackend *be, const char *path, GError **error
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
             g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
-                        "console: '%s' exists and is not a socket; remove it "
+                        "'%s' exists and is not a socket; remove it "
                         "or choose another path", path);
             return FALSE;
         }
         if (socket_in_use(&addr)) {
             g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
-                        "console: socket '%s' is in use by another program", path);
+                        "socket '%s' is in use by another program", path);
             return FALSE;
         }
         unlink(path); /* a stale socket from an earlier run */

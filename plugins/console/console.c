@@ -549,7 +549,7 @@ static gboolean con_parse_escape(const char *text, int *escape, GError **error)
         return TRUE;
     }
     g_set_error(error, con_error_quark(), 0,
-                "console: escape = '%s' is not valid; use ctrl-a ... ctrl-z, "
+                "escape = '%s' is not valid; use ctrl-a ... ctrl-z, "
                 "or none to pass every key to the guest", text);
     return FALSE;
 }
@@ -563,14 +563,14 @@ static gboolean con_check_path(ConsoleBackendKind kind, const LilyOptValue *path
 
     if (needs && (!path->present || !path->s[0])) {
         g_set_error(error, con_error_quark(), 0,
-                    "console: backend = %s needs path = (%s)", backend,
-                    kind == CONSOLE_BACKEND_FILE ? "the log file to append the guest's output to"
+                    "backend = %s needs path = FILE: %s", backend,
+                    kind == CONSOLE_BACKEND_FILE ? "the log file the guest's output is appended to"
                                                  : "the unix socket to listen on");
         return FALSE;
     }
     if (!takes && path->present) {
         g_set_error(error, con_error_quark(), 0,
-                    "console: path = %s has no meaning with backend = %s (it is "
+                    "path = %s has no meaning with backend = %s (it is "
                     "used by backend = file, socket and pty)", path->s, backend);
         return FALSE;
     }

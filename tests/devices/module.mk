@@ -19,9 +19,5 @@ $(B)/tests/devices/vm-test: $(B)/obj/tests/devices/vm-test.o $(CORE_LIB)
 	$(CC) $(LDFLAGS_EXE) -o $@ $< $(CORE_LIBS)
 
 TESTS += $(DEVICE_TESTS)
-UNIT_$(B)/tests/devices/vm-test: $(B)/obj/tests/devices/vm-test.o $(CORE_LIB)
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_EXE) -o $@ $< $(CORE_LIBS)
-
-TESTS += $(DEVICE_TESTS)
+UNIT_TESTS += $(DEVICE_TESTS)
 TEST_DEPS += $(DEVICE_TESTS) $(B)/plugins/console.so $(B)/plugins/debug-exit.so

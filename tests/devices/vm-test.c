@@ -200,7 +200,7 @@ static void test_vm_console_bad_iobase(void)
 
 static void test_vm_console_needs_path(void)
 {
-    const char *const needles[] = { "serial0", "backend = file needs path", NULL };
+    const char *const needles[] = { "serial0", "backend = file needs path = FILE", NULL };
     expect_config_error("[device serial0]\nplugin = console\nbackend = file\n", needles);
 }
 
