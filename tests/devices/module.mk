@@ -21,3 +21,8 @@ $(B)/tests/devices/vm-test: $(B)/obj/tests/devices/vm-test.o $(CORE_LIB)
 TESTS += $(DEVICE_TESTS)
 UNIT_TESTS += $(DEVICE_TESTS)
 TEST_DEPS += $(DEVICE_TESTS) $(B)/plugins/console.so $(B)/plugins/debug-exit.so
+
+# lilyvm itself with the test kernel: exit status and serial log (needs a
+# CPU plugin to run the guest; skips until there is one).
+TESTS += tests/devices/lilyvm-exit.sh
+TEST_DEPS += $(B)/lilyvm
