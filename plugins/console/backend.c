@@ -29,8 +29,17 @@ static gboolean set_errno_error(GError **error, int e, const char *what,
     return FALSE;
 }
 
+/* The process has one stdin and one stdout: one console may use them. */
+static bool stdio_taken;
+
 static gboolean open_stdio(ConsoleBackend *be, GError **error)
 {
+    if (stdio_taken) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
+                    "another console already uses backend = stdio; give this one "
+                    "backend = file, socket, pty or null");
+        return FALSE;
+    }
     be->in_fd = STDIN_FILENO;
     be->out_fd = STDOUT_FILENO;
     if (isatty(STDIN_FILENO)) {
@@ -38,6 +47,7 @@ static gboolean open_stdio(ConsoleBackend *be, GError **error)
             return FALSE;
         be->raw_term = true;
     }
+    stdio_taken = true;
     return TRUE;
 }
 
@@ -220,6 +230,7 @@ void console_backend_close(ConsoleBackend *be)
     case CONSOLE_BACKEND_STDIO:
         if (be->raw_term)
             term_raw_leave();
+        stdio_taken = false;
         break;
     case CONSOLE_BACKEND_FILE:
         if (be->out_fd >= 0)

@@ -211,6 +211,13 @@ static void test_vm_console_port_conflict(void)
                         "[device serial1]\nplugin = console\nbackend = null\n", needles);
 }
 
+static void test_vm_console_one_stdio(void)
+{
+    const char *const needles[] = { "serial1", "already uses backend = stdio", NULL };
+    expect_config_error("[device serial0]\nplugin = console\nescape = none\n"
+                        "[device serial1]\nplugin = console\niobase = 0x2f8\n", needles);
+}
+
 static const char debug_exit_conf[] = "[device debug-exit]\nplugin = debug-exit\n";
 
 static void test_vm_debug_exit_plain(void)
@@ -273,6 +280,7 @@ int main(int argc, char **argv)
     g_test_add_func("/devices/vm/console/bad-iobase", test_vm_console_bad_iobase);
     g_test_add_func("/devices/vm/console/needs-path", test_vm_console_needs_path);
     g_test_add_func("/devices/vm/console/port-conflict", test_vm_console_port_conflict);
+    g_test_add_func("/devices/vm/console/one-stdio", test_vm_console_one_stdio);
     g_test_add_func("/devices/vm/debug-exit/plain", test_vm_debug_exit_plain);
     g_test_add_func("/devices/vm/debug-exit/outl", test_vm_debug_exit_outl);
     g_test_add_func("/devices/vm/debug-exit/qemu-status", test_vm_debug_exit_qemu);
