@@ -38,6 +38,10 @@
 #define CONSOLE_PORTS 8
 /* How long a guest that ignores THRE may hold the VM waiting for a reader. */
 #define CONSOLE_FLUSH_WAIT_MS 1000
+/* Largest write() to a descriptor that may block (see con_out_ready()). */
+#define CONSOLE_WRITE_CHUNK 4096
+/* poll()'s "not an open descriptor" (G_IO_NVAL), not among the LILY_IO_ bits. */
+#define CONSOLE_IO_NVAL 0x20u
 
 /* Order of the option table. */
 enum {
@@ -78,6 +82,7 @@ struct Console {
     bool input_open;    /* false after EOF on the input descriptor */
     bool output_broken; /* a write error: further output is discarded */
     bool exiting;       /* the user quit through the escape key */
+    bool stalled;       /* a waiting flush timed out; no waiting until it drains */
 
     ConsoleRing ring;
     int escape;         /* the escape character, -1: none */
@@ -195,6 +200,21 @@ static void con_client_gone(Console *con)
 }
 
 /*
+ * May a write() on fd go ahead without blocking?  stdout cannot be switched
+ * to O_NONBLOCK without changing it for every process that shares it, so
+ * poll first and write at most CONSOLE_WRITE_CHUNK bytes: a pipe or tty that
+ * polls writable takes that much without blocking.
+ */
+static bool con_out_ready(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+    if (poll(&pfd, 1, 0) < 0)
+        return errno != EINTR && errno != EAGAIN;
+    return pfd.revents != 0; /* errors surface through write() */
+}
+
+/*
  * Write out what the ring holds without blocking.  Return: false when the
  * descriptor would block.
  */
@@ -208,13 +228,18 @@ static bool con_flush(Console *con)
         const uint8_t *p;
         size_t len = ring_chunk(&con->ring, &p);
         ssize_t n;
-        if (be->kind == CONSOLE_BACKEND_SOCKET)
+        if (be->kind == CONSOLE_BACKEND_SOCKET) {
             n = send(be->out_fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        else
-            n = write(be->out_fd, p, len);
+        } else if (con_out_ready(be->out_fd)) {
+            n = write(be->out_fd, p, MIN(len, (size_t)CONSOLE_WRITE_CHUNK));
+        } else {
+            n = -1;
+            errno = EAGAIN;
+        }
         if (n > 0) {
             ring_consume(&con->ring, (size_t)n);
             written += (uint64_t)n;
+            con->stalled = false;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -238,15 +263,23 @@ static bool con_flush(Console *con)
     return more;
 }
 
-/* Flush, waiting up to CONSOLE_FLUSH_WAIT_MS for a descriptor that blocks. */
+/*
+ * Flush, waiting up to CONSOLE_FLUSH_WAIT_MS for a descriptor that blocks.
+ * After one wait timed out, later calls do not wait again until the reader
+ * has taken something: a reader that is gone must not cost a second a byte.
+ */
 static void con_flush_wait(Console *con)
 {
     gint64 deadline = g_get_monotonic_time() + CONSOLE_FLUSH_WAIT_MS * 1000;
 
     while (!con_flush(con)) {
         gint64 left_ms = (deadline - g_get_monotonic_time()) / 1000;
-        if (left_ms <= 0)
+        if (con->stalled)
             break;
+        if (left_ms <= 0) {
+            con->stalled = true;
+            break;
+        }
         struct pollfd pfd = { .fd = con->be.out_fd, .events = POLLOUT };
         if (poll(&pfd, 1, (int)left_ms) < 0 && errno != EINTR)
             break;
@@ -413,9 +446,11 @@ static gboolean con_watch_ready(int fd, unsigned revents, void *opaque)
     if (w == &con->w_listen) {
         con_accept(con);
     } else {
-        if (fd == be->in_fd && (revents & (LILY_IO_IN | LILY_IO_HUP | LILY_IO_ERR)))
+        /* Errors and hang-ups show up as a failing read() or write(). */
+        unsigned trouble = LILY_IO_HUP | LILY_IO_ERR | CONSOLE_IO_NVAL;
+        if (fd == be->in_fd && (revents & (LILY_IO_IN | trouble)))
             con_read_input(con);
-        if (fd == be->out_fd && (revents & (LILY_IO_OUT | LILY_IO_ERR)))
+        if (fd == be->out_fd && (revents & (LILY_IO_OUT | trouble)))
             con_flush(con);
         if (fd == be->out_fd && uart_tx_pending(&con->uart) > 0 && !ring_full(&con->ring))
             uart_tx_drain(&con->uart);

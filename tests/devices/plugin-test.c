@@ -592,6 +592,55 @@ static void test_console_stdio_no_escape(void)
     g_assert_cmpmem(guest, nguest, "\x01x", 2);
 }
 
+/*
+ * A slow reader on stdout: the guest sees THRE go to 0 instead of output
+ * being lost, the VM does not block, and every byte arrives in order.
+ */
+static void test_console_stdio_slow_reader(void)
+{
+    enum { TOTAL = 20000 };
+    int in[2], out[2];
+    StdioSwap swap;
+    static uint8_t got[TOTAL];
+    size_t sent = 0, received = 0;
+    bool saw_backpressure = false;
+
+    g_assert_cmpint(pipe(in), ==, 0);
+    close(in[1]);
+    g_assert_cmpint(pipe(out), ==, 0);
+    g_assert_cmpint(fcntl(out[1], F_SETPIPE_SZ, 4096), >=, 4096);
+    g_assert_cmpint(fcntl(out[0], F_SETFL, O_NONBLOCK), ==, 0);
+
+    stdio_swap_in(&swap, in[0], out[1], STDERR_FILENO);
+    const char *const set[] = { "backend=stdio", "buffer=256", NULL };
+    FakeHost *fh = console_with(set);
+    fake_pio_write(fh, COM1 + UART_FCR, 1, UART_FCR_ENABLE);
+    for (int round = 0; round < 100000 && received < TOTAL; round++) {
+        /* A polling guest: write while THRE says there is room. */
+        while (sent < TOTAL && (fake_pio_read(fh, COM1 + UART_LSR, 1) & UART_LSR_THRE))
+            fake_pio_write(fh, COM1 + UART_THR, 1, (uint8_t)(sent++ * 7 % 251));
+        if (sent < TOTAL)
+            saw_backpressure = true;
+        fake_host_poll(fh, 0);
+        /* The reader takes a little at a time. */
+        ssize_t n = read(out[0], got + received, MIN(1000, TOTAL - received));
+        if (n > 0)
+            received += (size_t)n;
+    }
+    uint64_t dropped = fake_host_stat(fh, "tx_dropped");
+    fake_host_free(fh);
+    stdio_swap_out(&swap);
+    close(in[0]);
+    close(out[0]);
+    close(out[1]);
+
+    g_assert_true(saw_backpressure);
+    g_assert_cmpuint(dropped, ==, 0);
+    g_assert_cmpuint(received, ==, TOTAL);
+    for (size_t i = 0; i < TOTAL; i++)
+        g_assert_cmpuint(got[i], ==, i * 7 % 251);
+}
+
 /* Start a console on a pty as stdin; returns the pty's slave for inspection. */
 static FakeHost *console_on_tty(int *master, int *slave, StdioSwap *swap, int devnull)
 {
@@ -833,6 +882,7 @@ int main(int argc, char **argv)
     g_test_add_func("/console/pty/link-and-data", test_console_pty);
     g_test_add_func("/console/stdio/escape-keys", test_console_stdio_escape);
     g_test_add_func("/console/stdio/escape-none", test_console_stdio_no_escape);
+    g_test_add_func("/console/stdio/slow-reader", test_console_stdio_slow_reader);
     g_test_add_func("/console/stdio/raw-tty", test_console_stdio_raw_tty);
     g_test_add_func("/console/stdio/restore-on-exit", test_console_stdio_restore_on_exit);
     g_test_add_func("/console/stdio/restore-on-sigterm", test_console_stdio_restore_on_sigterm);
