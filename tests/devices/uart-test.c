@@ -428,6 +428,27 @@ static void test_break(Fixture *f, gconstpointer data)
     g_assert_cmphex(uart_read(&f->u, UART_RBR), ==, 0);
 }
 
+static void test_break_in_fifo(Fixture *f, gconstpointer data)
+{
+    uart_write(&f->u, UART_FCR, UART_FCR_ENABLE);
+    uart_write(&f->u, UART_IER, UART_IER_RLSI);
+    rx(f, "a");
+    g_assert_true(uart_receive_break(&f->u));
+    /* The break is not at the head yet: only LSR bit 7 tells. */
+    g_assert_false(f->line.irq);
+    uint8_t lsr = uart_read(&f->u, UART_LSR);
+    g_assert_cmphex(lsr & (UART_LSR_BI | UART_LSR_FIFO_ERR), ==, UART_LSR_FIFO_ERR);
+    g_assert_cmphex(uart_read(&f->u, UART_RBR), ==, 'a');
+    /* Now it is, with its error bits and the line status interrupt. */
+    g_assert_true(f->line.irq);
+    lsr = uart_read(&f->u, UART_LSR);
+    g_assert_cmphex(lsr & (UART_LSR_BI | UART_LSR_FIFO_ERR | UART_LSR_DR), ==,
+                    UART_LSR_BI | UART_LSR_FIFO_ERR | UART_LSR_DR);
+    g_assert_false(f->line.irq);
+    lsr = uart_read(&f->u, UART_LSR);
+    g_assert_cmphex(lsr & (UART_LSR_BI | UART_LSR_FIFO_ERR), ==, 0);
+}
+
 static void test_modem_status_irq(Fixture *f, gconstpointer data)
 {
     uart_write(&f->u, UART_IER, UART_IER_MSI);
@@ -500,6 +521,7 @@ int main(int argc, char **argv)
     ADD("irq/priorities", test_priorities);
     ADD("line/char-time", test_char_time);
     ADD("line/break", test_break);
+    ADD("line/break-in-fifo", test_break_in_fifo);
     ADD("loopback/echo", test_loopback_echo);
     ADD("loopback/modem-lines", test_loopback_modem_lines);
     ADD("loopback/overrun", test_overrun_no_fifo);
