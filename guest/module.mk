@@ -48,7 +48,7 @@ GUEST_TK_OBJS_$(1) := $(B)/guest/$(1)/sdk/crt0.o \
 endef
 
 $(eval $(call guest_flavour,plain,$(CC32),))
-$(eval $(call guest_flavour,lily,$(LILY_CC),$(LILY_CC)))
+$(eval $(call guest_flavour,lily,$(LILY_CC),$(LILY_CC) $(B)/tools/lilycc-bin/as))
 
 $(B)/guest/user/%.o: guest/%.c config.mk guest/module.mk
 	@mkdir -p $(@D)
