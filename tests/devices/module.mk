@@ -16,7 +16,7 @@ $(B)/tests/devices/plugin-test: $(B)/obj/tests/devices/plugin-test.o \
 
 $(B)/tests/devices/vm-test: $(B)/obj/tests/devices/vm-test.o $(CORE_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_EXE) -o $@ $< $(CORE_LIBS)
+	$(CC) $(LDFLAGS_EXE) -o $@ $< $(CORE_LIBS) -lutil
 
 TESTS += $(DEVICE_TESTS)
 UNIT_TESTS += $(DEVICE_TESTS)

@@ -6,8 +6,11 @@
 #include "src/core/vm.h"
 #include "plugins/console/uart16550.h"
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <pty.h>
 #include <string.h>
+#include <termios.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -184,6 +187,61 @@ static void test_vm_console_rx_timeout(void)
     scratch_remove(dir);
 }
 
+/*
+ * The stdio console on a terminal in the real main loop: raw while the VM
+ * runs, keys reach the guest, Ctrl-A x ends the VM, the terminal is back
+ * to normal afterwards.
+ */
+static void test_vm_console_stdio_tty(void)
+{
+    int master, slave;
+    struct termios t;
+    char guest[4] = { 0 };
+    int status = -1;
+
+    g_assert_cmpint(openpty(&master, &slave, NULL, NULL, NULL), ==, 0);
+    int devnull = open("/dev/null", O_WRONLY);
+    int saved_in = dup(STDIN_FILENO), saved_out = dup(STDOUT_FILENO);
+    int saved_err = dup(STDERR_FILENO);
+    fflush(stdout);
+    dup2(slave, STDIN_FILENO);
+    dup2(devnull, STDOUT_FILENO);
+    dup2(devnull, STDERR_FILENO); /* "terminated from the console" */
+
+    LilyVm *vm = vm_from("[device serial0]\nplugin = console\n");
+    tcgetattr(slave, &t);
+    bool raw = !(t.c_lflag & (ICANON | ECHO | ISIG));
+    bus_pio_write(vm, COM1 + UART_FCR, 1, UART_FCR_ENABLE);
+    g_assert_cmpint(write(master, "hi", 2), ==, 2);
+    for (int i = 0; i < 200 && !(bus_pio_read(vm, COM1 + UART_LSR, 1) & UART_LSR_DR); i++)
+        vm_run_for(vm, 10 * 1000 * 1000);
+    guest[0] = (char)bus_pio_read(vm, COM1 + UART_RBR, 1);
+    guest[1] = (char)bus_pio_read(vm, COM1 + UART_RBR, 1);
+    g_assert_cmpint(write(master, "\001x", 2), ==, 2);
+    for (int i = 0; i < 200 && !vm_exited(vm, NULL); i++)
+        vm_run_for(vm, 10 * 1000 * 1000);
+    gboolean exited = vm_exited(vm, &status);
+    vm_free(vm);
+    tcgetattr(slave, &t);
+    bool cooked = (t.c_lflag & ICANON) && (t.c_lflag & ECHO) && (t.c_lflag & ISIG);
+
+    dup2(saved_in, STDIN_FILENO);
+    dup2(saved_out, STDOUT_FILENO);
+    dup2(saved_err, STDERR_FILENO);
+    close(saved_in);
+    close(saved_out);
+    close(saved_err);
+    close(devnull);
+    close(slave);
+    close(master);
+
+    g_assert_true(raw);
+    g_assert_cmpstr(guest, ==, "hi");
+    g_assert_true(exited);
+    g_assert_cmpint(status, ==, 0);
+    g_assert_true(cooked);
+}
+
 static void test_vm_console_bad_backend(void)
 {
     const char *const needles[] = { "devices.conf:3", "backend", "'tcp'",
@@ -276,6 +334,7 @@ int main(int argc, char **argv)
     g_test_add_func("/devices/vm/console/loopback", test_vm_console_loopback);
     g_test_add_func("/devices/vm/console/file-backend", test_vm_console_file);
     g_test_add_func("/devices/vm/console/rx-timeout", test_vm_console_rx_timeout);
+    g_test_add_func("/devices/vm/console/stdio-tty", test_vm_console_stdio_tty);
     g_test_add_func("/devices/vm/console/bad-backend", test_vm_console_bad_backend);
     g_test_add_func("/devices/vm/console/bad-iobase", test_vm_console_bad_iobase);
     g_test_add_func("/devices/vm/console/needs-path", test_vm_console_needs_path);
