@@ -7,8 +7,9 @@
  * of v ends the VM and lilyvm exits with status v (truncated to 8 bits by the
  * operating system), so a guest reports success by writing 0.  status = qemu
  * selects QEMU's mapping instead, for scripts that already expect it.  A
- * guest that must give the same answer under both keeps to the convention of
- * the guest SDK's test kernel (see docs/devices.md).
+ * guest that must run under both keeps to the guest SDK's convention
+ * (guest/sdk/include/lily/debugexit.h): outl 0 for success, 1 for failure,
+ * which lilyvm reports as 0/1 and QEMU as 1/3 (see docs/devices.md).
  */
 #include <lilyvm/lilyvm.h>
 
