@@ -491,6 +491,60 @@ static void test_reset_lowers_irq(Fixture *f, gconstpointer data)
     g_assert_cmphex(uart_read(&f->u, UART_IER), ==, 0);
 }
 
+/*
+ * Random register traffic, host input, line stalls and timeouts: the model
+ * must keep its FIFOs within bounds and its IRQ output equal to "IIR shows
+ * an interrupt" after every step.
+ */
+static const UartOps probe_ops = { .transmit = line_transmit };
+
+static void test_random_traffic(Fixture *f, gconstpointer data)
+{
+    GRand *rand = g_rand_new_with_seed(0x16550a);
+
+    for (int step = 0; step < 200000; step++) {
+        unsigned reg = (unsigned)g_rand_int_range(rand, 0, 8);
+        uint8_t value = (uint8_t)g_rand_int_range(rand, 0, 256);
+        switch (g_rand_int_range(rand, 0, 6)) {
+        case 0:
+        case 1:
+            uart_read(&f->u, reg);
+            break;
+        case 2:
+            /* Keep DLAB mostly off so that THR/RBR/IER see traffic. */
+            if (reg == UART_LCR && (value & UART_LCR_DLAB) && g_rand_boolean(rand))
+                value &= (uint8_t)~UART_LCR_DLAB;
+            uart_write(&f->u, reg, value);
+            break;
+        case 3:
+            uart_receive(&f->u, &value, 1);
+            break;
+        case 4:
+            f->line.busy = g_rand_boolean(rand);
+            if (!f->line.busy)
+                uart_tx_drain(&f->u);
+            break;
+        default:
+            uart_rx_timeout(&f->u);
+            break;
+        }
+        g_assert_cmpuint(f->u.rx_count, <=, UART_FIFO_SIZE);
+        g_assert_cmpuint(f->u.tx_count, <=, UART_FIFO_SIZE);
+        g_assert_cmpint(f->line.irq, ==, uart_irq_level(&f->u));
+        /* Ask IIR on a copy, so that the read's side effects do not count. */
+        Uart16550 probe = f->u;
+        probe.ops = &probe_ops;
+        bool pending = (uart_read(&probe, UART_IIR) & UART_IIR_NO_INT) == 0;
+        g_assert_cmpint(pending, ==, f->line.irq);
+        if (f->line.sent->len > 4096)
+            g_byte_array_set_size(f->line.sent, 0);
+    }
+    /* The walk went through the interesting states. */
+    g_assert_cmpuint(f->line.irq_rises, >, 1000);
+    g_assert_cmpuint(f->u.rx_overruns, >, 0);
+    g_rand_free(rand);
+}
+
 #define ADD(path, fn) g_test_add("/uart/" path, Fixture, NULL, fx_setup, fn, fx_teardown)
 
 int main(int argc, char **argv)
@@ -526,5 +580,6 @@ int main(int argc, char **argv)
     ADD("loopback/modem-lines", test_loopback_modem_lines);
     ADD("loopback/overrun", test_overrun_no_fifo);
     ADD("loopback/overrun-fifo", test_overrun_fifo);
+    ADD("robust/random-traffic", test_random_traffic);
     return g_test_run();
 }
