@@ -4,11 +4,18 @@
  *
  * The saved settings live in static storage because signal handlers and the
  * atexit() hook need them without any allocation.  The hook is registered
- * from this shared object, so glibc runs it at exit() and also when the
- * plugin is unloaded.  Signal handlers chain to whatever handler was
- * installed before them, so a core that handles SIGTERM itself keeps doing
- * so; when the previous action was the default one it is re-raised after the
- * terminal is restored.
+ * from this shared object (linked with -z nodelete), so glibc runs it at
+ * exit().
+ *
+ * Signals: an asynchronous signal (SIGTERM, SIGHUP, SIGPIPE, ...) is only
+ * caught while its action is the default one, that is while it would kill
+ * the process; a signal someone handles or ignores is left to them, since
+ * the process survives it (the core ends the VM on SIGTERM and fini
+ * restores the terminal then).  A fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+ * SIGABRT) is caught unless ignored, and the terminal is restored before
+ * the previous handler runs, because that handler (a sanitizer's, say) may
+ * end the process without running atexit() hooks.  After restoring, a
+ * default action is re-raised so the process still dies of the signal.
  */
 #include "plugins/console/term.h"
 
@@ -20,9 +27,14 @@
 #include <termios.h>
 #include <unistd.h>
 
-static const int term_fatal_signals[] = {
-    SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGABRT, SIGFPE, SIGBUS,
-    SIGSEGV, SIGPIPE, SIGTERM, SIGXCPU, SIGXFSZ,
+static const struct {
+    int sig;
+    bool fault; /* raised by the faulting instruction itself */
+} term_fatal_signals[] = {
+    { SIGHUP, false },  { SIGINT, false },  { SIGQUIT, false }, { SIGPIPE, false },
+    { SIGTERM, false }, { SIGXCPU, false }, { SIGXFSZ, false },
+    { SIGILL, true },   { SIGABRT, true },  { SIGFPE, true },   { SIGBUS, true },
+    { SIGSEGV, true },
 };
 #define TERM_NSIG G_N_ELEMENTS(term_fatal_signals)
 
@@ -30,9 +42,10 @@ static struct termios term_saved;
 static int term_fd = -1;
 static pid_t term_owner;                      /* the process that changed the mode */
 static volatile sig_atomic_t term_raw_active;
-static bool term_hooks_installed; /* the signal handlers are ours */
+static bool term_hooks_installed;
 static bool term_atexit_registered;
 static struct sigaction term_old_actions[TERM_NSIG];
+static bool term_hooked[TERM_NSIG]; /* we installed a handler for it */
 
 void term_restore(void)
 {
@@ -56,7 +69,7 @@ static void term_signal(int sig, siginfo_t *info, void *uctx)
     term_restore();
 
     for (size_t i = 0; i < TERM_NSIG; i++) {
-        if (term_fatal_signals[i] != sig)
+        if (term_fatal_signals[i].sig != sig)
             continue;
         struct sigaction *old = &term_old_actions[i];
         if (old->sa_flags & SA_SIGINFO) {
@@ -87,10 +100,19 @@ static void term_install_hooks(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = term_signal;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < TERM_NSIG; i++)
-        sigaction(term_fatal_signals[i], &sa, &term_old_actions[i]);
+    for (size_t i = 0; i < TERM_NSIG; i++) {
+        struct sigaction *old = &term_old_actions[i];
+        term_hooked[i] = false;
+        if (sigaction(term_fatal_signals[i].sig, NULL, old) < 0)
+            continue;
+        bool dfl = !(old->sa_flags & SA_SIGINFO) && old->sa_handler == SIG_DFL;
+        bool ign = !(old->sa_flags & SA_SIGINFO) && old->sa_handler == SIG_IGN;
+        if (term_fatal_signals[i].fault ? ign : !dfl)
+            continue;
+        term_hooked[i] = sigaction(term_fatal_signals[i].sig, &sa, NULL) == 0;
+    }
 }
 
 void term_raw_leave(void)
@@ -100,9 +122,11 @@ void term_raw_leave(void)
         return;
     for (size_t i = 0; i < TERM_NSIG; i++) {
         struct sigaction cur;
-        if (sigaction(term_fatal_signals[i], NULL, &cur) == 0 &&
+        /* Put back what was there, unless someone replaced us since. */
+        if (term_hooked[i] && sigaction(term_fatal_signals[i].sig, NULL, &cur) == 0 &&
             (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == term_signal)
-            sigaction(term_fatal_signals[i], &term_old_actions[i], NULL);
+            sigaction(term_fatal_signals[i].sig, &term_old_actions[i], NULL);
+        term_hooked[i] = false;
     }
     term_hooks_installed = false;
 }

@@ -723,6 +723,36 @@ static void check_restore_in_child(int how)
     close(devnull);
 }
 
+/* A signal the process ignores does not take the terminal out of raw mode. */
+static void test_console_stdio_ignored_signal(void)
+{
+    int master, slave, devnull = open("/dev/null", O_WRONLY);
+    g_assert_cmpint(openpty(&master, &slave, NULL, NULL, NULL), ==, 0);
+
+    pid_t pid = fork();
+    g_assert_cmpint(pid, >=, 0);
+    if (pid == 0) {
+        if (__lsan_disable)
+            __lsan_disable();
+        signal(SIGPIPE, SIG_IGN);
+        dup2(slave, STDIN_FILENO);
+        dup2(devnull, STDOUT_FILENO);
+        FakeHost *fh = fake_host_new("console");
+        const char *const set[] = { "backend=stdio", NULL };
+        if (!fake_host_realize(fh, set, NULL))
+            _exit(99);
+        raise(SIGPIPE);
+        _exit(tty_is_cooked(slave) ? 1 : 0);
+    }
+    int status;
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    close(master);
+    close(slave);
+    close(devnull);
+}
+
 static void test_console_stdio_restore_on_exit(void)
 {
     check_restore_in_child(0);
@@ -884,6 +914,7 @@ int main(int argc, char **argv)
     g_test_add_func("/console/stdio/escape-none", test_console_stdio_no_escape);
     g_test_add_func("/console/stdio/slow-reader", test_console_stdio_slow_reader);
     g_test_add_func("/console/stdio/raw-tty", test_console_stdio_raw_tty);
+    g_test_add_func("/console/stdio/ignored-signal", test_console_stdio_ignored_signal);
     g_test_add_func("/console/stdio/restore-on-exit", test_console_stdio_restore_on_exit);
     g_test_add_func("/console/stdio/restore-on-sigterm", test_console_stdio_restore_on_sigterm);
     g_test_add_func("/console/stdio/restore-on-sigsegv", test_console_stdio_restore_on_sigsegv);
