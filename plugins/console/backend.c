@@ -42,7 +42,16 @@ static gboolean open_stdio(ConsoleBackend *be, GError **error)
     }
     be->in_fd = STDIN_FILENO;
     be->out_fd = STDOUT_FILENO;
-    if (isatty(STDIN_FILENO)) {
+    /*
+     * Started in the background of a shell (lilyvm &): touching the
+     * terminal would stop the process with SIGTTOU/SIGTTIN, so leave it
+     * alone and take no input.
+     */
+    pid_t fg = isatty(STDIN_FILENO) ? tcgetpgrp(STDIN_FILENO) : -1;
+    if (fg > 0 && fg != getpgrp()) {
+        be->background = true;
+        be->in_fd = -1;
+    } else if (isatty(STDIN_FILENO)) {
         if (!term_raw_enter(STDIN_FILENO, error))
             return FALSE;
         be->raw_term = true;

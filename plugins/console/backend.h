@@ -28,6 +28,7 @@ typedef struct ConsoleBackend {
     char *path;       /* file: the log; socket: the socket; pty: the symlink */
     char *pty_name;   /* pty: /dev/pts/N */
     bool raw_term;    /* stdio: the terminal was put into raw mode */
+    bool background;  /* stdio: stdin is a terminal we do not own (no input) */
 } ConsoleBackend;
 
 /*

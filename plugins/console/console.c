@@ -681,6 +681,9 @@ static gboolean con_init(LilyInstance *inst, const LilyHost *host,
     if (!console_backend_open(&con->be, kind, values[OPT_PATH].s, error))
         goto out_free_timer;
 
+    if (con->be.background)
+        host->log(inst, LILY_LOG_WARN, "standard input is a terminal owned by another "
+                  "process group (running in the background?): console input is off");
     if (kind == CONSOLE_BACKEND_PTY) {
         /* The user needs the name to attach, whatever the log settings. */
         g_printerr("lilyvm: %s: console on %s%s%s\n", host->instance_name(inst),

@@ -14,6 +14,7 @@
 #include <pty.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -753,6 +754,53 @@ static void test_console_stdio_ignored_signal(void)
     close(devnull);
 }
 
+/*
+ * In the background of a terminal's session the console leaves the terminal
+ * alone (tcsetattr would stop the process with SIGTTOU) and reads nothing.
+ */
+static void test_console_stdio_background(void)
+{
+    int master, slave, devnull = open("/dev/null", O_WRONLY);
+    g_assert_cmpint(openpty(&master, &slave, NULL, NULL, NULL), ==, 0);
+
+    pid_t pid = fork();
+    g_assert_cmpint(pid, >=, 0);
+    if (pid == 0) {
+        /* A session with the pty as its terminal, this process in front... */
+        if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
+            _exit(97);
+        pid_t bg = fork();
+        if (bg == 0) {
+            /* ...and this one in a background process group. */
+            if (__lsan_disable)
+                __lsan_disable();
+            setpgid(0, 0);
+            signal(SIGTTOU, SIG_DFL);
+            dup2(slave, STDIN_FILENO);
+            dup2(devnull, STDOUT_FILENO);
+            dup2(devnull, STDERR_FILENO);
+            FakeHost *fh = fake_host_new("console");
+            const char *const set[] = { "backend=stdio", NULL };
+            if (!fake_host_realize(fh, set, NULL))
+                _exit(99);
+            bool untouched = tty_is_cooked(slave);
+            bool no_input = fake_host_watch_count(fh) == 0;
+            _exit(untouched && no_input ? 0 : 1);
+        }
+        int st;
+        if (bg < 0 || waitpid(bg, &st, WUNTRACED) != bg)
+            _exit(96);
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 95);
+    }
+    int status;
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    close(master);
+    close(slave);
+    close(devnull);
+}
+
 static void test_console_stdio_restore_on_exit(void)
 {
     check_restore_in_child(0);
@@ -915,6 +963,7 @@ int main(int argc, char **argv)
     g_test_add_func("/console/stdio/slow-reader", test_console_stdio_slow_reader);
     g_test_add_func("/console/stdio/raw-tty", test_console_stdio_raw_tty);
     g_test_add_func("/console/stdio/ignored-signal", test_console_stdio_ignored_signal);
+    g_test_add_func("/console/stdio/background", test_console_stdio_background);
     g_test_add_func("/console/stdio/restore-on-exit", test_console_stdio_restore_on_exit);
     g_test_add_func("/console/stdio/restore-on-sigterm", test_console_stdio_restore_on_sigterm);
     g_test_add_func("/console/stdio/restore-on-sigsegv", test_console_stdio_restore_on_sigsegv);
