@@ -144,7 +144,7 @@ static inline void stub_load_segments(uint16_t ds, uint16_t es, uint16_t fs, uin
                      : : "r"(ds), "r"(es), "r"(fs), "r"(gs) : "memory");
 }
 
-static void stub_record(VcpuPage *p, int sig, const siginfo_t *si, const ucontext_t *uc)
+static void stub_record(VcpuPage *p, int sig, const siginfo_t *si, const ucontext_t *uc, uint16_t guest_fs)
 {
     const greg_t *g = uc->uc_mcontext.gregs;
     uint64_t csgsfs = (uint64_t)g[REG_CSGSFS];
@@ -165,7 +165,7 @@ static void stub_record(VcpuPage *p, int sig, const siginfo_t *si, const ucontex
     p->regs.ss = (uint16_t)(csgsfs >> 48);
     p->regs.ds = stub_read_ds();
     p->regs.es = stub_read_es();
-    p->regs.fs = stub_read_fs();
+    p->regs.fs = guest_fs; /* %fs itself may hold the host TLS selector by now */
     p->regs.gs = stub_read_gs();
 
     /* Only CPU exceptions carry trapno/err; signals sent by a process
@@ -309,13 +309,13 @@ __attribute__((no_stack_protector)) static void stub_handler(int sig, siginfo_t 
         if (sig == VCPU_OPS_SIGNAL && __atomic_load_n(&p->ptrace_cmd, __ATOMIC_ACQUIRE) == VCPU_PTRACE_OPS)
             stub_exec_ops(p);
         else
-            stub_record(p, sig, si, uc);
+            stub_record(p, sig, si, uc, guest_fs);
         __atomic_add_fetch(&p->seq, 1, __ATOMIC_RELEASE);
         __asm__ volatile("mov %0, %%fs" : : "r"(guest_fs) : "memory");
         return;
     }
 
-    stub_record(p, sig, si, uc);
+    stub_record(p, sig, si, uc, guest_fs);
     stub_hand_over(p);
     stub_exec_ops(p);
     stub_write_back(p, uc);

@@ -32,7 +32,6 @@ gboolean transport_ptrace_start(LilyTransport *t, GError **error);
 LilyRunResult transport_ptrace_run(LilyTransport *t, LilyVcpu *vcpu, int64_t timeout_ns);
 
 /* Helpers in transport.c, all async-signal-safe. */
-int64_t transport_now_ns(void);
 bool transport_regs_valid(const LilyRegs *r);
 bool transport_signo_valid(uint32_t signo);
 void transport_fail(LilyTransport *t, const char *what);

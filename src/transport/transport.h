@@ -165,6 +165,9 @@ LilyRunResult transport_run(LilyTransport *t, LilyVcpu *vcpu, int64_t timeout_ns
  */
 gboolean transport_probe_compat_mode(GError **error);
 
+/* CLOCK_MONOTONIC in nanoseconds (async-signal-safe). */
+int64_t transport_now_ns(void);
+
 /* Interrupt a running guest (it stops with signo TRANSPORT_KICK_SIGNAL). */
 void transport_kick(LilyTransport *t);
 

@@ -16,6 +16,7 @@
 #define PF_OFFSET_B 0x48000
 #define GUEST_RAM_SIZE 0x100000
 
-#define LILY_SEL_CODE64_ 0x33
+#define LILY_SEL_CODE64_ 0x33 /* the selectors of transport.h, for assembly */
+#define LILY_SEL_DATA_ 0x2b
 
 #endif

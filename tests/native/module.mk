@@ -4,7 +4,7 @@ NATIVE_TEST := $(B)/tests/native/test-native
 NATIVE_BENCH := $(B)/tools/lily-native-bench
 NATIVE_BLOBS := $(B)/obj/tests/native/guest-blobs.o
 
-$(B)/obj/tests/native/%.o: tests/native/%.S tests/native/guest-layout.h config.mk
+$(B)/obj/tests/native/%.o: tests/native/%.S tests/native/guest-layout.h tests/native/guest-blobs.inc config.mk
 	@mkdir -p $(@D)
 	$(CC) -I. -c -o $@ $<
 

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "src/guest/stub.h"
-#include "src/transport/transport.h"
+#include "src/transport/transport-internal.h"
 #include "tests/native/guest-layout.h"
 
 #define TEST_TIMEOUT_NS (5000ll * 1000 * 1000)
@@ -47,6 +47,8 @@ DECLARE_MARK(syscall_insn);
 DECLARE_BLOB(escape_lowip);
 DECLARE_BLOB(escape_gadget);
 DECLARE_BLOB(spin);
+DECLARE_BLOB(fs);
+DECLARE_BLOB(forge);
 extern void test_syscall_gadget(void);
 
 /* A test runs with one transport and one guest mode ("flavor"). */
@@ -354,6 +356,112 @@ static void test_timeout_kick(gconstpointer data)
     guest_teardown(&g);
 }
 
+/* A guest that loads %fs/%gs gets them back after a trap (the handler
+ * switches to the host's FS base in between). */
+static void test_fs_loaded(gconstpointer data)
+{
+    uint32_t value = 0x600dcafe;
+    Guest g;
+    FLAVOR(data);
+
+    SETUP(&g, fl, fs);
+    memcpy(g.ram + GUEST_DATA_OFFSET, &value, 4);
+    guest_expect(&g, SIGTRAP);
+    g_assert_cmphex(g.vcpu.regs.fs, ==, LILY_SEL_DATA);
+    g_assert_cmphex(g.vcpu.regs.gs, ==, LILY_SEL_DATA);
+    guest_expect(&g, SIGTRAP);
+    g_assert_cmphex(g.vcpu.regs.ebx, ==, value);
+    g_assert_cmphex(g.vcpu.regs.fs, ==, LILY_SEL_DATA);
+    guest_teardown(&g);
+}
+
+/* The VM does not believe a record the guest forged in the shared page. */
+static void test_forged_record(gconstpointer data)
+{
+    Guest g;
+    FLAVOR(data);
+    uint64_t words[3];
+
+    SETUP(&g, fl, forge);
+    words[0] = (uint64_t)(uintptr_t)g.t->page;
+    words[1] = offsetof(VcpuPage, trap) + offsetof(LilyTrap, signo);
+    words[2] = offsetof(VcpuPage, state);
+    memcpy(g.ram + GUEST_DATA_OFFSET + (GUEST_GADGET - GUEST_DATA), words, sizeof words);
+    if (fl->kind == LILY_TRANSPORT_SIGNAL) {
+        g_assert_cmpint(guest_run(&g), ==, LILY_RUN_ERROR);
+        g_assert_cmpstr(transport_last_error(g.t), ==, "the guest process wrote an invalid trap record");
+        g_assert_cmpint(transport_pid(g.t), ==, 0);
+    } else {
+        /* ptrace takes records from the kernel: the guest just spins. */
+        g_assert_cmpint(transport_run(g.t, &g.vcpu, 50 * 1000 * 1000), ==, LILY_RUN_TIMEOUT);
+    }
+    guest_teardown(&g);
+}
+
+/* Both transports report the same records for the same guest. */
+typedef struct RecordLog {
+    LilyTrap trap[8];
+    LilyRegs regs[8];
+    unsigned n;
+} RecordLog;
+
+static void test_log(Guest *g, RecordLog *log)
+{
+    g_assert_cmpint(guest_run(g), ==, LILY_RUN_TRAP);
+    g_assert_cmpuint(log->n, <, G_N_ELEMENTS(log->trap));
+    log->trap[log->n] = g->vcpu.trap;
+    log->regs[log->n] = g->vcpu.regs;
+    log->n++;
+}
+
+static void test_record_run(const Flavor *fl, RecordLog *log)
+{
+    Guest g;
+
+    memset(log, 0, sizeof *log);
+    /* priv: three #GP and an int3 */
+    SETUP(&g, fl, priv);
+    for (unsigned i = 0; i < 3; i++) {
+        test_log(&g, log);
+        g.vcpu.regs.eip += i == 2 ? 2 : 1;
+    }
+    test_log(&g, log);
+    guest_teardown(&g);
+    /* pf: a read fault, resolved */
+    SETUP(&g, fl, pf);
+    test_log(&g, log);
+    guest_queue(&g, LILY_MAP_OP_MAP, PF_ADDR_A, 0x1000, PROT_READ, PF_OFFSET_A);
+    test_log(&g, log);
+    test_log(&g, log); /* write fault on the read-only page */
+    guest_teardown(&g);
+}
+
+static void test_identical_records(gconstpointer data)
+{
+    const Flavor *base = data;
+    Flavor sig = { LILY_TRANSPORT_SIGNAL, base->bits }, pt = { LILY_TRANSPORT_PTRACE, base->bits };
+    RecordLog a, b;
+
+    if (!flavor_available(base))
+        return;
+    test_record_run(&sig, &a);
+    test_record_run(&pt, &b);
+    g_assert_cmpuint(a.n, ==, b.n);
+    for (unsigned i = 0; i < a.n; i++) {
+        g_assert_cmpuint(a.trap[i].signo, ==, b.trap[i].signo);
+        g_assert_cmpint(a.trap[i].si_code, ==, b.trap[i].si_code);
+        g_assert_cmpuint(a.trap[i].trapno, ==, b.trap[i].trapno);
+        g_assert_cmphex(a.trap[i].error_code, ==, b.trap[i].error_code);
+        g_assert_cmphex(a.trap[i].fault_addr, ==, b.trap[i].fault_addr);
+        g_assert_cmphex(a.trap[i].host_ip, ==, b.trap[i].host_ip);
+        g_assert_cmphex(a.regs[i].eip, ==, b.regs[i].eip);
+        g_assert_cmphex(a.regs[i].eflags, ==, b.regs[i].eflags);
+        g_assert_cmphex(a.regs[i].eax, ==, b.regs[i].eax);
+        g_assert_cmphex(a.regs[i].esp, ==, b.regs[i].esp);
+        g_assert_true(memcmp(&a.regs[i], &b.regs[i], sizeof a.regs[i]) == 0);
+    }
+}
+
 /* ---- syscalls from the guest --------------------------------------------- */
 
 static char *test_path(const char *what)
@@ -617,5 +725,9 @@ int main(int argc, char **argv)
     test_add("syscall", test_syscall);
     test_add("escape-lowip", test_escape_lowip);
     test_add("escape-gadget", test_escape_gadget);
+    test_add("fs-loaded", test_fs_loaded);
+    test_add("forged-record", test_forged_record);
+    g_test_add_data_func("/native/both/compat32/identical-records", &test_flavors[0], test_identical_records);
+    g_test_add_data_func("/native/both/long64/identical-records", &test_flavors[1], test_identical_records);
     return g_test_run();
 }
