@@ -87,6 +87,7 @@ __attribute__((noreturn)) static void stub_exit(int code)
 void stub_restorer(void);
 __asm__(".text\n"
         ".globl stub_restorer\n"
+        ".hidden stub_restorer\n"
         ".type stub_restorer,@function\n"
         "stub_restorer:\n"
         "    mov $" STUB_STR(__NR_rt_sigreturn) ", %eax\n"
@@ -100,6 +101,8 @@ extern const char stub_start_trap_after[];
 __asm__(".text\n"
         ".globl stub_start_trap\n"
         ".globl stub_start_trap_after\n"
+        ".hidden stub_start_trap\n"
+        ".hidden stub_start_trap_after\n"
         ".type stub_start_trap,@function\n"
         "stub_start_trap:\n"
         "    mov $" STUB_STR(LILY_SEL_DATA) ", %eax\n"
