@@ -189,7 +189,7 @@ static void stub_record(VcpuPage *p, int sig, const siginfo_t *si, const ucontex
         p->trap.syscall_nr = 0;
         p->trap.syscall_arch = 0;
     }
-    p->trap.reserved = 0;
+    p->trap.flags = 0;
     p->trap.host_ip = (uint64_t)g[REG_RIP];
 }
 

@@ -121,7 +121,7 @@ static void ptrace_derive(LilyTrap *trap, int sig, const siginfo_t *si, uint64_t
         trap->syscall_nr = (uint32_t)si->si_syscall;
         trap->syscall_arch = si->si_arch;
     }
-    trap->reserved = 0;
+    trap->flags = 0;
     trap->host_ip = rip;
 }
 
@@ -300,6 +300,7 @@ LilyRunResult transport_ptrace_run(LilyTransport *t, LilyVcpu *vcpu, int64_t tim
                 return transport_kill(t, "the guest process did not fault again for its record");
         }
         t->pt_stopped = 1;
+        transport_finish_record(&trap);
         ptrace_regs_to_lily(&t->pt_regs, &vcpu->regs);
         vcpu->trap = trap;
         transport_sanitize_ops(vcpu, sent, p->op_error, p->op_failed);

@@ -165,6 +165,7 @@ LilyRunResult transport_signal_run(LilyTransport *t, LilyVcpu *vcpu, int64_t tim
             signal_resume(t, &regs, NULL, 0);
             continue;
         }
+        transport_finish_record(&trap);
         vcpu->regs = regs;
         vcpu->trap = trap;
         transport_sanitize_ops(vcpu, sent, op_error, op_failed);

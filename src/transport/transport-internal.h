@@ -37,6 +37,7 @@ bool transport_signo_valid(uint32_t signo);
 void transport_fail(LilyTransport *t, const char *what);
 LilyRunResult transport_reap(LilyTransport *t, int status);
 LilyRunResult transport_kill(LilyTransport *t, const char *why);
+void transport_finish_record(LilyTrap *trap);
 void transport_sanitize_ops(LilyVcpu *vcpu, uint32_t sent, int32_t error, uint32_t failed);
 
 #endif

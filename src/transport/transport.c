@@ -252,6 +252,15 @@ void transport_fail(LilyTransport *t, const char *what)
     t->error = what;
 }
 
+/* Flags both transports derive the same way from the record. */
+void transport_finish_record(LilyTrap *trap)
+{
+    trap->flags = 0;
+    if (trap->signo == SIGSYS && trap->syscall_arch == 0x40000003u /* AUDIT_ARCH_I386 */ &&
+        trap->host_ip >= TRANSPORT_4G)
+        trap->flags |= LILY_TRAP_F_FAST_SYSCALL;
+}
+
 /* The ops results come from the guest process: keep them in range. */
 void transport_sanitize_ops(LilyVcpu *vcpu, uint32_t sent, int32_t error, uint32_t failed)
 {

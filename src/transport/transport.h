@@ -38,9 +38,10 @@ typedef struct LilyRegs {
  *  error_code  the exception's error code (0 when it has none);
  *  fault_addr  CR2 for #PF, 0 otherwise;
  *  syscall_nr, syscall_arch  for SIGSYS: the number and AUDIT_ARCH_* value;
+ *  flags       LILY_TRAP_F_*;
  *  host_ip     the full 64-bit instruction pointer: above 4 GiB, or regs.cs
  *              other than LILY_SEL_CODE32, means the guest left
- *              compatibility mode.
+ *              compatibility mode (or see LILY_TRAP_F_FAST_SYSCALL).
  */
 typedef struct LilyTrap {
     uint32_t signo;
@@ -50,9 +51,20 @@ typedef struct LilyTrap {
     uint32_t fault_addr;
     uint32_t syscall_nr;
     uint32_t syscall_arch;
-    uint32_t reserved;
+    uint32_t flags;
     uint64_t host_ip;
 } LilyTrap;
+
+/*
+ * A 32-bit fast syscall (sysenter, or syscall from compatibility mode) that
+ * the host kernel took as if it came from its 32-bit vDSO: regs.eip/host_ip
+ * point at the host vDSO's landing pad (above 4 GiB) and the guest's EIP is
+ * lost; regs.esp holds the guest's EBP and regs.ebp the dword at [EBP]
+ * (the vDSO's calling convention).  EAX, EBX, ECX, EDX, ESI, EDI are intact.
+ * A sysenter needs no return address (SYSEXIT takes it from EDX), so the
+ * cpu plugin can still emulate it.
+ */
+#define LILY_TRAP_F_FAST_SYSCALL 0x1u
 
 /* One mapping operation on the guest process's address space. */
 typedef enum LilyMapOpKind {

@@ -454,6 +454,7 @@ static void test_identical_records(gconstpointer data)
         g_assert_cmphex(a.trap[i].error_code, ==, b.trap[i].error_code);
         g_assert_cmphex(a.trap[i].fault_addr, ==, b.trap[i].fault_addr);
         g_assert_cmphex(a.trap[i].host_ip, ==, b.trap[i].host_ip);
+        g_assert_cmphex(a.trap[i].flags, ==, b.trap[i].flags);
         g_assert_cmphex(a.regs[i].eip, ==, b.regs[i].eip);
         g_assert_cmphex(a.regs[i].eflags, ==, b.regs[i].eflags);
         g_assert_cmphex(a.regs[i].eax, ==, b.regs[i].eax);
@@ -529,10 +530,18 @@ static void test_fast_syscall(const Flavor *fl, const uint8_t *blob, size_t len,
     if (g.vcpu.trap.signo == SIGILL) {
         g_assert_cmpuint(g.vcpu.trap.trapno, ==, 6);
         g_assert_cmphex(g.vcpu.regs.eip, ==, insn);
+    } else if (g.vcpu.trap.syscall_arch == AUDIT_ARCH_I386) {
+        /* Taken as a vDSO fast syscall: EIP is the host's landing pad, the
+         * guest's EBP moved to ESP, the arguments intact. */
+        g_assert_cmpint(g.vcpu.trap.signo, ==, SIGSYS);
+        g_assert_cmphex(g.vcpu.trap.flags, ==, LILY_TRAP_F_FAST_SYSCALL);
+        g_assert_cmphex(g.vcpu.trap.host_ip, >=, 0x100000000ull);
+        g_assert_cmphex(g.vcpu.regs.ebx, ==, GUEST_PATH);
     } else {
         g_assert_cmpint(g.vcpu.trap.signo, ==, SIGSYS);
-        g_assert_true(g.vcpu.trap.syscall_arch == AUDIT_ARCH_I386 ||
-                      g.vcpu.trap.syscall_arch == AUDIT_ARCH_X86_64);
+        g_assert_cmphex(g.vcpu.trap.syscall_arch, ==, AUDIT_ARCH_X86_64);
+        g_assert_cmphex(g.vcpu.trap.flags, ==, 0);
+        g_assert_cmphex(g.vcpu.regs.eip, ==, insn + 2);
     }
     g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
     guest_teardown(&g);
