@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -463,6 +464,47 @@ static void test_identical_records(gconstpointer data)
     }
 }
 
+/* A guest process does not outlive its VM (PR_SET_PDEATHSIG; ptrace also
+ * has PTRACE_O_EXITKILL).  The test adopts the orphan as a subreaper. */
+static void test_vm_death(gconstpointer data)
+{
+    FLAVOR(data);
+    int fds[2], status = 0;
+    pid_t vm, guest = 0, r = 0;
+
+    g_assert_cmpint(pipe(fds), ==, 0);
+    g_assert_cmpint(prctl(PR_SET_CHILD_SUBREAPER, 1), ==, 0);
+    vm = fork();
+    g_assert_cmpint(vm, >=, 0);
+    if (vm == 0) {
+        Guest g;
+
+        close(fds[0]);
+        SETUP(&g, fl, spin);
+        guest = transport_pid(g.t);
+        if (transport_run(g.t, &g.vcpu, 20 * 1000 * 1000) == LILY_RUN_TIMEOUT)
+            (void)!write(fds[1], &guest, sizeof guest);
+        _exit(0); /* no clean-up: the VM just dies */
+    }
+    close(fds[1]);
+    g_assert_cmpint(read(fds[0], &guest, sizeof guest), ==, sizeof guest);
+    close(fds[0]);
+    g_assert_cmpint(waitpid(vm, &status, 0), ==, vm);
+    for (int i = 0; i < 500 && r == 0; i++) {
+        r = waitpid(guest, &status, WNOHANG | __WALL);
+        if (r == 0)
+            g_usleep(10000);
+    }
+    if (r == 0) {
+        kill(guest, SIGKILL);
+        waitpid(guest, &status, __WALL);
+    }
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+    g_assert_cmpint(r, ==, guest);
+    g_assert_true(WIFSIGNALED(status));
+    g_assert_cmpint(WTERMSIG(status), ==, SIGKILL);
+}
+
 /* ---- syscalls from the guest --------------------------------------------- */
 
 static char *test_path(const char *what)
@@ -736,6 +778,7 @@ int main(int argc, char **argv)
     test_add("escape-gadget", test_escape_gadget);
     test_add("fs-loaded", test_fs_loaded);
     test_add("forged-record", test_forged_record);
+    test_add("vm-death", test_vm_death);
     g_test_add_data_func("/native/both/compat32/identical-records", &test_flavors[0], test_identical_records);
     g_test_add_data_func("/native/both/long64/identical-records", &test_flavors[1], test_identical_records);
     return g_test_run();
