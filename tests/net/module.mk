@@ -1,0 +1,13 @@
+# net-socket tests: the pure core driven by a mini guest stack over real
+# loopback sockets, and a bounded fuzzer run.
+NETSOCK_TEST := $(B)/tests/net/netsock-test
+NETSOCK_TEST_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(NETSOCK_CORE_SRCS) \
+	tests/net/miniguest.c tests/net/netsock-test.c)
+
+$(NETSOCK_TEST): $(NETSOCK_TEST_OBJS)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(LDFLAGS_EXE) $(GLIB_LIBS)
+
+TESTS += $(NETSOCK_TEST)
+UNIT_TESTS += $(NETSOCK_TEST)
+TEST_DEPS += $(NETSOCK_TEST)
