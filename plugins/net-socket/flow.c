@@ -200,8 +200,8 @@ NsCtx *ns_new(const NsConfig *cfg, const NsCallbacks *cb, void *cb_opaque,
     ctx->obuf = g_malloc0(NS_FRAME_MAX);
     ctx->scratch_len = NS_FRAME_MAX;
     ctx->scratch = g_malloc(ctx->scratch_len);
-    ctx->isn_seed = g_random_int();
-    ctx->dns_next_id = (uint16_t)g_random_int();
+    ctx->isn_seed = cfg->seed ? cfg->seed : g_random_int();
+    ctx->dns_next_id = (uint16_t)(cfg->seed ? cfg->seed : g_random_int());
 
     if (!ns_fwd_open_all(ctx, error)) {
         ns_free(ctx);

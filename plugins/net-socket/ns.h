@@ -165,6 +165,7 @@ typedef struct NsConfig {
     unsigned lease_s;
     const NsFwdSpec *fwds;
     size_t nfwds;
+    uint32_t seed;       /* 0: random ISNs and DNS ids; else repeatable */
 } NsConfig;
 
 /* Fill cfg with the QEMU-like defaults (no forwards, resolver unset). */
