@@ -8,9 +8,15 @@ $(NETSOCK_TEST): $(NETSOCK_TEST_OBJS)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(LDFLAGS_EXE) $(GLIB_LIBS)
 
-TESTS += $(NETSOCK_TEST)
-UNIT_TESTS += $(NETSOCK_TEST)
-TEST_DEPS += $(NETSOCK_TEST)
+# The plugin as the core loads it (dlopen), with a fake host table.
+NETSOCK_PLUGIN_TEST := $(B)/tests/net/netsock-plugin-test
+$(NETSOCK_PLUGIN_TEST): $(B)/obj/tests/net/netsock-plugin-test.o $(B)/plugins/net-socket.so
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< $(LDFLAGS_EXE) $(GLIB_LIBS)
+
+TESTS += $(NETSOCK_TEST) $(NETSOCK_PLUGIN_TEST)
+UNIT_TESTS += $(NETSOCK_TEST) $(NETSOCK_PLUGIN_TEST)
+TEST_DEPS += $(NETSOCK_TEST) $(NETSOCK_PLUGIN_TEST)
 
 # libFuzzer target (only when configure found clang with libFuzzer); the
 # TAP script tests/net/netsock-fuzz.sh runs it for a bounded time or skips.
