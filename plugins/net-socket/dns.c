@@ -135,6 +135,18 @@ void ns_dns_tick(NsCtx *ctx, uint64_t now)
     }
 }
 
+uint64_t ns_dns_deadline(NsCtx *ctx)
+{
+    uint64_t d = UINT64_MAX;
+
+    if (!ctx->dns_q || !ctx->dns_pending)
+        return d;
+    for (unsigned i = 0; i < NS_DNS_SLOTS; i++)
+        if (ctx->dns_q[i].used)
+            d = MIN(d, ctx->dns_q[i].sent + DNS_QUERY_TIMEOUT_NS + 1);
+    return d;
+}
+
 void ns_dns_free(NsCtx *ctx)
 {
     if (ctx->dns_fd >= 0) {

@@ -14,8 +14,7 @@ const char *const ns_stat_names[NS_ST_COUNT] = {
 #undef NS_STAT_NAME
 };
 
-/* How often ns_tick() must run while flows exist: the granularity of
- * retransmission and idle timeouts. */
+/* Timer granularity: deadlines closer than a fifth of this are batched. */
 #define NS_TICK_NS (50 * 1000 * 1000ull)
 
 void ns_config_default(NsConfig *cfg)
@@ -241,9 +240,17 @@ void ns_tick(NsCtx *ctx)
 
 uint64_t ns_next_deadline(NsCtx *ctx)
 {
+    uint64_t d;
+
     if (!ctx->nflows && !ctx->dns_pending)
         return UINT64_MAX;
-    return ns_now(ctx) + NS_TICK_NS;
+    d = MIN(ns_tcp_deadline(ctx), ns_udp_deadline(ctx));
+    d = MIN(d, ns_icmp_deadline(ctx));
+    d = MIN(d, ns_dns_deadline(ctx));
+    /* Batch timers that fall close together. */
+    if (d != UINT64_MAX)
+        d = MAX(d, ns_now(ctx) + NS_TICK_NS / 5);
+    return d;
 }
 
 void ns_output_ready(NsCtx *ctx)

@@ -89,13 +89,17 @@ static void netsock_rearm(NetSock *ns)
 {
     uint64_t d = ns_next_deadline(ns->ctx);
 
-    if (d == ns->timer_deadline)
+    /* Keep an armed timer unless the core needs an earlier one. */
+    if (d == UINT64_MAX) {
+        if (ns->timer_deadline != UINT64_MAX)
+            ns->host->timer_del(ns->timer);
+        ns->timer_deadline = UINT64_MAX;
+        return;
+    }
+    if (d >= ns->timer_deadline)
         return;
     ns->timer_deadline = d;
-    if (d == UINT64_MAX)
-        ns->host->timer_del(ns->timer);
-    else
-        ns->host->timer_mod(ns->timer, d);
+    ns->host->timer_mod(ns->timer, d);
 }
 
 static bool cb_output(void *opaque, const uint8_t *frame, size_t len)

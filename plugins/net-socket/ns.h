@@ -301,6 +301,7 @@ void ns_icmp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
 void ns_icmp_unreach(NsCtx *ctx, uint8_t code, const uint8_t *ip_pkt,
                      size_t len);
 void ns_icmp_tick(NsCtx *ctx, uint64_t now);
+uint64_t ns_icmp_deadline(NsCtx *ctx);
 void ns_icmp_free_all(NsCtx *ctx);
 
 /* udp.c */
@@ -312,6 +313,7 @@ bool ns_udp_output(NsCtx *ctx, uint32_t src, uint16_t sport, uint32_t dst,
 void ns_udp_fwd_input(NsCtx *ctx, NsFwd *fwd, uint32_t addr, uint16_t port,
                       const void *data, size_t len);
 void ns_udp_tick(NsCtx *ctx, uint64_t now);
+uint64_t ns_udp_deadline(NsCtx *ctx);
 void ns_udp_free_all(NsCtx *ctx);
 
 /* dhcp.c */
@@ -321,6 +323,7 @@ void ns_dhcp_input(NsCtx *ctx, const uint8_t *p, size_t len);
 #define NS_DNS_SLOTS 128
 void ns_dns_input(NsCtx *ctx, uint16_t gport, const uint8_t *p, size_t len);
 void ns_dns_tick(NsCtx *ctx, uint64_t now);
+uint64_t ns_dns_deadline(NsCtx *ctx);
 void ns_dns_free(NsCtx *ctx);
 bool ns_dns_resolver_from_file(const char *path, uint32_t *addr);
 
@@ -331,6 +334,7 @@ void ns_tcp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
 void ns_tcp_fwd_accept(NsCtx *ctx, NsFwd *fwd, int fd, uint32_t addr,
                        uint16_t port);
 void ns_tcp_tick(NsCtx *ctx, uint64_t now);
+uint64_t ns_tcp_deadline(NsCtx *ctx);
 void ns_tcp_kick(NsCtx *ctx);
 void ns_tcp_free_all(NsCtx *ctx);
 

@@ -762,12 +762,12 @@ static void tcp_timeout(NsCtx *ctx, NsTcpFlow *f, uint64_t now)
         tcp_abort(ctx, f);
         return;
     }
-    if (f->state == TCP_S_ESTABLISHED && f->persist_deadline &&
-        now >= f->persist_deadline && f->snd_una == f->snd_nxt) {
+    if (f->persist_deadline && now >= f->persist_deadline) {
         /* Zero-window probe: an old sequence number draws an ACK that
          * carries the guest's current window. */
-        tcp_send(ctx, f, TCP_ACK, f->snd_una - 1, NULL, 0);
-        f->persist_deadline = now + TCP_RTO_MAX_NS / 4;
+        if (f->snd_wnd == 0 && f->snd_una == f->snd_nxt)
+            tcp_send(ctx, f, TCP_ACK, f->snd_una - 1, NULL, 0);
+        f->persist_deadline = f->snd_wnd == 0 ? now + TCP_RTO_MAX_NS / 4 : 0;
     }
     if (!f->rto_deadline || now < f->rto_deadline)
         return;
@@ -822,6 +822,29 @@ void ns_tcp_tick(NsCtx *ctx, uint64_t now)
     for (guint i = 0; i < all->len; i++)
         tcp_timeout(ctx, all->pdata[i], now);
     g_ptr_array_free(all, TRUE);
+}
+
+uint64_t ns_tcp_deadline(NsCtx *ctx)
+{
+    uint64_t idle = (uint64_t)ctx->cfg.tcp_timeout_s * 1000000000ull;
+    uint64_t d = UINT64_MAX;
+    GHashTableIter it;
+    gpointer v;
+
+    g_hash_table_iter_init(&it, ctx->tcp_flows);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        NsTcpFlow *f = v;
+        if (f->state == TCP_S_TIME_WAIT) {
+            d = MIN(d, f->last_activity + TCP_TIME_WAIT_NS + 1);
+            continue;
+        }
+        d = MIN(d, f->last_activity + idle + 1);
+        if (f->rto_deadline)
+            d = MIN(d, f->rto_deadline);
+        if (f->persist_deadline)
+            d = MIN(d, f->persist_deadline);
+    }
+    return d;
 }
 
 void ns_tcp_kick(NsCtx *ctx)

@@ -257,6 +257,19 @@ void ns_udp_tick(NsCtx *ctx, uint64_t now)
     g_ptr_array_free(dead, TRUE);
 }
 
+uint64_t ns_udp_deadline(NsCtx *ctx)
+{
+    uint64_t idle = (uint64_t)ctx->cfg.udp_timeout_s * 1000000000ull;
+    uint64_t d = UINT64_MAX;
+    GHashTableIter it;
+    gpointer v;
+
+    g_hash_table_iter_init(&it, ctx->udp_flows);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        d = MIN(d, ((NsUdpFlow *)v)->last_used + idle + 1);
+    return d;
+}
+
 void ns_udp_free_all(NsCtx *ctx)
 {
     GList *all = g_hash_table_get_values(ctx->udp_flows);
