@@ -125,7 +125,23 @@ static const NsCallbacks mg_callbacks = {
     .log = cb_log,
 };
 
+static Mg *mg_create(const NsConfig *cfg, const NsSockOps *ops, GError **error);
+
 Mg *mg_try_new(const NsConfig *cfg, GError **error)
+{
+    return mg_create(cfg, NULL, error);
+}
+
+Mg *mg_new_ops(const NsConfig *cfg, const NsSockOps *ops)
+{
+    GError *err = NULL;
+    Mg *mg = mg_create(cfg, ops, &err);
+
+    g_assert_no_error(err);
+    return mg;
+}
+
+static Mg *mg_create(const NsConfig *cfg, const NsSockOps *ops, GError **error)
 {
     Mg *mg = g_new0(Mg, 1);
     static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
@@ -138,7 +154,7 @@ Mg *mg_try_new(const NsConfig *cfg, GError **error)
     g_queue_init(&mg->out);
     mg->watched = g_hash_table_new(NULL, NULL);
     mg->log = g_string_new("");
-    mg->ctx = ns_new(&mg->cfg, &mg_callbacks, mg, &ns_sock_posix, NULL, error);
+    mg->ctx = ns_new(&mg->cfg, &mg_callbacks, mg, ops ? ops : &ns_sock_posix, NULL, error);
     if (!mg->ctx) {
         mg_free(mg);
         return NULL;

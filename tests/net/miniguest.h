@@ -59,6 +59,8 @@ typedef struct Mg {
 Mg *mg_new(const NsConfig *cfg);
 /* Like mg_new() but return NULL and set error when ns_new() fails. */
 Mg *mg_try_new(const NsConfig *cfg, GError **error);
+/* Like mg_new() with another socket layer (NULL: real sockets). */
+Mg *mg_new_ops(const NsConfig *cfg, const NsSockOps *ops);
 void mg_free(Mg *mg);
 
 /* Frame builders; each calls ns_input().  Addresses in host order. */

@@ -30,3 +30,4 @@ fuzz: $(NETSOCK_FUZZ)
 TEST_DEPS += $(NETSOCK_FUZZ)
 endif
 TESTS += tests/net/netsock-fuzz.sh
+TESTS += tests/net/netsock-ping-netns.sh

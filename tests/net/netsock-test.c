@@ -252,6 +252,86 @@ static void test_icmp_ping_gateway(void)
     mg_free(mg);
 }
 
+/*
+ * Ping through a ping socket.  The socket layer is wrapped so that the
+ * echo request really goes to 127.0.0.1 although the guest pinged
+ * 192.0.2.1 (TEST-NET-1): no traffic leaves this machine.
+ */
+#define PING_FAKE_DST 0xc0000201u
+static GHashTable *icmp_fds;
+
+static int redir_open(void *o, int type, int proto)
+{
+    int fd = ns_sock_posix.open(o, type, proto);
+
+    if (fd >= 0 && proto == NS_IPPROTO_ICMP)
+        g_hash_table_add(icmp_fds, GINT_TO_POINTER(fd));
+    return fd;
+}
+
+static ssize_t redir_sendto(void *o, int fd, const void *buf, size_t len,
+                            uint32_t addr, uint16_t port)
+{
+    if (g_hash_table_contains(icmp_fds, GINT_TO_POINTER(fd))) {
+        g_assert_cmphex(addr, ==, PING_FAKE_DST);
+        addr = INADDR_LOOPBACK;
+    }
+    return ns_sock_posix.sendto(o, fd, buf, len, addr, port);
+}
+
+static ssize_t redir_recvfrom(void *o, int fd, void *buf, size_t len,
+                              uint32_t *addr, uint16_t *port)
+{
+    ssize_t n = ns_sock_posix.recvfrom(o, fd, buf, len, addr, port);
+
+    if (n >= 0 && g_hash_table_contains(icmp_fds, GINT_TO_POINTER(fd)) &&
+        *addr == INADDR_LOOPBACK)
+        *addr = PING_FAKE_DST;
+    return n;
+}
+
+static void test_icmp_ping_socket(void)
+{
+    NsSockOps ops = ns_sock_posix;
+    Mg *mg;
+    MgPkt *p;
+    int probe;
+
+    icmp_fds = g_hash_table_new(NULL, NULL);
+    ops.open = redir_open;
+    ops.sendto = redir_sendto;
+    ops.recvfrom = redir_recvfrom;
+    mg = mg_new_ops(NULL, &ops);
+    probe = socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP);
+    if (probe >= 0)
+        close(probe);
+
+    mg_send_icmp_echo(mg, PING_FAKE_DST, 0x5151, 3, "far away", 8);
+    mg_send_icmp_echo(mg, PING_FAKE_DST, 0x5151, 4, "far away", 8);
+    p = mg_next_l4(mg, NS_IPPROTO_ICMP, 0, probe >= 0 ? WAIT_MS : 100);
+    if (probe < 0) {
+        /* The host forbids ping sockets: one log line, no reply. */
+        g_assert_null(p);
+        g_assert_cmpuint(stat_of(mg, NS_ST_ICMP_NO_SOCKET), ==, 2);
+        g_assert_nonnull(strstr(mg->log->str, "ping_group_range"));
+        g_assert_nonnull(strstr(mg->log->str, "192.0.2.1"));
+        g_assert_null(strstr(strstr(mg->log->str, "ping_group_range") + 1,
+                             "ping_group_range"));
+        g_test_message("ping sockets refused here; checked the refusal path");
+    } else {
+        g_assert_nonnull(p);
+        g_assert_true(p->csum_ok);
+        g_assert_cmphex(p->src, ==, PING_FAKE_DST);
+        g_assert_cmpuint(p->l4[0], ==, 0);
+        g_assert_cmphex(ns_rd16(p->l4 + 4), ==, 0x5151); /* guest's id back */
+        g_assert_cmpmem(p->l4 + 8, p->l4_len - 8, "far away", 8);
+        g_assert_cmpuint(ns_flow_count(mg->ctx), ==, 1);
+        mg_pkt_free(p);
+    }
+    mg_free(mg);
+    g_hash_table_destroy(icmp_fds);
+}
+
 /* ---- UDP ------------------------------------------------------------- */
 
 static void test_udp_echo(void)
@@ -784,6 +864,113 @@ static void test_tcp_hostfwd(void)
     mg_free(mg);
 }
 
+/* A forwarded connection before the guest said anything: ARP first. */
+static void test_tcp_hostfwd_unknown_mac(void)
+{
+    NsConfig cfg;
+    NsFwdSpec fwd = { .proto = NS_IPPROTO_TCP, .host_addr = INADDR_LOOPBACK,
+                      .guest_port = 22 };
+    Mg *mg;
+    MgPkt *p;
+    int cli;
+
+    fwd.host_port = mg_unused_port();
+    ns_config_default(&cfg);
+    cfg.fwds = &fwd;
+    cfg.nfwds = 1;
+    mg = mg_new(&cfg);
+    cli = connect_loopback(fwd.host_port);
+    p = mg_next(mg, WAIT_MS);
+    g_assert_nonnull(p);
+    g_assert_cmphex(p->ethertype, ==, NS_ETH_P_ARP);
+    g_assert_cmpuint(ns_rd16(p->eth + NS_ETH_HLEN + 6), ==, 1); /* request */
+    g_assert_cmphex(ns_rd32(p->eth + NS_ETH_HLEN + 24), ==, MG_GUEST);
+    mg_pkt_free(p);
+    mg_drain(mg);
+
+    /* The guest answers; the retransmitted SYN is addressed to it. */
+    {
+        uint8_t a[28] = { 0, 1, 8, 0, 6, 4, 0, 2 };
+        GBytes *f;
+        memcpy(a + 8, mg->mac, 6);
+        ns_wr32(a + 14, MG_GUEST);
+        ns_wr32(a + 24, MG_GW);
+        f = mg_build_eth(mg, NS_ETH_P_ARP, a, sizeof a);
+        mg_send_raw(mg, g_bytes_get_data(f, NULL), g_bytes_get_size(f));
+        g_bytes_unref(f);
+    }
+    g_assert_null(mg_next(mg, 0)); /* no reply to a reply */
+    mg->clock_skew += 300ull * 1000000;
+    p = mg_next_l4(mg, NS_IPPROTO_TCP, 22, WAIT_MS);
+    g_assert_nonnull(p);
+    g_assert_cmphex(p->flags, ==, MG_TCP_SYN);
+    g_assert_cmpmem(p->eth, 6, mg->mac, 6);
+    mg_pkt_free(p);
+    close(cli);
+    mg_free(mg);
+}
+
+/* Connections closed both ways are recycled first when the table is full. */
+static void test_tcp_time_wait_recycled(void)
+{
+    NsConfig cfg;
+    Mg *mg;
+    uint16_t port = 0;
+    int lfd = mg_tcp_listen(&port);
+    TcpConn c, d;
+    MgPkt *p;
+
+    ns_config_default(&cfg);
+    cfg.max_flows = 1;
+    mg = mg_new(&cfg);
+    tcp_open(mg, &c, lfd, port, 43000, 7, 512);
+    tcp_guest_send(mg, &c, MG_TCP_ACK | MG_TCP_FIN, NULL, 0, 512);
+    close(c.host);
+    for (;;) {
+        p = tcp_next(mg, &c, WAIT_MS);
+        g_assert_nonnull(p);
+        if (p->flags & MG_TCP_FIN) {
+            c.rcv_nxt = p->seq + 1;
+            mg_pkt_free(p);
+            break;
+        }
+        mg_pkt_free(p);
+    }
+    tcp_guest_send(mg, &c, MG_TCP_ACK, NULL, 0, 512);
+    g_assert_cmpuint(ns_flow_count(mg->ctx), ==, 1);
+    /* A retransmitted FIN in TIME_WAIT is acknowledged again. */
+    c.snd_nxt--;
+    tcp_guest_send(mg, &c, MG_TCP_ACK | MG_TCP_FIN, NULL, 0, 512);
+    p = tcp_next(mg, &c, 0);
+    g_assert_nonnull(p);
+    g_assert_cmpuint(p->ack, ==, c.snd_nxt);
+    mg_pkt_free(p);
+
+    tcp_open(mg, &d, lfd, port, 43001, 7, 512);
+    g_assert_cmpuint(ns_flow_count(mg->ctx), ==, 1);
+    g_assert_cmpuint(stat_of(mg, NS_ST_FLOW_LIMIT), ==, 0);
+    close(d.host);
+    close(lfd);
+    mg_free(mg);
+}
+
+/* The core asks to be woken for its nearest deadline, not constantly. */
+static void test_deadlines(void)
+{
+    Mg *mg = mg_new(NULL);
+    uint16_t port = 0;
+    int srv = mg_udp_bind(&port);
+    uint64_t now = (uint64_t)g_get_monotonic_time() * 1000u, d;
+
+    g_assert_cmpuint(ns_next_deadline(mg->ctx), ==, UINT64_MAX);
+    mg_send_udp(mg, 44000, MG_GW, port, "a", 1);
+    d = ns_next_deadline(mg->ctx);
+    g_assert_cmpuint(d, >=, now + 59ull * 1000000000ull);
+    g_assert_cmpuint(d, <=, now + 62ull * 1000000000ull);
+    close(srv);
+    mg_free(mg);
+}
+
 static void test_fwd_port_in_use(void)
 {
     NsConfig cfg;
@@ -965,6 +1152,7 @@ int main(int argc, char **argv)
     g_test_add_func("/netsock/dhcp/handshake", test_dhcp_handshake);
     g_test_add_func("/netsock/dhcp/nak-other-address", test_dhcp_nak);
     g_test_add_func("/netsock/icmp/ping-gateway", test_icmp_ping_gateway);
+    g_test_add_func("/netsock/icmp/ping-socket", test_icmp_ping_socket);
     g_test_add_func("/netsock/udp/echo-loopback", test_udp_echo);
     g_test_add_func("/netsock/udp/loopback-off", test_udp_loopback_off);
     g_test_add_func("/netsock/udp/hostfwd", test_udp_hostfwd);
@@ -978,6 +1166,9 @@ int main(int argc, char **argv)
     g_test_add_func("/netsock/tcp/guest-rst", test_tcp_guest_rst);
     g_test_add_func("/netsock/tcp/host-rst", test_tcp_host_rst);
     g_test_add_func("/netsock/tcp/hostfwd", test_tcp_hostfwd);
+    g_test_add_func("/netsock/tcp/hostfwd-unknown-mac", test_tcp_hostfwd_unknown_mac);
+    g_test_add_func("/netsock/tcp/time-wait-recycled", test_tcp_time_wait_recycled);
+    g_test_add_func("/netsock/flow/deadlines", test_deadlines);
     g_test_add_func("/netsock/fwd/port-in-use", test_fwd_port_in_use);
     g_test_add_func("/netsock/flow/limit", test_flow_limit);
     g_test_add_func("/netsock/restrict", test_restrict);
