@@ -14,6 +14,7 @@ typedef struct LilyVm LilyVm;
 /* Exit statuses of the lilyvm program besides the guest's own. */
 #define LILYVM_EXIT_CONFIG 125  /* bad command line, config, plugin or kernel image */
 #define LILYVM_EXIT_CRASH 124   /* the guest crashed or the VM failed while running */
+#define LILYVM_EXIT_NO_CPU 123  /* no CPU plugin: machine built and checked, guest not run */
 
 LilyVm *vm_new(void);
 void vm_free(LilyVm *vm);
