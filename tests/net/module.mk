@@ -18,16 +18,5 @@ TESTS += $(NETSOCK_TEST) $(NETSOCK_PLUGIN_TEST)
 UNIT_TESTS += $(NETSOCK_TEST) $(NETSOCK_PLUGIN_TEST)
 TEST_DEPS += $(NETSOCK_TEST) $(NETSOCK_PLUGIN_TEST)
 
-# libFuzzer target (only when configure found clang with libFuzzer); the
-# TAP script tests/net/netsock-fuzz.sh runs it for a bounded time or skips.
-NETSOCK_FUZZ := $(B)/fuzz/netsock_fuzz
-ifneq ($(FUZZ_CC),)
-$(NETSOCK_FUZZ): fuzz/netsock_fuzz.c $(NETSOCK_CORE_SRCS) plugins/net-socket/ns.h config.mk
-	@mkdir -p $(@D)
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I. -Iinclude \
-		$(GLIB_CFLAGS) -o $@ fuzz/netsock_fuzz.c $(NETSOCK_CORE_SRCS) $(GLIB_LIBS)
-fuzz: $(NETSOCK_FUZZ)
-TEST_DEPS += $(NETSOCK_FUZZ)
-endif
-TESTS += tests/net/netsock-fuzz.sh
-TESTS += tests/net/netsock-ping-netns.sh
+include fuzz/netsock.mk
+TESTS += tests/net/netsock-fuzz.sh tests/net/netsock-ping-netns.sh
