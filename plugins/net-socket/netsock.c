@@ -224,7 +224,7 @@ static void netsock_timer(void *opaque)
 static gboolean bad_addr(GError **error, const char *key, const char *value,
                          const char *why)
 {
-    g_set_error(error, NS_ERROR, 0, "net-socket: %s = %s: %s", key,
+    g_set_error(error, NS_ERROR, 0, "%s = %s: %s", key,
                 value ? value : "(unset)", why);
     return FALSE;
 }

@@ -14,9 +14,16 @@ $(NETSOCK_PLUGIN_TEST): $(B)/obj/tests/net/netsock-plugin-test.o $(B)/plugins/ne
 	@mkdir -p $(@D)
 	$(CC) -o $@ $< $(LDFLAGS_EXE) $(GLIB_LIBS)
 
-TESTS += $(NETSOCK_TEST) $(NETSOCK_PLUGIN_TEST)
-UNIT_TESTS += $(NETSOCK_TEST) $(NETSOCK_PLUGIN_TEST)
-TEST_DEPS += $(NETSOCK_TEST) $(NETSOCK_PLUGIN_TEST)
+# The real core: an NE2000 linked to net-socket, driven through its ports.
+NETSOCK_VM_TEST := $(B)/tests/net/netsock-vm-test
+$(NETSOCK_VM_TEST): $(B)/obj/tests/net/netsock-vm-test.o $(B)/obj/tests/ne2000/ne2k-driver.o \
+		$(CORE_LIB) | $(B)/plugins/net-socket.so $(B)/plugins/nic-ne2000.so
+	@mkdir -p $(@D)
+	$(CC) -o $@ $(filter %.o,$^) $(LDFLAGS_EXE) $(CORE_LIBS)
+
+TESTS += $(NETSOCK_TEST) $(NETSOCK_PLUGIN_TEST) $(NETSOCK_VM_TEST)
+UNIT_TESTS += $(NETSOCK_TEST) $(NETSOCK_PLUGIN_TEST) $(NETSOCK_VM_TEST)
+TEST_DEPS += $(NETSOCK_TEST) $(NETSOCK_PLUGIN_TEST) $(NETSOCK_VM_TEST)
 
 include fuzz/netsock.mk
 TESTS += tests/net/netsock-fuzz.sh tests/net/netsock-ping-netns.sh
