@@ -39,8 +39,11 @@ static void exc_fatal(struct trap_frame *f)
 
 static void exc_handler(struct trap_frame *f)
 {
-    if (trap_from_user(f))
+    if (trap_from_user(f)) {
+        if (f->vector == VEC_PF && proc_demand_fault(f->error, read_cr2()))
+            return; /* mapped: the instruction runs again */
         proc_user_fault(f);
+    }
     if (fault_resume) {
         fault_last.count++;
         fault_last.vector = f->vector;

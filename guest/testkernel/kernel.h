@@ -75,6 +75,7 @@ struct proc {
     uint32_t exit_code;
     int killed; /* ended by an exception rather than exit() */
     uint32_t fault_vector, fault_error, fault_cr2, fault_eip;
+    uint32_t demand_faults; /* pages mapped on demand */
 };
 
 extern struct proc *proc_current;
@@ -90,6 +91,12 @@ void proc_kill(struct proc *p);
 /* Give a dead process's memory and slot back. */
 void proc_reap(struct proc *p);
 struct user_data *proc_data(struct proc *p);
+/*
+ * A user #PF (error code, CR2) on a not-present page of the demand-paged
+ * window (USER_DEMAND_VA): map a fresh page and return 1 so that the
+ * instruction is retried; 0 for any other fault.
+ */
+int proc_demand_fault(uint32_t error, uint32_t cr2);
 /* Called by the exception handler for a trap from user mode: kill current. */
 void proc_user_fault(struct trap_frame *f) __attribute__((noreturn));
 uint32_t proc_alive(void);
@@ -142,6 +149,7 @@ void t_user_io_gp(void);
 void t_user_popf_if(void);
 void t_user_not_present(void);
 void t_user_fpu_sse(void);
+void t_user_demand_paging(void);
 void t_irq_pic_remap(void);
 void t_irq_pit_ticks(void);
 void t_irq_mask(void);

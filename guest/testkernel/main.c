@@ -60,6 +60,7 @@ static const struct tk_test tests[] = {
     { "/user/io-gp", t_user_io_gp },
     { "/user/popf-if-ignored", t_user_popf_if },
     { "/user/pf-not-present", t_user_not_present },
+    { "/user/demand-paging", t_user_demand_paging },
     { "/user/fpu-sse-switch", t_user_fpu_sse },
     { "/irq/pic-remap", t_irq_pic_remap },
     { "/irq/pit-timer_ticks", t_irq_pit_ticks },

@@ -22,6 +22,8 @@ static int kernel_waits_children;
 static uint32_t kernel_wake_tick;
 static uint8_t fx_initial[512] __attribute__((aligned(16)));
 
+static uint32_t proc_map_new(uint32_t *pd, uint32_t va);
+
 static void fpu_save(uint8_t *area)
 {
     if (fpu_has_fxsr)
@@ -129,6 +131,19 @@ static void int_dpl3_handler(struct trap_frame *f)
     int_dpl3_seen.user_esp = f->user_esp;
     int_dpl3_seen.eflags = read_eflags();
     f->eax = trap_from_user(f) ? (f->eax ^ INT_DPL3_MAGIC) : 0;
+}
+
+int proc_demand_fault(uint32_t error, uint32_t cr2)
+{
+    struct proc *p = proc_current;
+
+    if ((error & PF_P) || cr2 < USER_DEMAND_VA || cr2 - USER_DEMAND_VA >= USER_DEMAND_SIZE)
+        return 0;
+    uint32_t va = cr2 & PTE_ADDR;
+    if (!proc_map_new(P2V(p->pd_phys), va))
+        return 0; /* out of memory: the process dies of its fault */
+    p->demand_faults++;
+    return 1;
 }
 
 void proc_user_fault(struct trap_frame *f)

@@ -200,6 +200,20 @@ void t_user_not_present(void)
     proc_reap(p);
 }
 
+/* User #PF on a not-present page, resolved by the kernel, then retried. */
+void t_user_demand_paging(void)
+{
+    struct proc *p = spawn_checked(user_touch_pages, 4);
+
+    if (!p)
+        return;
+    proc_wait_all();
+    CHECK_EQ(p->killed, 0);
+    CHECK_EQ(p->exit_code, 0);
+    CHECK_EQ(p->demand_faults, 4); /* one per page: the retry does not fault */
+    proc_reap(p);
+}
+
 void t_user_fpu_sse(void)
 {
     if (!need_timer())
