@@ -85,7 +85,7 @@ GUESTS += $(B)/guest/$(1).elf $(if $(GUEST_HAVE_LILY_CC),$(B)/guest/$(1)-lily.el
 endef
 
 $(eval $(call guest_kernel,testkernel,$(addprefix guest/testkernel/,main.c tap.c exc.c \
-	proc.c t_cpu.c t_exc.c t_paging.c t_user.c t_irq.c bench.c lowmem.S),guest/testkernel/user.c))
+	proc.c t_cpu.c t_exc.c t_paging.c t_user.c t_irq.c t_dev.c bench.c lowmem.S),guest/testkernel/user.c))
 
 # Further guest kernels (guest/NAME/module.mk) build on the rules above.
 include $(filter-out guest/module.mk,$(wildcard guest/*/module.mk))

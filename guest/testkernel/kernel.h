@@ -156,6 +156,8 @@ void t_irq_mask(void);
 void t_irq_eoi(void);
 void t_irq_cli_defers(void);
 
+void t_dev_uart_loopback(void);
+
 void bench_run(void);
 
 #endif

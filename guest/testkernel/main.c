@@ -67,6 +67,7 @@ static const struct tk_test tests[] = {
     { "/irq/mask", t_irq_mask },
     { "/irq/eoi", t_irq_eoi },
     { "/irq/cli-defers", t_irq_cli_defers },
+    { "/dev/uart-loopback", t_dev_uart_loopback },
 };
 
 static void com1_write(const char *s, unsigned len)
