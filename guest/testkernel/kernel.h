@@ -116,6 +116,7 @@ void t_cpu_segment_reload(void);
 void t_cpu_segment_base(void);
 void t_cpu_idt_load(void);
 void t_cpu_tss_load(void);
+void t_cpu_gate_if(void);
 void t_cpu_cli_sti(void);
 void t_cpu_pushf_if(void);
 void t_cpu_popf_if(void);

@@ -27,6 +27,7 @@ static const struct tk_test tests[] = {
     { "/cpu/segment-reload", t_cpu_segment_reload },
     { "/cpu/segment-base", t_cpu_segment_base },
     { "/cpu/idt-load", t_cpu_idt_load },
+    { "/cpu/gate-if", t_cpu_gate_if },
     { "/cpu/tss-load", t_cpu_tss_load },
     { "/cpu/cli-sti", t_cpu_cli_sti },
     { "/cpu/pushf-if", t_cpu_pushf_if },

@@ -132,6 +132,48 @@ void t_cpu_idt_load(void)
     CHECK_EQ(soft_int_cs, SEL_KCODE);
 }
 
+static volatile uint32_t gate_frame_if, gate_handler_if;
+
+static void gate_if_handler(struct trap_frame *f)
+{
+    gate_frame_if = f->eflags & EFLAGS_IF;
+    gate_handler_if = read_eflags() & EFLAGS_IF;
+}
+
+/*
+ * The frame holds the interrupted IF; an interrupt gate clears IF for the
+ * handler, a trap gate leaves it; iret puts the interrupted IF back.
+ */
+void t_cpu_gate_if(void)
+{
+    const unsigned intr = 0x43, trap = 0x44;
+
+    trap_set_handler(intr, gate_if_handler);
+    trap_set_handler(trap, gate_if_handler);
+    idt_set_gate(trap, idt_stub(trap), GATE_TRAP, 0);
+
+    sti();
+    __asm__ volatile("int $0x43" ::: "memory");
+    CHECK_EQ(gate_frame_if, EFLAGS_IF);
+    CHECK_EQ(gate_handler_if, 0);
+    CHECK_EQ(read_eflags() & EFLAGS_IF, EFLAGS_IF);
+
+    __asm__ volatile("int $0x44" ::: "memory");
+    CHECK_EQ(gate_frame_if, EFLAGS_IF);
+    CHECK_EQ(gate_handler_if, EFLAGS_IF);
+
+    cli();
+    __asm__ volatile("int $0x44" ::: "memory");
+    CHECK_EQ(gate_frame_if, 0);
+    CHECK_EQ(gate_handler_if, 0);
+    CHECK_EQ(read_eflags() & EFLAGS_IF, 0);
+    sti();
+
+    idt_set_gate(trap, idt_stub(trap), GATE_INTR, 0);
+    trap_set_handler(intr, NULL);
+    trap_set_handler(trap, NULL);
+}
+
 void t_cpu_tss_load(void)
 {
     CHECK_EQ(str(), SEL_TSS);
