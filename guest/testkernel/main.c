@@ -64,7 +64,7 @@ static const struct tk_test tests[] = {
     { "/user/demand-paging", t_user_demand_paging },
     { "/user/fpu-sse-switch", t_user_fpu_sse },
     { "/irq/pic-remap", t_irq_pic_remap },
-    { "/irq/pit-timer_ticks", t_irq_pit_ticks },
+    { "/irq/pit-ticks", t_irq_pit_ticks },
     { "/irq/mask", t_irq_mask },
     { "/irq/eoi", t_irq_eoi },
     { "/irq/cli-defers", t_irq_cli_defers },
