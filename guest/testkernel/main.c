@@ -117,11 +117,12 @@ void kmain(uint32_t magic, uint32_t mbi_pa)
         if (mbi->flags & MULTIBOOT_INFO_MEMORY)
             mem_top = (1u << 20) + mbi->mem_upper * 1024u;
         if (mbi->flags & MULTIBOOT_INFO_CMDLINE) {
-            /* Copy at most what is mapped and what fits; a longer line is cut. */
+            /* Copy at most what is mapped and what fits (a longer line is
+             * cut); control characters would break the TAP stream. */
             const char *src = P2V(mbi->cmdline);
             for (uint32_t i = 0; i + 1 < sizeof cmdline && mbi->cmdline + i < KERNEL_MAP_SIZE &&
                                  src[i]; i++)
-                cmdline[i] = src[i];
+                cmdline[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
         }
     }
     printf("# cmdline \"%s\", memory %u KiB\n", cmdline, mem_top / 1024);
