@@ -141,6 +141,7 @@ void kmain(uint32_t magic, uint32_t mbi_pa)
         bench_run();
         debug_exit(DEBUG_EXIT_SUCCESS);
     }
+    tap_verbose = cmdline_has(cmdline, "verbose");
     unsigned failures = tap_run(tests, sizeof tests / sizeof tests[0]);
     debug_exit(failures ? DEBUG_EXIT_FAILURE : DEBUG_EXIT_SUCCESS);
 }

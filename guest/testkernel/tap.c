@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include "tap.h"
 
+int tap_verbose;
 static int test_failed;
 static const char *test_skip_reason;
 
@@ -51,6 +52,8 @@ unsigned tap_run(const struct tk_test *tests, unsigned n)
     for (unsigned i = 0; i < n; i++) {
         test_failed = 0;
         test_skip_reason = NULL;
+        if (tap_verbose)
+            printf("# start %u %s\n", i + 1, tests[i].name);
         tests[i].fn();
         if (test_failed) {
             failures++;

@@ -11,6 +11,8 @@ struct tk_test {
 
 /* Run tests[0..n) printing "1..n" and one TAP line each; returns the failures. */
 unsigned tap_run(const struct tk_test *tests, unsigned n);
+/* Announce each test ("# start N /name") before it runs, to locate a hang. */
+extern int tap_verbose;
 /* Record a failed assertion (printed as a "# " diagnostic) unless ok. */
 void tap_check(int ok, const char *file, int line, const char *what, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
