@@ -176,7 +176,7 @@ void t_cpu_gate_if(void)
 
 void t_cpu_tss_load(void)
 {
-    CHECK_EQ(str(), SEL_TSS);
+    CHECK_EQ(read_tr(), SEL_TSS);
     /* ltr marks the descriptor busy. */
     CHECK_EQ((gdt[SEL_TSS >> 3] >> 40) & 0xff, DESC_TSS_BUSY);
     CHECK_EQ(tss.ss0, SEL_KDATA);
