@@ -11,7 +11,7 @@ NM ?= nm
 GUEST_GCC_INCLUDE := $(shell $(CC32) -m32 -print-file-name=include)
 # -mgeneral-regs-only: kernel code never touches x87/SSE state, so user
 # processes' FPU registers survive traps without a save.
-GUEST_CFLAGS := -m32 -march=i686 -std=gnu11 -O2 -g -ffreestanding -fno-pic -fno-pie \
+GUEST_CFLAGS := -m32 -march=i586 -std=gnu11 -O2 -g -ffreestanding -fno-pic -fno-pie \
 	-fno-stack-protector -fcf-protection=none -fno-asynchronous-unwind-tables \
 	-fno-omit-frame-pointer -mgeneral-regs-only -nostdinc -isystem $(GUEST_GCC_INCLUDE) \
 	-Iguest/sdk/include -Iinclude $(WARN)
