@@ -76,6 +76,30 @@ static void com1_write(const char *s, unsigned len)
     serial_write(SERIAL_COM1, s, len);
 }
 
+/* Copy the value of the first "key=value" word into buf; NULL if none. */
+static const char *cmdline_value(const char *cmdline, const char *key, char *buf, size_t size)
+{
+    size_t n = strlen(key);
+
+    for (const char *p = cmdline; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *end = p;
+        while (*end && *end != ' ')
+            end++;
+        if ((size_t)(end - p) > n && !strncmp(p, key, n) && p[n] == '=') {
+            size_t len = (size_t)(end - p) - n - 1;
+            if (len >= size)
+                len = size - 1;
+            memcpy(buf, p + n + 1, len);
+            buf[len] = '\0';
+            return buf;
+        }
+        p = end;
+    }
+    return NULL;
+}
+
 /* True if word appears as a whole word in the command line. */
 static int cmdline_has(const char *cmdline, const char *word)
 {
@@ -142,6 +166,8 @@ void kmain(uint32_t magic, uint32_t mbi_pa)
         debug_exit(DEBUG_EXIT_SUCCESS);
     }
     tap_verbose = cmdline_has(cmdline, "verbose");
+    static char only[128];
+    tap_only = cmdline_value(cmdline, "only", only, sizeof only);
     unsigned failures = tap_run(tests, sizeof tests / sizeof tests[0]);
     debug_exit(failures ? DEBUG_EXIT_FAILURE : DEBUG_EXIT_SUCCESS);
 }
