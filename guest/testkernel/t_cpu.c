@@ -235,8 +235,9 @@ void t_cpu_popf_if(void)
     sti();
     if (!need_timer())
         return;
-    /* popf's IF also governs delivery: a timer IRQ waits while IF=0 ... */
-    cli();
+    /* popf's IF also governs delivery: a timer IRQ waits while a popf keeps
+     * IF clear ... */
+    write_eflags(base);
     uint32_t t0 = timer_ticks;
     uint32_t spins = 0;
     while (!(pic_get_irr() & 1) && spins < 20000000)
