@@ -21,6 +21,7 @@ typedef struct Fixture {
     int irq_changes;
     bool irq;
     int rx_ready;
+    int guest_errors[DP8390_ERR_COUNT];
 } Fixture;
 
 static void hook_irq(void *opaque, bool level)
@@ -47,8 +48,18 @@ static void hook_rx_ready(void *opaque)
     f->rx_ready++;
 }
 
+static void hook_guest_error(void *opaque, Dp8390GuestError kind, const char *msg)
+{
+    Fixture *f = opaque;
+
+    g_assert_cmpint(kind, <, DP8390_ERR_COUNT);
+    g_test_message("guest error: %s", msg);
+    f->guest_errors[kind]++;
+}
+
 static const Dp8390Hooks hooks = {
     .irq = hook_irq, .transmit = hook_transmit, .rx_ready = hook_rx_ready,
+    .guest_error = hook_guest_error,
 };
 
 static void fixture_set_up(Fixture *f, gconstpointer data)
@@ -57,6 +68,7 @@ static void fixture_set_up(Fixture *f, gconstpointer data)
     f->irq_changes = 0;
     f->irq = false;
     f->rx_ready = 0;
+    memset(f->guest_errors, 0, sizeof f->guest_errors);
     dp8390_init(&f->chip, test_mac, &hooks, f);
 }
 
@@ -578,6 +590,34 @@ static void test_ring_invalid_bounds(Fixture *f, gconstpointer data)
     g_assert_cmpint(dp8390_receive(&f->chip, frame, sizeof frame), ==, DP8390_RX_STORED);
 }
 
+static void test_ring_reported(Fixture *f, gconstpointer data)
+{
+    uint8_t frame[60];
+
+    make_frame(frame, sizeof frame, test_mac, 0);
+    /* Drivers start the chip without a ring to read the PROM: no report. */
+    wr(f, DP8390_DCR, 0x48);
+    dma_setup(f, 0, 32, DP8390_CR_RD_READ);
+    g_assert_cmpint(f->guest_errors[DP8390_ERR_RING_EMPTY], ==, 0);
+    /* A frame arriving then is dropped, and that is reported. */
+    wr(f, DP8390_RCR, DP8390_RCR_AB);
+    page(f, 1);
+    for (unsigned i = 0; i < 6; i++)
+        wr(f, DP8390_PAR0 + i, test_mac[i]);
+    page(f, 0);
+    g_assert_cmpint(dp8390_receive(&f->chip, frame, sizeof frame), ==, DP8390_RX_OVERFLOW);
+    g_assert_cmpint(f->guest_errors[DP8390_ERR_RING_EMPTY], ==, 1);
+
+    /* A good ring says nothing. */
+    driver_init(f, DP8390_RCR_AB);
+    g_assert_cmpint(dp8390_receive(&f->chip, frame, sizeof frame), ==, DP8390_RX_STORED);
+    g_assert_cmpint(f->guest_errors[DP8390_ERR_RING_OUTSIDE_RAM], ==, 0);
+    /* A ring laid out for a 32 KiB card: reported with the frame. */
+    wr(f, DP8390_PSTOP, 0xc0);
+    g_assert_cmpint(dp8390_receive(&f->chip, frame, sizeof frame), ==, DP8390_RX_STORED);
+    g_assert_cmpint(f->guest_errors[DP8390_ERR_RING_OUTSIDE_RAM], ==, 1);
+}
+
 static void test_status_registers(Fixture *f, gconstpointer data)
 {
     driver_init(f, DP8390_RCR_AB);
@@ -889,6 +929,7 @@ int main(int argc, char **argv)
     ADD("ring/overflow", test_ring_overflow);
     ADD("ring/rx-ready-after-reset", test_rx_ready_after_reset);
     ADD("ring/invalid-bounds", test_ring_invalid_bounds);
+    ADD("ring/reported", test_ring_reported);
     ADD("ring/bnry-curr-conventions", test_bnry_curr_empty_conventions);
     ADD("ring/send-packet-command", test_send_packet_command);
     ADD("isr/write-one-clears", test_isr_write_one_clears);
