@@ -107,9 +107,17 @@ static bool ring_fits(const Dp8390 *s, unsigned pages, uint8_t *next)
     return true;
 }
 
+/*
+ * Pages a received frame of len bytes occupies.  The chip stores the FCS
+ * behind the data; the model stores none (and does not count it in the
+ * header), but still leaves room for it, so that the next-page pointer is
+ * where drivers compute it: Linux's 8390 driver expects
+ * 1 + (count >> 8) or one more, and treats anything else as a broken ring
+ * (QEMU's card does the same).
+ */
 static unsigned frame_pages(size_t len)
 {
-    return (unsigned)((len + DP8390_RX_HEADER + DP8390_PAGE_SIZE - 1) /
+    return (unsigned)((len + DP8390_RX_HEADER + DP8390_FCS_ROOM + DP8390_PAGE_SIZE - 1) /
                       DP8390_PAGE_SIZE);
 }
 

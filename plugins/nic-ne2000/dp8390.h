@@ -100,6 +100,7 @@
 #define DP8390_PROM_SIZE 32u
 #define DP8390_PAGE_SIZE 256u
 #define DP8390_RX_HEADER 4u
+#define DP8390_FCS_ROOM 4u /* ring space left for the FCS the chip would store */
 
 /* Frame sizes without the FCS (the model never stores or sends one). */
 #define DP8390_MIN_FRAME 60u

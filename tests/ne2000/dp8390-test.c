@@ -454,6 +454,33 @@ static void test_receive_multi_page(Fixture *f, gconstpointer data)
     g_assert_cmphex(rd(f, DP8390_P2_RNPP), ==, RX_START + 6);
 }
 
+static unsigned driver_drain(Fixture *f, size_t expect_len);
+
+static void test_receive_next_page_leaves_fcs_room(Fixture *f, gconstpointer data)
+{
+    /* count = len + 4; the pages also hold the 4 FCS bytes the chip stores. */
+    static const struct { size_t len; unsigned pages; } cases[] = {
+        { 248, 1 }, { 249, 2 }, { 252, 2 }, { 504, 2 }, { 508, 3 }, { 1514, 6 },
+    };
+    uint8_t frame[1514], hdr[4];
+
+    driver_init(f, DP8390_RCR_AB);
+    make_frame(frame, sizeof frame, test_mac, 8);
+    for (size_t c = 0; c < G_N_ELEMENTS(cases); c++) {
+        uint8_t at = curr(f);
+        size_t count;
+
+        g_assert_cmpint(dp8390_receive(&f->chip, frame, cases[c].len), ==, DP8390_RX_STORED);
+        dma_in(f, (uint16_t)(at << 8), hdr, 4);
+        count = (size_t)(hdr[2] | hdr[3] << 8);
+        g_assert_cmpuint(count, ==, cases[c].len + 4);
+        g_assert_cmphex(hdr[1], ==, at + cases[c].pages);
+        /* What Linux's ei_receive() accepts as the next page. */
+        g_assert_true(hdr[1] == at + 1 + (count >> 8) || hdr[1] == at + 2 + (count >> 8));
+        driver_drain(f, cases[c].len);
+    }
+}
+
 static void test_receive_padding(Fixture *f, gconstpointer data)
 {
     uint8_t frame[42], hdr[4], in[60];
@@ -921,6 +948,7 @@ int main(int argc, char **argv)
     ADD("rx/header", test_receive_header);
     ADD("rx/multi-page", test_receive_multi_page);
     ADD("rx/padding", test_receive_padding);
+    ADD("rx/next-page-leaves-fcs-room", test_receive_next_page_leaves_fcs_room);
     ADD("rx/wraps-at-pstop", test_receive_wraps_at_pstop);
     ADD("rx/too-long", test_too_long);
     ADD("rx/stopped-drops", test_stopped_drops);

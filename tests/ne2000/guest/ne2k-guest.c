@@ -266,6 +266,25 @@ static void t_registers(void)
     CHECK_EQ(reg(1, 0x07), at + 1);
 }
 
+/* The next-page pointer leaves room for the FCS, as 8390 drivers expect. */
+static void t_next_page(void)
+{
+    static const struct { uint16_t len; uint8_t pages; } cases[] = {
+        { 248, 1 }, { 252, 2 }, { 508, 3 }, { 1514, 6 },
+    };
+    static uint8_t frame[1514], back[1600], hdr[4];
+    uint8_t at;
+
+    ne2k_drv_init(&bus, mac, 0x04);
+    for (unsigned c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        make_frame(frame, cases[c].len, mac, (uint8_t)c);
+        CHECK_EQ(echo(frame, cases[c].len, &at, back), cases[c].len);
+        ne2k_drv_read(&bus, (uint16_t)(at << 8), hdr, sizeof hdr);
+        CHECK_EQ(hdr[2] | hdr[3] << 8, cases[c].len + 4u);
+        CHECK_EQ(hdr[1], at + cases[c].pages);
+    }
+}
+
 static void t_short_frame_padded(void)
 {
     static uint8_t frame[42], back[1600], hdr[4];
@@ -353,6 +372,7 @@ static const struct {
     { "/ne2000/guest/probe", t_probe },
     { "/ne2000/guest/loopback", t_loopback },
     { "/ne2000/guest/registers", t_registers },
+    { "/ne2000/guest/next-page", t_next_page },
     { "/ne2000/guest/short-frame-padded", t_short_frame_padded },
     { "/ne2000/guest/filters", t_filters },
     { "/ne2000/guest/backpressure", t_backpressure },
