@@ -129,6 +129,21 @@ static void t_probe(void)
     CHECK_EQ(ne2k_drv_probe(&bus, mac), 1);
     for (unsigned i = 0; i < 6; i++)
         CHECK_EQ(mac[i], want[i]);
+    /* Word mode: every PROM word carries its byte twice. */
+    {
+        static uint16_t words[16];
+        outb(NE2K_IOBASE + 0x0e, 0x49);
+        outb(NE2K_IOBASE + 0x0a, 32);
+        outb(NE2K_IOBASE + 0x0b, 0);
+        outb(NE2K_IOBASE + 0x08, 0);
+        outb(NE2K_IOBASE + 0x09, 0);
+        outb(NE2K_IOBASE, 0x0a);
+        port_ins(NULL, NE2K_IOBASE + 0x10, 2, words, 16);
+        for (unsigned i = 0; i < 6; i++)
+            CHECK_EQ(words[i], want[i] * 0x0101u);
+        CHECK_EQ(words[14], 0x5757);
+        CHECK_EQ(inb(NE2K_IOBASE + 0x07) & 0x40, 0x40); /* RDC */
+    }
     /* Reset leaves RST alone in ISR; the probe acknowledged it. */
     inb(NE2K_IOBASE + 0x1f);
     CHECK_EQ(inb(NE2K_IOBASE + 0x07), 0x80);
