@@ -780,6 +780,13 @@ static void test_filter_physical(Fixture *f, gconstpointer data)
     make_frame(frame, sizeof frame, test_mac, 0);
     g_assert_cmpint(dp8390_receive(&f->chip, frame, sizeof frame), ==, DP8390_RX_STORED);
     g_assert_cmphex(rd(f, DP8390_RSR) & DP8390_RSR_PHY, ==, 0);
+    /* The filter follows PAR, not the address in the PROM. */
+    page(f, 1);
+    wr(f, DP8390_PAR0 + 5, 0x99);
+    page(f, 0);
+    g_assert_cmpint(dp8390_receive(&f->chip, frame, sizeof frame), ==, DP8390_RX_FILTERED);
+    frame[5] = 0x99;
+    g_assert_cmpint(dp8390_receive(&f->chip, frame, sizeof frame), ==, DP8390_RX_STORED);
 }
 
 static void test_filter_broadcast(Fixture *f, gconstpointer data)
