@@ -70,7 +70,7 @@ void registry_scan_dir(Registry *reg, const char *dir, GPtrArray *warnings);
 /* The default search path (see vm_load_plugins). */
 GPtrArray *registry_default_dirs(void);
 const LilyPlugin *registry_find(const Registry *reg, const char *name);
-/* "a, b, c" of the plugins of kind (0: every kind), for error messages. */
+/* "a, b, c" of the plugins of kind (0: every kind; device includes irqchip). */
 char *registry_names(const Registry *reg, LilyPluginKind kind);
 const char *registry_kind_name(LilyPluginKind kind);
 /* Why a plugin file called name failed to load, or NULL. */
@@ -207,6 +207,9 @@ LilyWatch *loop_fd_watch(LilyVm *vm, LilyInstance *owner, int fd, unsigned event
                          LilyWatchFn fn, void *opaque);
 void loop_fd_watch_update(LilyWatch *w, unsigned events);
 void loop_fd_watch_remove(LilyWatch *w);
+/* One main-loop iteration (may be nested in a callback); FALSE once the VM ended. */
+bool loop_iterate(LilyVm *vm, bool may_block);
+uint64_t loop_timer_next_deadline(LilyVm *vm);
 /* SIGINT, SIGTERM and SIGHUP end the VM (status 128 + signal number). */
 void loop_watch_signals(LilyVm *vm);
 /* Run until the VM ends. */

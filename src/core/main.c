@@ -174,6 +174,8 @@ static int main_run(LilyVm *vm)
                         "[machine] of the config file (see lilyvm --help)\n");
         return LILYVM_EXIT_CONFIG;
     }
+    /* Before realize: a signal during a plugin's init must still end the VM cleanly. */
+    loop_watch_signals(vm);
     if (!vm_realize(vm, &err))
         return main_fail(NULL, err);
     if (!log_check_categories(vm, &err))
@@ -192,7 +194,6 @@ static int main_run(LilyVm *vm)
         g_free(summary);
         return LILYVM_EXIT_NO_CPU;
     }
-    loop_watch_signals(vm);
     vm_run(vm);
     int status = 0;
     vm_exited(vm, &status);

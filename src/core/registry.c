@@ -233,7 +233,7 @@ gboolean registry_load_file(Registry *reg, const char *path, GError **error)
         g_set_error(&err, LILY_CORE_ERROR, LILY_CORE_ERROR_PLUGIN,
                     "cannot load plugin %s: %s (run 'ldd %s' to check its dependencies)",
                     path, why ? why : "unknown dlopen error", path);
-        goto out_fail;
+        goto out_note_failure;
     }
     dlerror();
     LilyPluginEntryFn entry = (LilyPluginEntryFn)dlsym(handle, LILYVM_PLUGIN_ENTRY_SYMBOL);
@@ -267,7 +267,7 @@ gboolean registry_load_file(Registry *reg, const char *path, GError **error)
 out_close:
     /* dlopen counts references: a file also loaded under another path stays mapped. */
     dlclose(handle);
-out_fail:
+out_note_failure:
     registry_note_failure(reg, path, err->message);
     g_propagate_error(error, err);
     return FALSE;
@@ -369,7 +369,10 @@ char *registry_names(const Registry *reg, LilyPluginKind kind)
     GString *s = g_string_new(NULL);
     for (guint i = 0; i < reg->plugins->len; i++) {
         const LilyPlugin *p = g_ptr_array_index(reg->plugins, i);
-        if (kind && p->desc->kind != kind)
+        /* An interrupt controller is a device too: it goes in [device] groups. */
+        bool fits = !kind || p->desc->kind == kind ||
+                    (kind == LILY_PLUGIN_DEVICE && p->desc->kind == LILY_PLUGIN_IRQCHIP);
+        if (!fits)
             continue;
         g_string_append_printf(s, "%s%s", s->len ? ", " : "", p->desc->name);
     }

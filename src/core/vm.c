@@ -121,11 +121,15 @@ gboolean vm_set_option(LilyVm *vm, const char *assignment, GError **error)
 
 static gboolean vm_load_kernel(LilyVm *vm, GError **error)
 {
-#ifdef LILY_HAVE_LOADER
     GError *err = NULL;
     if (!loader_load_multiboot(&vm->ram, vm->kernel, vm->cmdline, &vm->boot, &err)) {
-        g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_KERNEL, "kernel %s: %s",
-                    vm->kernel, err->message);
+        /* The loader's messages usually start with the file name already. */
+        if (g_str_has_prefix(err->message, vm->kernel))
+            g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_KERNEL, "kernel %s",
+                        err->message);
+        else
+            g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_KERNEL, "kernel %s: %s",
+                        vm->kernel, err->message);
         g_error_free(err);
         return FALSE;
     }
@@ -134,12 +138,6 @@ static gboolean vm_load_kernel(LilyVm *vm, GError **error)
             vm->kernel, vm->boot.entry, vm->boot.image_start, vm->boot.image_end,
             vm->boot.ebx);
     return TRUE;
-#else
-    g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_KERNEL,
-                "kernel %s: this LilyVM was built without the Multiboot loader "
-                "(src/core/loader.c)", vm->kernel);
-    return FALSE;
-#endif
 }
 
 gboolean vm_realize(LilyVm *vm, GError **error)
@@ -177,6 +175,11 @@ gboolean vm_realize(LilyVm *vm, GError **error)
         log_msg(inst->name, LILY_LOG_DEBUG, "initialised (plugin %s)", d->name);
     }
     vm->realized = true;
+    if (log_category_enabled("config", LILY_LOG_INFO)) {
+        char *summary = vm_summary(vm);
+        log_msg("config", LILY_LOG_INFO, "%s", summary);
+        g_free(summary);
+    }
     return TRUE;
 }
 

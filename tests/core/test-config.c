@@ -80,6 +80,25 @@ static void test_syntax(void)
     g_free(msg);
 }
 
+static void test_whitespace(void)
+{
+    LilyVm *vm = test_vm_from("  # comment\n[device r]\n  plugin=test-regs  \n"
+                              "irq   =   6 \t\nlabel =  two words  \n");
+    LilyInstance *inst = vm_find_instance(vm, "r");
+    g_assert_cmpint(inst->values[1].i, ==, 6);
+    g_assert_cmpstr(inst->values[6].s, ==, "two words");
+    vm_free(vm);
+    char *msg = test_config_error("[device r]\nplugin = test-regs\nirq = 5 # five\n");
+    test_assert_contains(msg, "test.conf:3", "'5 # five'");
+    g_free(msg);
+    msg = test_config_error("[ device r ]\nplugin = test-regs\n");
+    test_assert_contains(msg, "test.conf:1", "unknown group [ device r ]");
+    g_free(msg);
+    msg = test_config_error("[device r]\nplugin = test-regs\n; not a comment\n");
+    test_assert_contains(msg, "test.conf:3", "; not a comment");
+    g_free(msg);
+}
+
 static void test_unknown_group_key(void)
 {
     char *msg = test_config_error("[machine]\n[disk d0]\nplugin = x\n");
@@ -132,6 +151,9 @@ static void test_duplicates(void)
     g_free(msg);
     msg = test_config_error("[device machine]\nplugin = test-regs\n");
     test_assert_contains(msg, "test.conf:1", "invalid instance name");
+    g_free(msg);
+    msg = test_config_error("[machine]\n\n[device cpu]\nplugin = test-regs\n");
+    test_assert_contains(msg, "test.conf:3", "invalid instance name 'cpu'", "not machine, cpu");
     g_free(msg);
 }
 
@@ -201,6 +223,29 @@ static void test_set_machine_unknown(void)
     vm_free(vm);
 }
 
+static void test_cpu_keys(void)
+{
+    /* [machine] takes the option keys of the CPU plugin it selects. */
+    LilyVm *vm = configured("[machine]\ncpu = test-cpu\nexit = 5\n");
+    GError *err = NULL;
+    g_assert_true(vm_set_option(vm, "machine.transport=ptrace", &err));
+    g_assert_true(vm_realize(vm, &err));
+    g_assert_nonnull(vm->cpu);
+    g_assert_cmpstr(vm->cpu->name, ==, "cpu");
+    g_assert_cmpint(vm->cpu->values[0].i, ==, 5);
+    g_assert_cmpint(vm->cpu->values[2].i, ==, 1);
+    /* The CPU is created last. */
+    g_assert_true(g_ptr_array_index(vm->instances, vm->instances->len - 1) == vm->cpu);
+    vm_free(vm);
+    char *msg = test_config_error("[machine]\ncpu = test-cpu\ntransport = carrier-pigeon\n");
+    test_assert_contains(msg, "test.conf:3", "transport", "'carrier-pigeon'", "signal, ptrace");
+    g_free(msg);
+    /* Without a cpu key no CPU is picked unless cpu-ia32 exists. */
+    vm = test_vm_from("[machine]\n");
+    g_assert_null(vm->cpu);
+    vm_free(vm);
+}
+
 static void test_init_failure(void)
 {
     /* Two devices on the same ports: the second init fails and says why. */
@@ -209,6 +254,35 @@ static void test_init_failure(void)
     test_assert_contains(msg, "b (plugin test-regs)", "0x508-0x517", "0x500-0x50f",
                          "claimed by a");
     g_free(msg);
+}
+
+/* Random texts made of config-like pieces: every one is accepted or refused, none crashes. */
+static void test_garbage(void)
+{
+    static const char *const pieces[] = {
+        "[", "]", "[machine]", "[device r]", "[netdev n]", "[device ", "plugin", "=",
+        " = ", "test-regs", "test-net", "test-chip", "irq", "iobase", "fwd", "mode",
+        "0x", "99", "-1", "tcp::1-:2", ";", ",", "#", "\n", "\n", "\\", "\\s", "\t",
+        "\xc3\xa9", "\xff", "memory", "4G", "1M", "cpu", "none", "pcap", "mac", "::",
+    };
+    for (int round = 0; round < 300; round++) {
+        GString *text = g_string_new(NULL);
+        int n = g_test_rand_int_range(1, 40);
+        for (int i = 0; i < n; i++)
+            g_string_append(text, pieces[g_test_rand_int_range(0, G_N_ELEMENTS(pieces))]);
+        LilyVm *vm = test_vm_new();
+        GError *err = NULL;
+        gboolean ok = vm_configure_data(vm, text->str, "fuzz.conf", &err) &&
+                      vm_set_option(vm, "machine.memory=1M", &err) && vm_realize(vm, &err);
+        if (!ok) {
+            g_assert_nonnull(err);
+            g_assert_true(g_str_has_prefix(err->message, "fuzz.conf") ||
+                          g_str_has_prefix(err->message, "--set") || strstr(err->message, "("));
+            g_clear_error(&err);
+        }
+        vm_free(vm);
+        g_string_free(text, TRUE);
+    }
 }
 
 static void test_default_machine(void)
@@ -250,6 +324,7 @@ int main(int argc, char **argv)
     g_test_add_func("/core/config/unset-string", test_unset_string);
     g_test_add_func("/core/config/bad-value", test_bad_value);
     g_test_add_func("/core/config/syntax", test_syntax);
+    g_test_add_func("/core/config/whitespace", test_whitespace);
     g_test_add_func("/core/config/unknown-group-key", test_unknown_group_key);
     g_test_add_func("/core/config/plugin-errors", test_plugin_errors);
     g_test_add_func("/core/config/duplicates", test_duplicates);
@@ -257,8 +332,10 @@ int main(int argc, char **argv)
     g_test_add_func("/core/config/memory-range", test_memory_range);
     g_test_add_func("/core/config/set", test_set);
     g_test_add_func("/core/config/set-machine-unknown", test_set_machine_unknown);
+    g_test_add_func("/core/config/cpu-keys", test_cpu_keys);
     g_test_add_func("/core/config/init-failure", test_init_failure);
     g_test_add_func("/core/config/default-machine", test_default_machine);
     g_test_add_func("/core/config/file", test_file);
+    g_test_add_func("/core/config/garbage", test_garbage);
     return g_test_run();
 }
