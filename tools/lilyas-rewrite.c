@@ -539,12 +539,10 @@ static unsigned rw_line(LilyasRewriter *rw, const char *line, size_t n, GString 
         case RW_STMT_EMPTY:
             break;
         case RW_STMT_PREFIX_ONLY:
-            if (rw->pending_prefix < 0 && !st.has_labels) {
+            if (rw->pending_prefix < 0) {
                 g_string_append_len(out, line + emitted, (gssize)(at - emitted));
                 emitted = at;
                 rw->pending_prefix = (gssize)out->len;
-            } else if (st.has_labels) {
-                rw->pending_prefix = -1;
             }
             break;
         case RW_STMT_OTHER:
@@ -558,8 +556,11 @@ static unsigned rw_line(LilyasRewriter *rw, const char *line, size_t n, GString 
             }
             break;
         case RW_STMT_SENSITIVE:
-            if (rw->pending_prefix >= 0 && !st.has_labels) {
-                /* `rep; pushf`: the trap must come before the prefix. */
+            if (rw->pending_prefix >= 0) {
+                /* `rep; pushf`: the trap must come before the prefix, or the
+                 * prefix would apply to the trap and the VM not see a site. */
+                if (st.has_labels)
+                    rw_warn(rw, "a label between a prefix and its instruction points into a rewrite site");
                 rw_append_trap(rw, out, rw->pending_prefix, st.vec);
             } else {
                 g_string_append_len(out, line + emitted, (gssize)(at - emitted));
