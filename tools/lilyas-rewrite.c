@@ -487,7 +487,7 @@ static bool rw_include(LilyasRewriter *rw, const char *name, size_t len, GString
     char *file = g_strndup(name, len);
     unsigned saved_line = rw->line;
     bool saved_comment = rw->in_block_comment;
-    char *saved_file = g_strdup(rw->file_name);
+    char *saved_file;
     GError *error = NULL;
     char *path, *quoted;
 
@@ -496,6 +496,7 @@ static bool rw_include(LilyasRewriter *rw, const char *name, size_t len, GString
         g_free(file);
         return false;
     }
+    saved_file = g_strdup(rw->file_name);
     rw->in_block_comment = false;
     path = rw->include(rw->include_opaque, file, &error);
     rw->line = saved_line;
