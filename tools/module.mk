@@ -36,10 +36,10 @@ $(B)/tools/lily-check: $(patsubst %.c,$(B)/obj/%.o,$(LILYCHECK_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_EXE) -o $@ $^ $(ZYDIS_LIBS) $(GLIB_LIBS)
 
+# (include/lilyvm/rewrite.h is installed with the other public headers.)
 INSTALL_HOOKS += install-tools
 .PHONY: install-tools
 install-tools: $(B)/tools/lily-as $(B)/tools/lily-cc
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LILYCC_BIN_INSTALLED) $(DESTDIR)$(INCLUDEDIR)/lilyvm
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LILYCC_BIN_INSTALLED)
 	install -m 755 $(B)/tools/lily-as $(B)/tools/lily-cc $(B)/tools/lily-check $(DESTDIR)$(BINDIR)/
 	install -m 755 $(B)/tools/lily-as $(DESTDIR)$(LILYCC_BIN_INSTALLED)/as
-	install -m 644 include/lilyvm/rewrite.h $(DESTDIR)$(INCLUDEDIR)/lilyvm/
