@@ -31,6 +31,7 @@ typedef struct BenchCase {
     bool gp;            /* #GP loop (cli) instead of int3 */
     unsigned ops;       /* mapping ops per round trip */
     uint32_t op_kind;   /* LILY_MAP_OP_MAP or LILY_MAP_OP_PROTECT */
+    int base;           /* the case without ops to compare with, or -1 */
 } BenchCase;
 
 static int bench_bits = 32;
@@ -197,25 +198,29 @@ int main(int argc, char **argv)
     int memfd = memfd_create("lilyvm-bench-ram", MFD_CLOEXEC);
     uint8_t *ram;
     GError *error = NULL;
-    double base_sig = 0, base_pt = 0;
+    /* base: index of the case without ops that an ops case is compared to. */
     const BenchCase cases[] = {
-        { "int3, spin 2000 then futex", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_NONE, false, 0, 0 },
-        { "int3, spin 20000 then futex", LILY_TRANSPORT_SIGNAL, 20000, false, PIN_NONE, false, 0, 0 },
-        { "int3, futex only", LILY_TRANSPORT_SIGNAL, 0, false, PIN_NONE, false, 0, 0 },
-        { "int3, futex only, same CPU", LILY_TRANSPORT_SIGNAL, 0, false, PIN_SAME, false, 0, 0 },
-        { "int3, spin 20000, split CPUs", LILY_TRANSPORT_SIGNAL, 20000, false, PIN_SPLIT, false, 0, 0 },
-        { "#GP (cli), spin 2000", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_NONE, true, 0, 0 },
-        { "int3 + 1 map op", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_NONE, false, 1, LILY_MAP_OP_MAP },
-        { "int3 + 16 map ops", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_NONE, false, 16, LILY_MAP_OP_MAP },
-        { "int3 + 16 protect ops", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_NONE, false, 16, LILY_MAP_OP_PROTECT },
-        { "int3", LILY_TRANSPORT_PTRACE, 0, false, PIN_NONE, false, 0, 0 },
-        { "int3, same CPU", LILY_TRANSPORT_PTRACE, 0, false, PIN_SAME, false, 0, 0 },
-        { "int3, split CPUs", LILY_TRANSPORT_PTRACE, 0, false, PIN_SPLIT, false, 0, 0 },
-        { "#GP (cli), precise (2 stops)", LILY_TRANSPORT_PTRACE, 0, false, PIN_NONE, true, 0, 0 },
-        { "#GP (cli), imprecise (1 stop)", LILY_TRANSPORT_PTRACE, 0, true, PIN_NONE, true, 0, 0 },
-        { "int3 + 1 map op", LILY_TRANSPORT_PTRACE, 0, false, PIN_NONE, false, 1, LILY_MAP_OP_MAP },
-        { "int3 + 16 map ops", LILY_TRANSPORT_PTRACE, 0, false, PIN_NONE, false, 16, LILY_MAP_OP_MAP },
+        { "int3, futex only", LILY_TRANSPORT_SIGNAL, 0, false, PIN_NONE, false, 0, 0, -1 },
+        { "int3, futex only, same CPU", LILY_TRANSPORT_SIGNAL, 0, false, PIN_SAME, false, 0, 0, -1 },
+        { "int3, spin 200 then futex", LILY_TRANSPORT_SIGNAL, 200, false, PIN_NONE, false, 0, 0, -1 },
+        { "int3, spin 2000 then futex", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_NONE, false, 0, 0, -1 },
+        { "int3, spin 2000, same CPU", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_SAME, false, 0, 0, -1 },
+        { "int3, spin 2000, split CPUs", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_SPLIT, false, 0, 0, -1 },
+        { "int3, spin 20000 then futex", LILY_TRANSPORT_SIGNAL, 20000, false, PIN_NONE, false, 0, 0, -1 },
+        { "#GP (cli), spin 2000, split CPUs", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_SPLIT, true, 0, 0, -1 },
+        { "int3 + 1 map op, split CPUs", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_SPLIT, false, 1, LILY_MAP_OP_MAP, 5 },
+        { "int3 + 16 map ops, split CPUs", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_SPLIT, false, 16, LILY_MAP_OP_MAP, 5 },
+        { "int3 + 16 protect ops, split CPUs", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_SPLIT, false, 16, LILY_MAP_OP_PROTECT, 5 },
+        { "int3", LILY_TRANSPORT_PTRACE, 0, false, PIN_NONE, false, 0, 0, -1 },
+        { "int3, same CPU", LILY_TRANSPORT_PTRACE, 0, false, PIN_SAME, false, 0, 0, -1 },
+        { "int3, split CPUs", LILY_TRANSPORT_PTRACE, 0, false, PIN_SPLIT, false, 0, 0, -1 },
+        { "#GP (cli), precise (2 stops)", LILY_TRANSPORT_PTRACE, 0, false, PIN_NONE, true, 0, 0, -1 },
+        { "#GP (cli), imprecise (1 stop)", LILY_TRANSPORT_PTRACE, 0, true, PIN_NONE, true, 0, 0, -1 },
+        { "int3 + 1 map op", LILY_TRANSPORT_PTRACE, 0, false, PIN_NONE, false, 1, LILY_MAP_OP_MAP, 11 },
+        { "int3 + 16 map ops", LILY_TRANSPORT_PTRACE, 0, false, PIN_NONE, false, 16, LILY_MAP_OP_MAP, 11 },
+        { "int3 + 16 protect ops", LILY_TRANSPORT_PTRACE, 0, false, PIN_NONE, false, 16, LILY_MAP_OP_PROTECT, 11 },
     };
+    BenchResult results[G_N_ELEMENTS(cases)];
 
     if (memfd < 0 || ftruncate(memfd, GUEST_RAM_SIZE) != 0) {
         fprintf(stderr, "lily-native-bench: cannot create guest RAM: %s\n", strerror(errno));
@@ -249,17 +254,14 @@ int main(int argc, char **argv)
 
         memcpy(ram, blob, (size_t)(end - blob));
         r = bench_run(c, memfd, iters);
+        results[i] = r;
         if (r.min < 0) {
             printf("%-10s %-34s %10s\n", transport_kind_name(c->kind), c->what, "failed");
             continue;
         }
-        if (i == 0)
-            base_sig = r.min;
-        if (c->kind == LILY_TRANSPORT_PTRACE && base_pt == 0)
-            base_pt = r.min;
-        if (c->ops)
+        if (c->ops && c->base >= 0 && results[c->base].min > 0)
             printf("%-10s %-34s %10.2f %10.2f %14.2f\n", transport_kind_name(c->kind), c->what, r.min, r.median,
-                   (r.min - (c->kind == LILY_TRANSPORT_SIGNAL ? base_sig : base_pt)) / c->ops);
+                   (r.min - results[c->base].min) / c->ops);
         else
             printf("%-10s %-34s %10.2f %10.2f\n", transport_kind_name(c->kind), c->what, r.min, r.median);
         fflush(stdout);
