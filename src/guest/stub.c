@@ -189,8 +189,8 @@ static void stub_record(VcpuPage *p, int sig, const siginfo_t *si, const ucontex
         p->trap.syscall_nr = 0;
         p->trap.syscall_arch = 0;
     }
-    p->trap.flags = 0;
     p->trap.host_ip = (uint64_t)g[REG_RIP];
+    p->trap.flags = vcpu_trap_flags(&p->trap);
 }
 
 static void stub_write_back(const VcpuPage *p, ucontext_t *uc)
@@ -319,6 +319,13 @@ __attribute__((no_stack_protector)) static void stub_handler(int sig, siginfo_t 
     }
 
     stub_record(p, sig, si, uc, guest_fs);
+    /* The start trap always goes to the VM: it carries the first entry. */
+    if (stub.local_handler && uc->uc_mcontext.gregs[REG_RIP] != (greg_t)stub_start_ip() &&
+        stub.local_handler(stub.local_ctx, &p->regs, &p->trap)) {
+        stub_write_back(p, uc);
+        stub_load_segments(p->regs.ds, p->regs.es, p->regs.fs, p->regs.gs);
+        return;
+    }
     stub_hand_over(p);
     stub_exec_ops(p);
     stub_write_back(p, uc);
@@ -579,6 +586,8 @@ void stub_main(const StubParams *params)
     stub.vm_pid = params->vm_pid;
     stub.use_ptrace = params->use_ptrace;
     stub_have_fsgsbase = params->have_fsgsbase;
+    stub.local_handler = params->local_handler;
+    stub.local_ctx = params->local_ctx;
 
     /* Die with the VM; if it is already gone, do not start. */
     stub_syscall(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);

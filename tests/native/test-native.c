@@ -505,6 +505,53 @@ static void test_vm_death(gconstpointer data)
     g_assert_cmpint(WTERMSIG(status), ==, SIGKILL);
 }
 
+/* The in-guest fast path: a handler running in the guest process skips
+ * cli/hlt/in by itself and counts them in guest RAM; the VM only sees the
+ * final int3. */
+#define LOCAL_COUNTER_OFFSET (GUEST_DATA_OFFSET + 0x800)
+
+__attribute__((no_sanitize("address", "undefined"), no_stack_protector))
+static bool test_local_skip(void *ctx, LilyRegs *regs, const LilyTrap *trap)
+{
+    volatile uint8_t *ram = ctx;
+    uint32_t at = regs->eip - BLOB_BASE;
+    uint8_t op;
+
+    if (trap->signo != SIGSEGV || trap->trapno != 13 || at >= 0x10000)
+        return false;
+    op = ram[at];
+    if (op != 0xfa && op != 0xf4 && op != 0xe4)
+        return false;
+    regs->eip += op == 0xe4 ? 2 : 1;
+    (*(volatile uint32_t *)(ram + LOCAL_COUNTER_OFFSET))++;
+    return true;
+}
+
+static void test_local_handler(gconstpointer data)
+{
+    LilyTransportConfig cfg = { .kind = LILY_TRANSPORT_SIGNAL, .spin_iterations = 2000,
+                                .memfd_size = GUEST_RAM_SIZE, .local_handler = test_local_skip };
+    GError *error = NULL;
+    uint32_t count;
+    Guest g;
+    FLAVOR(data);
+
+    /* guest_setup() with a local handler: the same steps by hand. */
+    SETUP(&g, fl, priv);
+    transport_free(g.t);
+    cfg.memfd = g.memfd;
+    cfg.local_ctx = g.ram;
+    g.t = transport_new(&cfg, &error);
+    g_assert_no_error(error);
+    g_assert_true(transport_start(g.t, &error));
+    g_assert_no_error(error);
+    guest_expect(&g, SIGTRAP);
+    g_assert_cmphex(g.vcpu.regs.eip, ==, MARK_ADDR(fl, priv, priv_end_trap));
+    memcpy(&count, g.ram + LOCAL_COUNTER_OFFSET, 4);
+    g_assert_cmpuint(count, ==, 3);
+    guest_teardown(&g);
+}
+
 /* ---- syscalls from the guest --------------------------------------------- */
 
 static char *test_path(const char *what)
@@ -779,6 +826,8 @@ int main(int argc, char **argv)
     test_add("fs-loaded", test_fs_loaded);
     test_add("forged-record", test_forged_record);
     test_add("vm-death", test_vm_death);
+    g_test_add_data_func("/native/signal/compat32/local-handler", &test_flavors[0], test_local_handler);
+    g_test_add_data_func("/native/signal/long64/local-handler", &test_flavors[1], test_local_handler);
     g_test_add_data_func("/native/both/compat32/identical-records", &test_flavors[0], test_identical_records);
     g_test_add_data_func("/native/both/long64/identical-records", &test_flavors[1], test_identical_records);
     return g_test_run();
