@@ -37,7 +37,15 @@ INSTALL_HOOKS := # extra install targets
 .PHONY: all check check-unit bench install clean distclean fuzz
 all:
 
-MODULES := $(sort $(wildcard src/*/module.mk plugins/*/module.mk tools/module.mk guest/module.mk tests/*/module.mk docs/module.mk))
+# Order matters where a module uses another's variables in its rules: the
+# core and the tools come first, the install rules (docs/) last.
+MODULES := $(wildcard src/core/module.mk) \
+	$(sort $(filter-out src/core/module.mk,$(wildcard src/*/module.mk))) \
+	$(wildcard tools/module.mk) \
+	$(sort $(wildcard plugins/*/module.mk)) \
+	$(wildcard guest/module.mk) \
+	$(sort $(wildcard tests/*/module.mk fuzz/module.mk)) \
+	$(wildcard docs/module.mk)
 include $(MODULES)
 
 # A plugin is every .c in its PLUGIN_SRCS_NAME, linked into $(B)/plugins/NAME.so
@@ -78,5 +86,8 @@ clean:
 
 distclean: clean
 	rm -f config.mk config.h
+
+# Keep intermediate objects: rebuilding them on every run wastes time.
+.SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -14,6 +14,7 @@ typedef struct LilyVm LilyVm;
 /* Exit statuses of the lilyvm program besides the guest's own. */
 #define LILYVM_EXIT_CONFIG 125  /* bad command line, config, plugin or kernel image */
 #define LILYVM_EXIT_CRASH 124   /* the guest crashed or the VM failed while running */
+#define LILYVM_EXIT_NO_CPU 123  /* no CPU plugin: machine built and checked, guest not run */
 
 LilyVm *vm_new(void);
 void vm_free(LilyVm *vm);
@@ -44,7 +45,10 @@ void bus_mmio_write(LilyVm *vm, uint64_t gpa, unsigned size, uint32_t value);
 /* Current level of interrupt line n as the devices drive it (0/1). */
 int vm_irq_level(LilyVm *vm, unsigned line);
 
-/* Run the main loop for at most ns nanoseconds of host time, or until the VM ends. */
+/*
+ * Run the main loop for ns nanoseconds of host time, or until the VM ends.
+ * Every timer due within ns has fired when it returns (unless the VM ended).
+ */
 void vm_run_for(LilyVm *vm, uint64_t ns);
 
 /* TRUE once the VM has ended; *status is the exit status (debug-exit value, ...). */

@@ -1,0 +1,319 @@
+/*
+ * The VM's main loop: one GMainContext carrying the VM clock's timers (one
+ * source, armed timers kept sorted so they fire in deadline order), host fd
+ * watches and the signals that end the VM.
+ */
+#include <signal.h>
+#include <time.h>
+#include <glib-unix.h>
+#include "src/core/core.h"
+
+struct LilyWatch {
+    GSource source;    /* first: the watch is the GSource */
+    LilyVm *vm;
+    LilyInstance *owner;
+    gpointer tag;
+    int fd;
+    LilyWatchFn fn;
+    void *opaque;
+};
+
+static int64_t loop_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void loop_start_clock(LilyVm *vm)
+{
+    vm->clock_start = loop_mono_ns();
+}
+
+uint64_t loop_clock_ns(LilyVm *vm)
+{
+    int64_t now = loop_mono_ns() - vm->clock_start;
+    return now > 0 ? (uint64_t)now : 0;
+}
+
+/* Make the timer source wake up for the earliest armed timer. */
+static void loop_timer_rearm_source(LilyVm *vm)
+{
+    if (!vm->timers_armed) {
+        g_source_set_ready_time(vm->timer_source, -1);
+        return;
+    }
+    LilyTimer *first = vm->timers_armed->data;
+    /* g_get_monotonic_time() is CLOCK_MONOTONIC in microseconds: round up. */
+    int64_t at_ns = vm->clock_start + (int64_t)MIN(first->deadline, (uint64_t)INT64_MAX / 2);
+    g_source_set_ready_time(vm->timer_source, (at_ns + 999) / 1000);
+}
+
+static gboolean loop_timer_dispatch(GSource *source, GSourceFunc cb, gpointer data)
+{
+    LilyVm *vm = *(LilyVm **)(source + 1);
+    /* Fire in deadline order; a callback may arm, delete or free any timer. */
+    unsigned budget = 10000;  /* bounded work per dispatch */
+    while (vm->timers_armed && budget--) {
+        LilyTimer *t = vm->timers_armed->data;
+        if (t->deadline > loop_clock_ns(vm))
+            break;
+        vm->timers_armed = g_list_delete_link(vm->timers_armed, t->link);
+        t->link = NULL;
+        t->armed = false;
+        vm->stats.timers_fired++;
+        t->fn(t->opaque);
+        if (vm->exited)
+            break;
+    }
+    loop_timer_rearm_source(vm);
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs loop_timer_funcs = {
+    .dispatch = loop_timer_dispatch,
+};
+
+static gboolean loop_wakeup_dispatch(GSource *source, GSourceFunc cb, gpointer data)
+{
+    g_source_set_ready_time(source, -1);
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs loop_wakeup_funcs = {
+    .dispatch = loop_wakeup_dispatch,
+};
+
+void loop_init(LilyVm *vm)
+{
+    vm->ctx = g_main_context_new();
+    vm->timers = g_ptr_array_new();
+    vm->watches = g_ptr_array_new();
+    vm->signal_sources = g_ptr_array_new();
+    vm->timer_source = g_source_new(&loop_timer_funcs, sizeof(GSource) + sizeof(LilyVm *));
+    *(LilyVm **)(vm->timer_source + 1) = vm;
+    g_source_set_name(vm->timer_source, "lilyvm-timers");
+    /* A CPU may run its guest from a timer and iterate the loop from there. */
+    g_source_set_can_recurse(vm->timer_source, TRUE);
+    g_source_attach(vm->timer_source, vm->ctx);
+    loop_start_clock(vm);
+}
+
+void loop_clear(LilyVm *vm)
+{
+    if (!vm->ctx)
+        return;
+    while (vm->watches->len)
+        loop_fd_watch_remove(g_ptr_array_index(vm->watches, vm->watches->len - 1));
+    while (vm->timers->len)
+        loop_timer_free(g_ptr_array_index(vm->timers, vm->timers->len - 1));
+    for (guint i = 0; i < vm->signal_sources->len; i++) {
+        GSource *s = g_ptr_array_index(vm->signal_sources, i);
+        g_source_destroy(s);
+        g_source_unref(s);
+    }
+    g_source_destroy(vm->timer_source);
+    g_source_unref(vm->timer_source);
+    g_ptr_array_free(vm->timers, TRUE);
+    g_ptr_array_free(vm->watches, TRUE);
+    g_ptr_array_free(vm->signal_sources, TRUE);
+    g_main_context_unref(vm->ctx);
+    vm->ctx = NULL;
+}
+
+LilyTimer *loop_timer_new(LilyVm *vm, LilyInstance *owner, LilyTimerFn fn, void *opaque)
+{
+    LilyTimer *t = g_new0(LilyTimer, 1);
+    t->vm = vm;
+    t->owner = owner;
+    t->fn = fn;
+    t->opaque = opaque;
+    g_ptr_array_add(vm->timers, t);
+    return t;
+}
+
+static gint loop_timer_cmp(gconstpointer a, gconstpointer b)
+{
+    const LilyTimer *x = a, *y = b;
+    if (x->deadline != y->deadline)
+        return x->deadline < y->deadline ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void loop_timer_del(LilyTimer *t)
+{
+    if (!t || !t->armed)
+        return;
+    LilyVm *vm = t->vm;
+    vm->timers_armed = g_list_delete_link(vm->timers_armed, t->link);
+    t->link = NULL;
+    t->armed = false;
+    loop_timer_rearm_source(vm);
+}
+
+void loop_timer_mod(LilyTimer *t, uint64_t deadline_ns)
+{
+    if (!t)
+        return;
+    LilyVm *vm = t->vm;
+    if (t->armed) {
+        vm->timers_armed = g_list_delete_link(vm->timers_armed, t->link);
+        t->link = NULL;
+    }
+    t->deadline = deadline_ns;
+    t->seq = vm->timer_seq++;
+    t->armed = true;
+    /* Insert sorted; the list is short (a few timers per device). */
+    vm->timers_armed = g_list_insert_sorted(vm->timers_armed, t, loop_timer_cmp);
+    t->link = g_list_find(vm->timers_armed, t);
+    loop_timer_rearm_source(vm);
+}
+
+void loop_timer_free(LilyTimer *t)
+{
+    if (!t)
+        return;
+    loop_timer_del(t);
+    g_ptr_array_remove_fast(t->vm->timers, t);
+    g_free(t);
+}
+
+static gboolean loop_watch_dispatch(GSource *source, GSourceFunc cb, gpointer data)
+{
+    LilyWatch *w = (LilyWatch *)source;
+    unsigned revents = g_source_query_unix_fd(source, w->tag);
+    if (!revents)
+        return G_SOURCE_CONTINUE;
+    gboolean keep = w->fn(w->fd, revents, w->opaque);
+    if (g_source_is_destroyed(source))
+        return G_SOURCE_REMOVE;  /* the callback removed it already */
+    if (!keep) {
+        loop_fd_watch_remove(w);
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs loop_watch_funcs = {
+    .dispatch = loop_watch_dispatch,
+};
+
+LilyWatch *loop_fd_watch(LilyVm *vm, LilyInstance *owner, int fd, unsigned events,
+                         LilyWatchFn fn, void *opaque)
+{
+    if (fd < 0 || !fn)
+        return NULL;
+    GSource *s = g_source_new(&loop_watch_funcs, sizeof(LilyWatch));
+    LilyWatch *w = (LilyWatch *)s;
+    w->vm = vm;
+    w->owner = owner;
+    w->fd = fd;
+    w->fn = fn;
+    w->opaque = opaque;
+    w->tag = g_source_add_unix_fd(s, fd, (GIOCondition)events);
+    g_source_set_name(s, owner ? owner->name : "core");
+    g_source_attach(s, vm->ctx);
+    g_ptr_array_add(vm->watches, w);
+    return w;
+}
+
+void loop_fd_watch_update(LilyWatch *w, unsigned events)
+{
+    if (w && !g_source_is_destroyed(&w->source))
+        g_source_modify_unix_fd(&w->source, w->tag, (GIOCondition)events);
+}
+
+void loop_fd_watch_remove(LilyWatch *w)
+{
+    if (!w)
+        return;
+    g_ptr_array_remove_fast(w->vm->watches, w);
+    g_source_destroy(&w->source);
+    g_source_unref(&w->source);
+}
+
+void vm_end(LilyVm *vm, int status)
+{
+    if (vm->exited)
+        return;
+    vm->exited = true;
+    vm->exit_status = status;
+    if (vm->ctx)
+        g_main_context_wakeup(vm->ctx);
+}
+
+typedef struct LoopSignal {
+    LilyVm *vm;
+    int signo;
+} LoopSignal;
+
+static gboolean loop_signal_cb(gpointer data)
+{
+    LoopSignal *ls = data;
+    log_msg("loop", LILY_LOG_INFO, "%s received: ending the VM", g_strsignal(ls->signo));
+    vm_end(ls->vm, 128 + ls->signo);
+    return G_SOURCE_CONTINUE;
+}
+
+void loop_watch_signals(LilyVm *vm)
+{
+    static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+    for (size_t i = 0; i < G_N_ELEMENTS(signals); i++) {
+        GSource *s = g_unix_signal_source_new(signals[i]);
+        LoopSignal *ls = g_new0(LoopSignal, 1);
+        ls->vm = vm;
+        ls->signo = signals[i];
+        g_source_set_callback(s, loop_signal_cb, ls, g_free);
+        g_source_attach(s, vm->ctx);
+        g_ptr_array_add(vm->signal_sources, s);
+    }
+}
+
+bool loop_iterate(LilyVm *vm, bool may_block)
+{
+    if (vm->exited)
+        return false;
+    g_main_context_push_thread_default(vm->ctx);
+    g_main_context_iteration(vm->ctx, may_block);
+    g_main_context_pop_thread_default(vm->ctx);
+    return !vm->exited;
+}
+
+uint64_t loop_timer_next_deadline(LilyVm *vm)
+{
+    return vm->timers_armed ? ((LilyTimer *)vm->timers_armed->data)->deadline : UINT64_MAX;
+}
+
+void vm_run(LilyVm *vm)
+{
+    g_main_context_push_thread_default(vm->ctx);
+    while (!vm->exited)
+        g_main_context_iteration(vm->ctx, TRUE);
+    g_main_context_pop_thread_default(vm->ctx);
+}
+
+void vm_run_for(LilyVm *vm, uint64_t ns)
+{
+    int64_t deadline = g_get_monotonic_time() + (int64_t)MIN(ns / 1000, (uint64_t)G_MAXINT32);
+    GSource *wake = g_source_new(&loop_wakeup_funcs, sizeof(GSource));
+    g_source_set_ready_time(wake, deadline);
+    g_source_attach(wake, vm->ctx);
+    g_main_context_push_thread_default(vm->ctx);
+    /* At least one pass, so that ready sources run even for ns == 0. */
+    g_main_context_iteration(vm->ctx, FALSE);
+    while (!vm->exited && g_get_monotonic_time() < deadline)
+        g_main_context_iteration(vm->ctx, TRUE);
+    /* Whatever fell due by the deadline runs, even if this process was late. */
+    if (!vm->exited)
+        g_main_context_iteration(vm->ctx, FALSE);
+    g_main_context_pop_thread_default(vm->ctx);
+    g_source_destroy(wake);
+    g_source_unref(wake);
+}
+
+gboolean vm_exited(LilyVm *vm, int *status)
+{
+    if (vm->exited && status)
+        *status = vm->exit_status;
+    return vm->exited;
+}
