@@ -373,6 +373,42 @@ static void test_confined_layout(gconstpointer data)
     guest_teardown(&g);
 }
 
+/* Selectors the VM must never hand over: caught before anything runs
+ * (RPL 0); a selector with RPL 3 that the GDT does not hold ends the guest
+ * process (signal: the stub's load faults) or is replaced by a null
+ * selector (ptrace: the kernel's load on the way out has a fix-up). */
+static void test_bad_selector(gconstpointer data)
+{
+    LilyRunResult r;
+    Guest g;
+    FLAVOR(data);
+
+    SETUP(&g, fl, int3);
+    guest_expect(&g, SIGTRAP);
+    g.vcpu.regs.ds = 0x28; /* RPL 0 */
+    g_assert_cmpint(transport_run(g.t, &g.vcpu, TEST_TIMEOUT_NS), ==, LILY_RUN_ERROR);
+    g_assert_cmpstr(transport_last_error(g.t), ==, "the VM asked for invalid segment selectors");
+    g_assert_cmpint(transport_pid(g.t), ==, 0);
+    guest_teardown(&g);
+
+    SETUP(&g, fl, int3);
+    guest_expect(&g, SIGTRAP);
+    g.vcpu.regs.ds = 0x43; /* RPL 3, but no such descriptor */
+    r = guest_run(&g);
+    if (fl->kind == LILY_TRANSPORT_SIGNAL) {
+        g_assert_cmpint(r, ==, LILY_RUN_EXITED);
+        g_assert_true(WIFSIGNALED(transport_exit_status(g.t)));
+        g_assert_cmpint(WTERMSIG(transport_exit_status(g.t)), ==, SIGSEGV);
+        g_assert_cmpint(transport_pid(g.t), ==, 0);
+        g_assert_cmpint(transport_run(g.t, &g.vcpu, TEST_TIMEOUT_NS), ==, LILY_RUN_ERROR);
+    } else if (r == LILY_RUN_TRAP) {
+        g_assert_cmphex(g.vcpu.regs.ds, !=, 0x43);
+    } else {
+        g_assert_cmpint(transport_pid(g.t), ==, 0);
+    }
+    guest_teardown(&g);
+}
+
 /* The VM interrupts a guest that never traps. */
 static void test_timeout_kick(gconstpointer data)
 {
@@ -851,6 +887,7 @@ int main(int argc, char **argv)
     test_add("bad-map-op", test_bad_map_op);
     test_add("confined-layout", test_confined_layout);
     test_add("timeout-kick", test_timeout_kick);
+    test_add("bad-selector", test_bad_selector);
     test_add("int80", test_int80);
     test_add("sysenter", test_sysenter);
     test_add("syscall", test_syscall);
