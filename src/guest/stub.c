@@ -237,12 +237,14 @@ static void stub_exec_ops(VcpuPage *p)
         if ((addr & STUB_PAGE_MASK) || (len & STUB_PAGE_MASK) || len == 0 ||
             addr + len > STUB_4G || (prot & ~7ull)) {
             ret = -EINVAL;
-        } else if (kind == LILY_MAP_OP_MAP) {
+        } else if (kind == LILY_MAP_OP_MAP || kind == LILY_MAP_OP_MAP_POPULATE) {
+            long flags = MAP_SHARED | MAP_FIXED | (kind == LILY_MAP_OP_MAP_POPULATE ? MAP_POPULATE : 0);
+
             if ((off & STUB_PAGE_MASK) || off > stub.memfd_size || len > stub.memfd_size - off)
                 ret = -EINVAL;
             else
-                ret = stub_syscall(__NR_mmap, (long)addr, (long)len, (long)prot,
-                                   MAP_SHARED | MAP_FIXED, stub.memfd, (long)off);
+                ret = stub_syscall(__NR_mmap, (long)addr, (long)len, (long)prot, flags,
+                                   stub.memfd, (long)off);
             if (ret == (long)addr)
                 ret = 0;
         } else if (kind == LILY_MAP_OP_UNMAP) {
@@ -475,12 +477,14 @@ static void stub_build_filter(StubFilter *f)
     stub_require_eq(f, FUTEX_WAKE);
     stub_rule_end(f);
 
-    /* mmap(low addr, len, prot <= RWX, MAP_SHARED|MAP_FIXED, memfd, off) */
+    /* mmap(low addr, len, prot <= RWX, MAP_SHARED|MAP_FIXED[|MAP_POPULATE], memfd, off) */
     stub_rule_begin(f, __NR_mmap);
     stub_require_low_range(f, 0, 1);
     stub_require_flags_subset(f, 2, PROT_READ | PROT_WRITE | PROT_EXEC);
     stub_require_field(f, SD_ARG_HI(3), 0);
-    stub_require_field(f, SD_ARG_LO(3), MAP_SHARED | MAP_FIXED);
+    stub_emit(f, BPF_LD | BPF_W | BPF_ABS, SD_ARG_LO(3), 0, 0);
+    stub_emit(f, BPF_JMP | BPF_JEQ | BPF_K, MAP_SHARED | MAP_FIXED, 1, 0);
+    stub_require_eq(f, MAP_SHARED | MAP_FIXED | MAP_POPULATE);
     stub_require_field(f, SD_ARG_LO(4), (uint32_t)stub.memfd);
     stub_rule_end(f);
 

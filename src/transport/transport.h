@@ -71,6 +71,8 @@ typedef enum LilyMapOpKind {
     LILY_MAP_OP_MAP = 1,     /* map memfd [file_offset, +len) at guest_addr with prot */
     LILY_MAP_OP_UNMAP = 2,   /* unmap [guest_addr, +len) */
     LILY_MAP_OP_PROTECT = 3, /* change protection of [guest_addr, +len) to prot */
+    LILY_MAP_OP_MAP_POPULATE = 4, /* MAP, and fill the page tables now
+                                     (MAP_POPULATE: no minor fault on first touch) */
 } LilyMapOpKind;
 
 typedef struct LilyMapOp {

@@ -19,6 +19,9 @@
 
 extern const uint8_t blob32_int3_loop[], blob32_int3_loop_end[], blob64_int3_loop[], blob64_int3_loop_end[];
 extern const uint8_t blob32_gp_loop[], blob32_gp_loop_end[], blob64_gp_loop[], blob64_gp_loop_end[];
+extern const uint8_t blob32_pf_loop[], blob32_pf_loop_end[], blob64_pf_loop[], blob64_pf_loop_end[];
+
+#define PF_PAGES ((PF_REGION_END - PF_REGION) / 0x1000)
 
 typedef enum { PIN_NONE, PIN_SAME, PIN_SPLIT } BenchPin;
 
@@ -33,6 +36,10 @@ typedef struct BenchCase {
     uint32_t op_kind;   /* LILY_MAP_OP_MAP or LILY_MAP_OP_PROTECT */
     int base;           /* the case without ops to compare with, or -1 */
     bool local;         /* signal: in-guest handler takes all but 1 in BENCH_BATCH traps */
+    bool pf;            /* page-fault loop: the VM (or with local, the guest
+                           process) maps each faulting page, one VM trip per
+                           PF_PAGES faults unmaps them all */
+    bool populate;      /* pf: map with MAP_POPULATE */
 } BenchCase;
 
 static int bench_bits = 32;
@@ -95,13 +102,36 @@ static bool bench_local_handler(void *ctx, LilyRegs *regs, const LilyTrap *trap)
     return ++bench_local_count % BENCH_BATCH != 0;
 }
 
+/* In-guest shadow fill for the "local" page-fault case: map the faulting
+ * page of PF_REGION right here (the seccomp filter allows exactly this). */
+__attribute__((no_sanitize("address", "undefined"), no_stack_protector))
+static bool bench_local_pf(void *ctx, LilyRegs *regs, const LilyTrap *trap)
+{
+    long memfd = (long)(intptr_t)ctx;
+    long page = trap->fault_addr & ~0xfffu;
+    register long r10 __asm__("r10") = MAP_SHARED | MAP_FIXED | MAP_POPULATE;
+    register long r8 __asm__("r8") = memfd;
+    register long r9 __asm__("r9") = PF_REGION_OFFSET + page - PF_REGION;
+    long ret;
+
+    (void)regs;
+    if (trap->signo != SIGSEGV || trap->trapno != 14 || page < PF_REGION || page >= PF_REGION_END)
+        return false;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(9L /* mmap */), "D"(page), "S"(0x1000L), "d"((long)PROT_READ), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret == page;
+}
+
 /* One case: n round trips (rounded up to whole batches). */
 static BenchResult bench_run(const BenchCase *c, int memfd, unsigned n)
 {
     LilyTransportConfig cfg = {
         .kind = c->kind, .memfd = memfd, .memfd_size = GUEST_RAM_SIZE,
         .spin_iterations = c->spin, .imprecise_faults = c->imprecise,
-        .local_handler = c->local ? bench_local_handler : NULL,
+        .local_handler = c->local ? (c->pf ? bench_local_pf : bench_local_handler) : NULL,
+        .local_ctx = (void *)(intptr_t)memfd,
     };
     GError *error = NULL;
     LilyTransport *t;
@@ -165,6 +195,17 @@ static BenchResult bench_run(const BenchCase *c, int memfd, unsigned n)
             };
         }
         vcpu.n_ops = c->ops;
+        if (c->pf) {
+            bool fault = vcpu.trap.signo == SIGSEGV && vcpu.trap.trapno == 14;
+            uint32_t page = vcpu.trap.fault_addr & ~0xfffu;
+
+            if (fault && page >= PF_REGION && page < PF_REGION_END)
+                vcpu.ops[0] = (LilyMapOp){ c->populate ? LILY_MAP_OP_MAP_POPULATE : LILY_MAP_OP_MAP, PROT_READ, page, 0x1000,
+                                           PF_REGION_OFFSET + page - PF_REGION };
+            else
+                vcpu.ops[0] = (LilyMapOp){ LILY_MAP_OP_UNMAP, 0, PF_REGION, PF_REGION_END - PF_REGION, 0 };
+            vcpu.n_ops = 1;
+        }
         if (c->gp)
             vcpu.regs.eip = loop_eip + 1; /* skip cli; the jmp goes back */
         if (transport_run(t, &vcpu, -1) != LILY_RUN_TRAP || vcpu.op_error != 0) {
@@ -173,7 +214,7 @@ static BenchResult bench_run(const BenchCase *c, int memfd, unsigned n)
             goto out_free;
         }
         if (c->local || i % BENCH_BATCH == BENCH_BATCH - 1)
-            batch[done++] = (double)(transport_now_ns() - start) / BENCH_BATCH / 1000.0;
+            batch[done++] = (double)(transport_now_ns() - start) / (c->local && c->pf ? PF_PAGES : BENCH_BATCH) / 1000.0;
     }
     res = bench_summarize(batch, done);
 out_free:
@@ -217,26 +258,30 @@ int main(int argc, char **argv)
     GError *error = NULL;
     /* base: index of the case without ops that an ops case is compared to. */
     const BenchCase cases[] = {
-        { "int3, futex only", LILY_TRANSPORT_SIGNAL, 0, false, PIN_NONE, false, 0, 0, -1, false },
-        { "int3, futex only, same CPU", LILY_TRANSPORT_SIGNAL, 0, false, PIN_SAME, false, 0, 0, -1, false },
-        { "int3, spin 200 then futex", LILY_TRANSPORT_SIGNAL, 200, false, PIN_NONE, false, 0, 0, -1, false },
-        { "int3, spin 2000 then futex", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_NONE, false, 0, 0, -1, false },
-        { "int3, spin 2000, same CPU", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_SAME, false, 0, 0, -1, false },
-        { "int3, spin 2000, split CPUs", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_SPLIT, false, 0, 0, -1, false },
-        { "int3, spin 20000 then futex", LILY_TRANSPORT_SIGNAL, 20000, false, PIN_NONE, false, 0, 0, -1, false },
-        { "#GP (cli), spin 2000, split CPUs", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_SPLIT, true, 0, 0, -1, false },
-        { "int3 handled in the guest process", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_SPLIT, false, 0, 0, -1, true },
-        { "int3 + 1 map op, split CPUs", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_SPLIT, false, 1, LILY_MAP_OP_MAP, 5, false },
-        { "int3 + 16 map ops, split CPUs", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_SPLIT, false, 16, LILY_MAP_OP_MAP, 5, false },
-        { "int3 + 16 protect ops, split CPUs", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_SPLIT, false, 16, LILY_MAP_OP_PROTECT, 5, false },
-        { "int3", LILY_TRANSPORT_PTRACE, 0, false, PIN_NONE, false, 0, 0, -1, false },
-        { "int3, same CPU", LILY_TRANSPORT_PTRACE, 0, false, PIN_SAME, false, 0, 0, -1, false },
-        { "int3, split CPUs", LILY_TRANSPORT_PTRACE, 0, false, PIN_SPLIT, false, 0, 0, -1, false },
-        { "#GP (cli), precise (2 stops)", LILY_TRANSPORT_PTRACE, 0, false, PIN_NONE, true, 0, 0, -1, false },
-        { "#GP (cli), imprecise (1 stop)", LILY_TRANSPORT_PTRACE, 0, true, PIN_NONE, true, 0, 0, -1, false },
-        { "int3 + 1 map op", LILY_TRANSPORT_PTRACE, 0, false, PIN_NONE, false, 1, LILY_MAP_OP_MAP, 12, false },
-        { "int3 + 16 map ops", LILY_TRANSPORT_PTRACE, 0, false, PIN_NONE, false, 16, LILY_MAP_OP_MAP, 12, false },
-        { "int3 + 16 protect ops", LILY_TRANSPORT_PTRACE, 0, false, PIN_NONE, false, 16, LILY_MAP_OP_PROTECT, 12, false },
+        { .what = "int3, futex only", .kind = LILY_TRANSPORT_SIGNAL, .base = -1 },
+        { .what = "int3, futex only, same CPU", .kind = LILY_TRANSPORT_SIGNAL, .pin = PIN_SAME, .base = -1 },
+        { .what = "int3, spin 200 then futex", .kind = LILY_TRANSPORT_SIGNAL, .spin = 200, .base = -1 },
+        { .what = "int3, spin 2000 then futex", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .base = -1 },
+        { .what = "int3, spin 2000, same CPU", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .pin = PIN_SAME, .base = -1 },
+        { .what = "int3, spin 2000, split CPUs", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .pin = PIN_SPLIT, .base = -1 },
+        { .what = "int3, spin 20000 then futex", .kind = LILY_TRANSPORT_SIGNAL, .spin = 20000, .base = -1 },
+        { .what = "#GP (cli), spin 2000, split CPUs", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .pin = PIN_SPLIT, .gp = true, .base = -1 },
+        { .what = "int3 handled in the guest process", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .pin = PIN_SPLIT, .local = true, .base = -1 },
+        { .what = "#PF, VM maps the page, split CPUs", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .pin = PIN_SPLIT, .pf = true, .base = -1 },
+        { .what = "#PF, VM maps+populates, split CPUs", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .pin = PIN_SPLIT, .pf = true, .populate = true, .base = -1 },
+        { .what = "#PF, guest maps+populates itself", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .pin = PIN_SPLIT, .local = true, .pf = true, .populate = true, .base = -1 },
+        { .what = "int3 + 1 map op, split CPUs", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .pin = PIN_SPLIT, .ops = 1, .op_kind = LILY_MAP_OP_MAP, .base = 5 },
+        { .what = "int3 + 16 map ops, split CPUs", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .pin = PIN_SPLIT, .ops = 16, .op_kind = LILY_MAP_OP_MAP, .base = 5 },
+        { .what = "int3 + 16 protect ops, split CPUs", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .pin = PIN_SPLIT, .ops = 16, .op_kind = LILY_MAP_OP_PROTECT, .base = 5 },
+        { .what = "int3", .kind = LILY_TRANSPORT_PTRACE, .base = -1 },
+        { .what = "int3, same CPU", .kind = LILY_TRANSPORT_PTRACE, .pin = PIN_SAME, .base = -1 },
+        { .what = "int3, split CPUs", .kind = LILY_TRANSPORT_PTRACE, .pin = PIN_SPLIT, .base = -1 },
+        { .what = "#GP (cli), precise (2 stops)", .kind = LILY_TRANSPORT_PTRACE, .gp = true, .base = -1 },
+        { .what = "#GP (cli), imprecise (1 stop)", .kind = LILY_TRANSPORT_PTRACE, .imprecise = true, .gp = true, .base = -1 },
+        { .what = "#PF, VM maps the page (2 stops + op)", .kind = LILY_TRANSPORT_PTRACE, .pf = true, .base = -1 },
+        { .what = "int3 + 1 map op", .kind = LILY_TRANSPORT_PTRACE, .ops = 1, .op_kind = LILY_MAP_OP_MAP, .base = 15 },
+        { .what = "int3 + 16 map ops", .kind = LILY_TRANSPORT_PTRACE, .ops = 16, .op_kind = LILY_MAP_OP_MAP, .base = 15 },
+        { .what = "int3 + 16 protect ops", .kind = LILY_TRANSPORT_PTRACE, .ops = 16, .op_kind = LILY_MAP_OP_PROTECT, .base = 15 },
     };
     BenchResult results[G_N_ELEMENTS(cases)];
 
@@ -263,10 +308,13 @@ int main(int argc, char **argv)
     }
     for (unsigned i = 0; i < G_N_ELEMENTS(cases); i++) {
         const BenchCase *c = &cases[i];
-        const uint8_t *blob = c->gp ? (bench_bits == 32 ? blob32_gp_loop : blob64_gp_loop)
-                                    : (bench_bits == 32 ? blob32_int3_loop : blob64_int3_loop);
-        const uint8_t *end = c->gp ? (bench_bits == 32 ? blob32_gp_loop_end : blob64_gp_loop_end)
-                                   : (bench_bits == 32 ? blob32_int3_loop_end : blob64_int3_loop_end);
+        bool b32 = bench_bits == 32;
+        const uint8_t *blob = c->pf ? (b32 ? blob32_pf_loop : blob64_pf_loop)
+                              : c->gp ? (b32 ? blob32_gp_loop : blob64_gp_loop)
+                                      : (b32 ? blob32_int3_loop : blob64_int3_loop);
+        const uint8_t *end = c->pf ? (b32 ? blob32_pf_loop_end : blob64_pf_loop_end)
+                             : c->gp ? (b32 ? blob32_gp_loop_end : blob64_gp_loop_end)
+                                     : (b32 ? blob32_int3_loop_end : blob64_int3_loop_end);
         unsigned iters = c->kind == LILY_TRANSPORT_PTRACE ? n / 4 + 1 : n;
         BenchResult r;
 

@@ -301,7 +301,7 @@ static void test_page_fault(gconstpointer data)
     guest_expect(&g, SIGSEGV);
     g_assert_cmphex(g.vcpu.trap.fault_addr, ==, PF_ADDR_B);
     g_assert_cmphex(g.vcpu.trap.error_code, ==, 6); /* user, write, not present */
-    guest_queue(&g, LILY_MAP_OP_MAP, PF_ADDR_B, 0x1000, PROT_READ | PROT_WRITE, PF_OFFSET_B);
+    guest_queue(&g, LILY_MAP_OP_MAP_POPULATE, PF_ADDR_B, 0x1000, PROT_READ | PROT_WRITE, PF_OFFSET_B);
     guest_expect(&g, SIGTRAP);
     g_assert_cmphex(g.vcpu.regs.ebx, ==, 0xabcdef01);
     memcpy(&stored, g.ram + PF_OFFSET_B, 4);
