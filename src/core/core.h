@@ -58,10 +58,18 @@ typedef struct Registry {
 
 void registry_init(Registry *reg);
 void registry_clear(Registry *reg);
-/*
- * Load one file.  On failure *error explains why in words the user can act
- * on (the ABI versions, both file names of a duplicate, dlerror() and a hint
- * to run ldd).
+/**
+ * registry_load_file() - dlopen one plugin file, check and index it
+ * @reg: the registry
+ * @path: the .so file
+ * @error: why it was refused, in words the user can act on (both ABI
+ *         versions, both files of a duplicate name, dlerror() and a hint to
+ *         run ldd)
+ *
+ * A refused file is remembered under its base name so that a config asking
+ * for that plugin later gets the same reason (registry_failure()).
+ *
+ * Return: TRUE if the plugin is now in the registry.
  */
 gboolean registry_load_file(Registry *reg, const char *path, GError **error);
 /* Load every *.so in dir; failures become warnings (appended to warnings if
@@ -83,10 +91,16 @@ gboolean registry_check_options(const LilyOption *opts, const char *who, GError 
 /* Memory that lives as long as the values it backs. */
 typedef GPtrArray OptArena;
 
-/*
- * Parse text as a value of opt.  On failure returns FALSE and *reason says
- * what is accepted (e.g. "an integer in 0..15").  Strings and lists are
- * allocated in arena.
+/**
+ * opt_parse() - parse the text of one option value
+ * @opt: the option table entry (type, range, enum values, flags)
+ * @text: the value as written by the user
+ * @out: filled on success (present = true; set is left to the caller)
+ * @arena: owns the strings and list arrays @out points to
+ * @reason: on failure, if not NULL, what went wrong and what is accepted
+ *          (e.g. "out of range; accepted: an integer in 0..15 ...")
+ *
+ * Return: TRUE if @text is a valid value of @opt.
  */
 gboolean opt_parse(const LilyOption *opt, const char *text, LilyOptValue *out,
                    OptArena *arena, char **reason);
@@ -240,6 +254,18 @@ void net_link_free(NetLink *link);
 gboolean net_link_set_pcap(NetLink *link, const char *path, GError **error);
 LilyNetPort *net_attach(LilyVm *vm, LilyInstance *inst, const char *netdev,
                         const LilyNetOps *ops, void *opaque, GError **error);
+/**
+ * net_send() - hand one frame to the other end of a link
+ * @port: the sender's end
+ * @frame: an Ethernet frame without FCS
+ * @len: 1..65535 bytes
+ *
+ * The frame is delivered (and written to the link's pcap file) only if the
+ * peer is attached and its can_receive() says yes.
+ *
+ * Return: true if the peer received the frame; false if the sender must
+ * keep it and wait for its ready() callback.
+ */
 bool net_send(LilyNetPort *port, const uint8_t *frame, size_t len);
 bool net_can_send(LilyNetPort *port);
 void net_ready(LilyNetPort *port);
