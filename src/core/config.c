@@ -860,3 +860,13 @@ char *cfg_default_machine_text(const Registry *reg)
     return g_string_free(s, FALSE);
 }
 
+
+const LilyOption *cfg_machine_core_options(void)
+{
+    return cfg_machine_options;
+}
+
+const LilyOption *cfg_netdev_core_options(void)
+{
+    return cfg_netdev_options;
+}

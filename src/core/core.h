@@ -145,6 +145,9 @@ CfgGroup *cfg_find_group(Config *cfg, const char *name);
 CfgEntry *cfg_find_entry(CfgGroup *group, const char *key);
 /* "FILE:LINE" or "--set" for messages about entry e (group line if e is NULL). */
 char *cfg_where(const CfgGroup *g, const CfgEntry *e);
+/* The keys the core itself owns in [machine] and in every [netdev]. */
+const LilyOption *cfg_machine_core_options(void);
+const LilyOption *cfg_netdev_core_options(void);
 /* The default PC machine built from the plugins that exist. */
 char *cfg_default_machine_text(const Registry *reg);
 

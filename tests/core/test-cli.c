@@ -86,6 +86,11 @@ static void test_describe(void)
     r = run_lilyvm("--describe", "test-strict", NULL);
     test_assert_contains(r.out, "tag", "required");
     run_free(&r);
+    r = run_lilyvm("--describe", "machine", NULL);
+    g_assert_cmpint(r.status, ==, 0);
+    test_assert_contains(r.out, "memory", "default 32M", "from 1M to 3G", "kernel", "cpu",
+                         "pcap");
+    run_free(&r);
     r = run_lilyvm("--describe", "nope", NULL);
     g_assert_cmpint(r.status, ==, LILYVM_EXIT_CONFIG);
     test_assert_contains(r.err, "nope", "no such plugin", "test-regs");
