@@ -113,10 +113,16 @@ uint32_t bus_pio_read(LilyVm *vm, uint16_t port, unsigned size)
     const BusRegion *r = bus_lookup(vm->bus.pio, port);
     if (!r || !r->ops->read) {
         vm->stats.pio_unclaimed++;
-        log_msg("bus", LILY_LOG_DEBUG, "read%u from unclaimed port 0x%x", size * 8, port);
+        if (log_bus_trace)
+            log_msg("bus", LILY_LOG_DEBUG, "in%u 0x%x: unclaimed, 0x%x", size * 8, port,
+                    bus_size_mask(size));
         return bus_size_mask(size);
     }
-    return r->ops->read(r->opaque, port - r->base, size) & bus_size_mask(size);
+    uint32_t v = r->ops->read(r->opaque, port - r->base, size) & bus_size_mask(size);
+    if (log_bus_trace)
+        log_msg("bus", LILY_LOG_DEBUG, "in%u 0x%x: %s+0x%" G_GINT64_MODIFIER "x = 0x%x",
+                size * 8, port, bus_owner_name(r->owner), port - r->base, v);
+    return v;
 }
 
 void bus_pio_write(LilyVm *vm, uint16_t port, unsigned size, uint32_t value)
@@ -127,13 +133,18 @@ void bus_pio_write(LilyVm *vm, uint16_t port, unsigned size, uint32_t value)
         return;
     }
     const BusRegion *r = bus_lookup(vm->bus.pio, port);
+    value &= bus_size_mask(size);
     if (!r || !r->ops->write) {
         vm->stats.pio_unclaimed++;
-        log_msg("bus", LILY_LOG_DEBUG, "write%u 0x%x to unclaimed port 0x%x", size * 8,
-                value, port);
+        if (log_bus_trace)
+            log_msg("bus", LILY_LOG_DEBUG, "out%u 0x%x = 0x%x: unclaimed, dropped", size * 8,
+                    port, value);
         return;
     }
-    r->ops->write(r->opaque, port - r->base, size, value & bus_size_mask(size));
+    if (log_bus_trace)
+        log_msg("bus", LILY_LOG_DEBUG, "out%u 0x%x: %s+0x%" G_GINT64_MODIFIER "x = 0x%x",
+                size * 8, port, bus_owner_name(r->owner), port - r->base, value);
+    r->ops->write(r->opaque, port - r->base, size, value);
 }
 
 /* Items in buf are little-endian, as the guest's memory holds them. */
@@ -199,8 +210,9 @@ uint32_t bus_mmio_read(LilyVm *vm, uint64_t gpa, unsigned size)
     const BusRegion *r = bus_lookup(vm->bus.mmio, gpa);
     if (!r || !r->ops->read) {
         vm->stats.mmio_unclaimed++;
-        log_msg("bus", LILY_LOG_DEBUG, "read%u from unclaimed MMIO 0x%" G_GINT64_MODIFIER "x",
-                size * 8, gpa);
+        if (log_bus_trace)
+            log_msg("bus", LILY_LOG_DEBUG, "read%u from unclaimed MMIO 0x%" G_GINT64_MODIFIER
+                    "x", size * 8, gpa);
         return bus_size_mask(size);
     }
     return r->ops->read(r->opaque, gpa - r->base, size) & bus_size_mask(size);
@@ -214,8 +226,9 @@ void bus_mmio_write(LilyVm *vm, uint64_t gpa, unsigned size, uint32_t value)
     const BusRegion *r = bus_lookup(vm->bus.mmio, gpa);
     if (!r || !r->ops->write) {
         vm->stats.mmio_unclaimed++;
-        log_msg("bus", LILY_LOG_DEBUG, "write%u 0x%x to unclaimed MMIO 0x%"
-                G_GINT64_MODIFIER "x", size * 8, value, gpa);
+        if (log_bus_trace)
+            log_msg("bus", LILY_LOG_DEBUG, "write%u 0x%x to unclaimed MMIO 0x%"
+                    G_GINT64_MODIFIER "x", size * 8, value, gpa);
         return;
     }
     r->ops->write(r->opaque, gpa - r->base, size, value & bus_size_mask(size));

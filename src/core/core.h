@@ -29,6 +29,9 @@ typedef enum LilyCoreError {
 /* Core log categories besides the instance names. */
 extern const char *const log_core_categories[];
 
+/* -d bus: trace every bus access (checked on the hot path, so a plain flag). */
+extern bool log_bus_trace;
+
 void log_msg(const char *category, LilyLogLevel level, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
 void log_msgv(const char *category, LilyLogLevel level, const char *fmt, va_list ap)
