@@ -238,3 +238,17 @@ bool bus_mmio_claimed(LilyVm *vm, uint64_t gpa)
 {
     return bus_lookup(vm->bus.mmio, gpa) != NULL;
 }
+
+static void bus_release_in(GArray *regions, LilyInstance *owner)
+{
+    for (guint i = regions->len; i-- > 0;) {
+        if (g_array_index(regions, BusRegion, i).owner == owner)
+            g_array_remove_index(regions, i);
+    }
+}
+
+void bus_release_owner(Bus *bus, LilyInstance *owner)
+{
+    bus_release_in(bus->pio, owner);
+    bus_release_in(bus->mmio, owner);
+}

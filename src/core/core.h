@@ -178,6 +178,8 @@ void bus_pio_read_rep(LilyVm *vm, uint16_t port, unsigned size, void *buf, uint3
 void bus_pio_write_rep(LilyVm *vm, uint16_t port, unsigned size, const void *buf,
                        uint32_t count);
 bool bus_mmio_claimed(LilyVm *vm, uint64_t gpa);
+/* Drop every region owner claimed (its init failed). */
+void bus_release_owner(Bus *bus, LilyInstance *owner);
 
 /* ---- interrupts (irq.c) --------------------------------------------------- */
 
@@ -199,6 +201,8 @@ gboolean irq_register_cpu(LilyVm *vm, LilyInstance *owner,
                           GError **error);
 void irq_cpu_set_intr(LilyVm *vm, bool level);
 int irq_ack(LilyVm *vm);
+/* Forget owner's lines (lowered first), controller and CPU registration. */
+void irq_release_owner(LilyVm *vm, LilyInstance *owner);
 /* The INTR level last given by the interrupt controller. */
 bool vm_intr_level(LilyVm *vm);
 
@@ -227,6 +231,8 @@ LilyWatch *loop_fd_watch(LilyVm *vm, LilyInstance *owner, int fd, unsigned event
                          LilyWatchFn fn, void *opaque);
 void loop_fd_watch_update(LilyWatch *w, unsigned events);
 void loop_fd_watch_remove(LilyWatch *w);
+/* Free owner's timers and remove its watches. */
+void loop_release_owner(LilyVm *vm, LilyInstance *owner);
 /* One main-loop iteration (may be nested in a callback); FALSE once the VM ended. */
 bool loop_iterate(LilyVm *vm, bool may_block);
 uint64_t loop_timer_next_deadline(LilyVm *vm);
@@ -276,6 +282,8 @@ bool net_send(LilyNetPort *port, const uint8_t *frame, size_t len);
 bool net_can_send(LilyNetPort *port);
 void net_ready(LilyNetPort *port);
 void net_detach(LilyNetPort *port);
+/* Detach every port owner attached. */
+void net_release_owner(LilyVm *vm, LilyInstance *owner);
 
 /* ---- instances and the VM (vm.c) ----------------------------------------- */
 
@@ -327,6 +335,7 @@ struct LilyVm {
     LilyInstance *chip_owner;
     void (*cpu_intr)(void *opaque, bool level);
     void *cpu_opaque;
+    LilyInstance *cpu_owner;
     bool intr_level;
 
     /* loop */

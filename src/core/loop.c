@@ -232,6 +232,20 @@ void loop_fd_watch_remove(LilyWatch *w)
     g_source_unref(&w->source);
 }
 
+void loop_release_owner(LilyVm *vm, LilyInstance *owner)
+{
+    for (guint i = vm->timers->len; i-- > 0;) {
+        LilyTimer *t = g_ptr_array_index(vm->timers, i);
+        if (t->owner == owner)
+            loop_timer_free(t);  /* swaps the last element in: i stays valid */
+    }
+    for (guint i = vm->watches->len; i-- > 0;) {
+        LilyWatch *w = g_ptr_array_index(vm->watches, i);
+        if (w->owner == owner)
+            loop_fd_watch_remove(w);
+    }
+}
+
 void vm_end(LilyVm *vm, int status)
 {
     if (vm->exited)

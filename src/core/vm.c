@@ -140,6 +140,15 @@ static gboolean vm_load_kernel(LilyVm *vm, GError **error)
     return TRUE;
 }
 
+/* Take back what an instance registered: its regions, lines, timers, watches, ports. */
+static void vm_instance_release(LilyVm *vm, LilyInstance *inst)
+{
+    bus_release_owner(&vm->bus, inst);
+    irq_release_owner(vm, inst);
+    loop_release_owner(vm, inst);
+    net_release_owner(vm, inst);
+}
+
 gboolean vm_realize(LilyVm *vm, GError **error)
 {
     if (vm->realized) {
@@ -168,7 +177,14 @@ gboolean vm_realize(LilyVm *vm, GError **error)
                         inst->name, d->name,
                         err ? err->message : "init failed without saying why");
             g_clear_error(&err);
+            /* Nothing may call into the failed instance's freed state later. */
+            vm_instance_release(vm, inst);
             return FALSE;
+        }
+        if (err) {
+            log_msg(inst->name, LILY_LOG_WARN, "init succeeded but left an error: %s",
+                    err->message);
+            g_clear_error(&err);
         }
         inst->state = state;
         inst->initialised = true;
