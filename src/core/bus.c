@@ -6,6 +6,8 @@
 #include <string.h>
 #include "src/core/core.h"
 
+#define BUS_REGIONS_MAX 4096  /* per space; bounds what a plugin can make us keep */
+
 void bus_init(Bus *bus)
 {
     bus->pio = g_array_new(FALSE, TRUE, sizeof(BusRegion));
@@ -42,6 +44,12 @@ static gboolean bus_claim(GArray *regions, const char *what, LilyInstance *owner
         g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_BUS,
                     "%s: invalid %s region 0x%" G_GINT64_MODIFIER "x length 0x%"
                     G_GINT64_MODIFIER "x", bus_owner_name(owner), what, base, len);
+        return FALSE;
+    }
+    if (regions->len >= BUS_REGIONS_MAX) {
+        g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_BUS,
+                    "%s: too many %s regions (%d in the machine)", bus_owner_name(owner), what,
+                    BUS_REGIONS_MAX);
         return FALSE;
     }
     guint pos = 0;

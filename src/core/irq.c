@@ -6,12 +6,20 @@
  */
 #include "src/core/core.h"
 
+#define IRQ_HANDLES_MAX 1024  /* a few per device; bounds a looping plugin */
+
 LilyIrqLine *irq_get(LilyVm *vm, LilyInstance *owner, unsigned line, GError **error)
 {
     if (line >= IRQ_LINES) {
         g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG,
                     "%s: interrupt line %u does not exist (0..%d)",
                     owner ? owner->name : "core", line, IRQ_LINES - 1);
+        return NULL;
+    }
+    if (vm->irq_lines->len >= IRQ_HANDLES_MAX) {
+        g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG,
+                    "%s: too many interrupt line handles (%d in the machine)",
+                    owner ? owner->name : "core", IRQ_HANDLES_MAX);
         return NULL;
     }
     LilyIrqLine *irq = g_new0(LilyIrqLine, 1);
