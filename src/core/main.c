@@ -194,12 +194,17 @@ static int main_run(LilyVm *vm)
     if (!vm->cpu) {
         char *summary = vm_summary(vm);
         char *cpus = registry_names(vm_registry(vm), LILY_PLUGIN_CPU);
-        fprintf(stderr,
-                "lilyvm: no CPU plugin is available (CPU plugins found: %s), so the guest "
-                "cannot run. The kernel was loaded and the devices were realized and "
-                "checked, but no guest instruction was executed. %s Build or install a "
-                "CPU plugin (cpu-ia32) or set [machine] cpu = NAME. Exit status %d.\n",
-                cpus, summary, LILYVM_EXIT_NO_CPU);
+        CfgEntry *ce = cfg_find_entry(m, "cpu");
+        if (ce)  /* only "none" gets here: a named CPU that is missing is an error */
+            fprintf(stderr, "lilyvm: [machine] cpu = none: the machine has no CPU, so the "
+                            "guest cannot run.");
+        else
+            fprintf(stderr, "lilyvm: no CPU plugin is available (cpu-ia32 was not found; "
+                            "CPU plugins found: %s), so the guest cannot run.", cpus);
+        fprintf(stderr, " The kernel was loaded and the devices were realized and checked, "
+                        "but no guest instruction was executed. %s%s Exit status %d.\n",
+                summary, ce ? "" : " Build or install a CPU plugin, or set [machine] cpu.",
+                LILYVM_EXIT_NO_CPU);
         g_free(cpus);
         g_free(summary);
         return LILYVM_EXIT_NO_CPU;

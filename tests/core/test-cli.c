@@ -156,7 +156,7 @@ static void test_no_cpu(void)
     Run r = run_lilyvm("-c", conf, "--kernel", kernel, "--set", "machine.cpu=none",
                        "--stats", "-d", "r,registry", "--log-file", log, NULL);
     g_assert_cmpint(r.status, ==, LILYVM_EXIT_NO_CPU);
-    test_assert_contains(r.err, "no CPU plugin", "cannot run", "entry 0x", "r (test-regs)",
+    test_assert_contains(r.err, "cpu = none", "cannot run", "entry 0x", "r (test-regs)",
                          "0x500-0x50f", "core.pio_reads");
     char *text = NULL;
     g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
