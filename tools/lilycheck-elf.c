@@ -133,8 +133,10 @@ static gboolean elf_load_sections(const char *path, LilycheckElf *elf, GError **
                 continue;
             s.name = g_strdup(name);
             s.value = sym[i].st_value;
+            s.size = sym[i].st_size;
             s.shndx = sym[i].st_shndx;
             s.is_func = type == STT_FUNC;
+            s.is_object = type == STT_OBJECT;
             s.is_global = ELF32_ST_BIND(sym[i].st_info) != STB_LOCAL;
             g_array_append_val(elf->symbols, s);
         }

@@ -22,8 +22,10 @@ typedef struct LilycheckCode {
 typedef struct LilycheckSymbol {
     char *name;
     uint32_t value;
+    uint32_t size;
     unsigned shndx;
     bool is_func;
+    bool is_object; /* STT_OBJECT: data, even inside an executable section */
     bool is_global;
 } LilycheckSymbol;
 

@@ -18,7 +18,14 @@ $(B)/tools/lilycc-bin/as: $(B)/tools/lily-as
 	@mkdir -p $(@D)
 	ln -sf ../lily-as $@
 
-$(B)/tools/lily-cc: tools/lily-cc.in config.mk
+# For other module.mk files: use these in recipes only (guest/module.mk is
+# read before this file), and name $(B)/tools/lily-cc, $(B)/tools/lily-as and
+# $(B)/tools/lily-check literally as prerequisites.
+LILY_CC ?= $(B)/tools/lily-cc
+LILY_CHECK ?= $(B)/tools/lily-check
+
+# Order-only: building lily-cc builds the assembler it runs.
+$(B)/tools/lily-cc: tools/lily-cc.in config.mk | $(B)/tools/lilycc-bin/as
 	@mkdir -p $(@D)
 	sed -e 's|@CC32@|$(CC32)|g' -e 's|@LILYCC_BIN@|$(LILYCC_BIN_INSTALLED)|g' \
 	    -e 's|@VERSION@|$(VERSION)|g' $< >$@.tmp

@@ -84,6 +84,11 @@ struct user_data *proc_data(struct proc *p);
 /* Called by the exception handler for a trap from user mode: kill current. */
 void proc_user_fault(struct trap_frame *f) __attribute__((noreturn));
 uint32_t proc_alive(void);
+/* What the int $0x81 handler saw last. */
+struct int_dpl3_record {
+    uint32_t frame_end, esp0, cs, ss, user_esp, eflags;
+};
+extern struct int_dpl3_record int_dpl3_seen;
 /* Timer hook: preempt the running process if user processes exist. */
 void sched_tick(void);
 /* The byte at a user-code address (to check which instruction faulted). */
@@ -123,6 +128,9 @@ void t_user_address_spaces(void);
 void t_user_preemption(void);
 void t_user_supervisor_page(void);
 void t_user_cli(void);
+void t_user_io_gp(void);
+void t_user_popf_if(void);
+void t_user_not_present(void);
 void t_user_fpu_sse(void);
 void t_irq_pic_remap(void);
 void t_irq_pit_ticks(void);

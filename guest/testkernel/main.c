@@ -56,6 +56,9 @@ static const struct tk_test tests[] = {
     { "/user/preemption", t_user_preemption },
     { "/user/supervisor-page", t_user_supervisor_page },
     { "/user/cli-gp", t_user_cli },
+    { "/user/io-gp", t_user_io_gp },
+    { "/user/popf-if-ignored", t_user_popf_if },
+    { "/user/pf-not-present", t_user_not_present },
     { "/user/fpu-sse-switch", t_user_fpu_sse },
     { "/irq/pic-remap", t_irq_pic_remap },
     { "/irq/pit-ticks", t_irq_pit_ticks },
@@ -99,7 +102,8 @@ void kmain(uint32_t magic, uint32_t mbi_pa)
     serial_init(SERIAL_COM1);
     console_set_output(com1_write);
 
-    printf("# LilyVM test kernel (%s build)\n", LILY_FLAVOUR);
+    /* A leading newline keeps the first line apart from firmware output. */
+    printf("\n# LilyVM test kernel (%s build)\n", LILY_FLAVOUR);
     if (magic != MULTIBOOT_BOOTLOADER_MAGIC) {
         printf("Bail out! not started by a Multiboot loader (eax %#x)\n", magic);
         debug_exit(DEBUG_EXIT_FAILURE);

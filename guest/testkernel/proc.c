@@ -114,9 +114,20 @@ static void syscall_handler(struct trap_frame *f)
     }
 }
 
-/* int $0x81: a gate user mode may use; answers with a value derived from eax. */
+struct int_dpl3_record int_dpl3_seen;
+
+/*
+ * int $0x81: a gate user mode may use; answers with a value derived from eax
+ * and records where the CPU put the frame (the TSS's esp0) and what was in it.
+ */
 static void int_dpl3_handler(struct trap_frame *f)
 {
+    int_dpl3_seen.frame_end = (uint32_t)(uintptr_t)(f + 1);
+    int_dpl3_seen.esp0 = tss.esp0;
+    int_dpl3_seen.cs = f->cs;
+    int_dpl3_seen.ss = f->user_ss;
+    int_dpl3_seen.user_esp = f->user_esp;
+    int_dpl3_seen.eflags = read_eflags();
     f->eax = trap_from_user(f) ? (f->eax ^ INT_DPL3_MAGIC) : 0;
 }
 
@@ -276,8 +287,10 @@ void proc_wait_all(void)
     kernel_waits_children = 1;
     while (users_alive) {
         sched_switch();
-        if (users_alive)
-            sti_hlt(), cli(); /* nothing runnable yet: wait for an interrupt */
+        if (users_alive) {
+            sti_hlt(); /* nothing runnable yet: wait for an interrupt */
+            cli();
+        }
     }
     kernel_waits_children = 0;
     irq_restore(flags);
@@ -292,8 +305,10 @@ void proc_sleep(uint32_t n)
         kernel_wake_tick = 1;
     while ((int32_t)(ticks - kernel_wake_tick) < 0) {
         sched_switch();
-        if ((int32_t)(ticks - kernel_wake_tick) < 0)
-            sti_hlt(), cli();
+        if ((int32_t)(ticks - kernel_wake_tick) < 0) {
+            sti_hlt();
+            cli();
+        }
     }
     kernel_wake_tick = 0;
     irq_restore(flags);

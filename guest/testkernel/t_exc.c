@@ -92,6 +92,14 @@ void t_exc_int_dpl3(void)
         return;
     CHECK_EQ(p->killed, 0);
     CHECK_EQ(p->exit_code, 0x1234 ^ INT_DPL3_MAGIC);
+    /* The CPU switched to the process's kernel stack (TSS esp0) and pushed
+     * the user SS:ESP; a trap gate left IF set. */
+    CHECK_EQ(int_dpl3_seen.frame_end, int_dpl3_seen.esp0);
+    CHECK_EQ(int_dpl3_seen.cs, SEL_UCODE);
+    CHECK_EQ(int_dpl3_seen.ss, SEL_UDATA);
+    CHECK(int_dpl3_seen.user_esp > USER_STACK_TOP - USER_STACK_PAGES * 4096 &&
+          int_dpl3_seen.user_esp <= USER_STACK_TOP);
+    CHECK_EQ(int_dpl3_seen.eflags & EFLAGS_IF, EFLAGS_IF);
     proc_reap(p);
 }
 

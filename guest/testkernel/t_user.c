@@ -147,6 +147,54 @@ void t_user_cli(void)
     CHECK(timer_wait_until(ticks + 2, 100000));
 }
 
+/* IOPL 0 and no I/O bitmap: port access from user mode is #GP(0). */
+void t_user_io_gp(void)
+{
+    struct proc *p = spawn_checked(user_inb, 0x3ff);
+
+    if (!p)
+        return;
+    proc_wait_all();
+    CHECK_EQ(p->killed, 1);
+    CHECK_EQ(p->fault_vector, VEC_GP);
+    CHECK_EQ(p->fault_error, 0);
+    CHECK_EQ(user_code_byte(p->fault_eip), 0xec); /* inb (%dx), %al */
+    proc_reap(p);
+}
+
+/* popf at CPL 3 cannot clear IF: the process stays preemptible. */
+void t_user_popf_if(void)
+{
+    struct proc *p = spawn_checked(user_popf_if, 0);
+
+    if (!p)
+        return;
+    proc_sleep(5);
+    uint32_t c0 = proc_data(p)->counter;
+    proc_sleep(5); /* returns only if the timer still preempts the process */
+    CHECK_GT(proc_data(p)->counter, c0);
+    CHECK_EQ(proc_data(p)->word[0] & EFLAGS_IF, EFLAGS_IF);
+    CHECK_EQ(proc_data(p)->word[1] & EFLAGS_IF, EFLAGS_IF);
+    proc_kill(p);
+    proc_reap(p);
+}
+
+/* A user access to an unmapped page: #PF with the not-present error code. */
+void t_user_not_present(void)
+{
+    const uint32_t addr = 0x0badc0de;
+    struct proc *p = spawn_checked(user_write, addr);
+
+    if (!p)
+        return;
+    proc_wait_all();
+    CHECK_EQ(p->killed, 1);
+    CHECK_EQ(p->fault_vector, VEC_PF);
+    CHECK_EQ(p->fault_cr2, addr);
+    CHECK_EQ(p->fault_error, PF_U | PF_W);
+    proc_reap(p);
+}
+
 void t_user_fpu_sse(void)
 {
     uint32_t sse = cpu_has_sse ? USER_FPU_SSE : 0;

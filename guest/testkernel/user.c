@@ -95,6 +95,31 @@ uint32_t user_hlt(uint32_t arg)
     return 0;
 }
 
+uint32_t user_inb(uint32_t port)
+{
+    uint8_t v;
+    __asm__ volatile("inb %w1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+/*
+ * At CPL 3 with IOPL 0, popf may not change IF: it stays set (and the timer
+ * keeps preempting this loop).  Records what pushf showed before and after.
+ */
+uint32_t user_popf_if(uint32_t arg)
+{
+    uint32_t before, after;
+
+    (void)arg;
+    __asm__ volatile("pushfl\n\tpopl %0" : "=r"(before));
+    __asm__ volatile("pushl %0\n\tpopfl" : : "r"(before & ~0x200u) : "cc");
+    __asm__ volatile("pushfl\n\tpopl %0" : "=r"(after));
+    data->word[0] = before;
+    data->word[1] = after;
+    for (;;)
+        data->counter++;
+}
+
 uint32_t user_int_dpl3(uint32_t arg)
 {
     uint32_t r = arg;

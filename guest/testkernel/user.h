@@ -46,6 +46,8 @@ uint32_t user_read(uint32_t addr);
 uint32_t user_write(uint32_t addr);
 uint32_t user_cli(uint32_t arg);
 uint32_t user_hlt(uint32_t arg);
+uint32_t user_inb(uint32_t port);
+uint32_t user_popf_if(uint32_t arg);
 uint32_t user_int_dpl3(uint32_t arg);
 uint32_t user_int_dpl0(uint32_t arg);
 #define USER_FPU_SSE 0x80000000u /* arg flag: the CPU has SSE, check XMM too */

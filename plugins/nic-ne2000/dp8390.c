@@ -257,12 +257,15 @@ static void transmit(Dp8390 *s)
     for (size_t i = 0; i < len; i++)
         s->txbuf[i] = mem_read(s, (uint16_t)(addr + i));
 
-    s->stats.tx_frames++;
-    s->stats.tx_bytes += len;
-    if (s->tcr & DP8390_TCR_LB_MASK)
-        dp8390_receive(s, s->txbuf, len);
-    else if (s->hooks.transmit && len > 0)
-        s->hooks.transmit(s->opaque, s->txbuf, len);
+    /* An empty frame completes without anything reaching the wire. */
+    if (len > 0) {
+        s->stats.tx_frames++;
+        s->stats.tx_bytes += len;
+        if (s->tcr & DP8390_TCR_LB_MASK)
+            dp8390_receive(s, s->txbuf, len);
+        else if (s->hooks.transmit)
+            s->hooks.transmit(s->opaque, s->txbuf, len);
+    }
 
     s->tsr = DP8390_TSR_PTX;
     s->isr |= DP8390_ISR_PTX;

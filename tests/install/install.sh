@@ -25,6 +25,21 @@ check() {
     fi
 }
 
+# check_todo REASON DESCRIPTION COMMAND...: a known gap; TAP's TODO keeps a
+# failure from failing the run, and prove reports it when it starts passing.
+check_todo() {
+    reason=$1
+    desc=$2
+    shift 2
+    n=$((n + 1))
+    if "$@" >"$tmp/out" 2>&1; then
+        echo "ok $n - $desc # TODO $reason"
+    else
+        echo "not ok $n - $desc # TODO $reason"
+        sed 's/^/# /' "$tmp/out"
+    fi
+}
+
 # make, without the jobserver of a make check that may be running us.
 run_make() {
     env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "${MAKE:-make}" --no-print-directory "$@"
@@ -115,6 +130,26 @@ check "pkg-config --cflags lilyvm-plugin brings glib's flags" \
 check "pkg-config --variable=plugindir lilyvm-plugin" \
     sh -c "test \"\$(pkg-config --variable=plugindir lilyvm-plugin)\" = '$prefix/lib/lilyvm/plugins'"
 
+# Programs installed under a PREFIX given to make install rather than to
+# ./configure still carry the configured directories.
+if [ -x "$prefix/bin/lily-cc" ]; then
+    printf 'f:\n\tpushf\n\tret\n' >"$tmp/t.s"
+    # gcc -### prints the commands it would run: the assembler must be ours.
+    check_todo "lily-cc looks for lily-as in the configured LIBDIR, not relative to itself" \
+        "the installed lily-cc assembles through the installed lily-as" \
+        sh -c "'$prefix/bin/lily-cc' -### -c -o '$tmp/t.o' '$tmp/t.s' 2>&1 |
+               grep -Eq '^ *\"?$prefix/[^ \"]*/as\"? '"
+else
+    skip "lily-cc is not built in this tree"
+fi
+if [ "$have_lilyvm" = yes ] && [ -f "$build/plugins/nic-ne2000.so" ]; then
+    check_todo "lilyvm looks for plugins in the configured PLUGINDIR, not relative to itself" \
+        "the installed lilyvm finds the installed plugins without LILYVM_PLUGIN_PATH" \
+        sh -c "env -u LILYVM_PLUGIN_PATH '$prefix/bin/lilyvm' --list-plugins | grep -q '^nic-ne2000 '"
+else
+    skip "lilyvm or the nic-ne2000 plugin is not built in this tree"
+fi
+
 cp -R "$top/docs/examples/hello-dev" "$tmp/hello-dev"
 rm -f "$tmp/hello-dev/hello-dev.so"
 # No CPATH or C_INCLUDE_PATH: the installed headers must be enough.
@@ -144,6 +179,26 @@ fi
 
 guest=$build/tests/install/hello-guest.elf
 plugins=$prefix/lib/lilyvm/plugins
+
+# Without a CPU the machine is still built: every instance is created and
+# checked, then lilyvm stops with status 123 and says what it built.
+if [ "$have_lilyvm" = yes ] && [ -f "$tmp/hello-dev/hello-dev.so" ] && [ -f "$guest" ]; then
+    printf '[machine]\nmemory = 16M\nkernel = %s\ncpu = none\n\n' "$guest" >"$tmp/realize.conf"
+    printf '[device hello0]\nplugin = hello-dev\niobase = 0x530\ngreeting = greetings\n' \
+        >>"$tmp/realize.conf"
+    "$lilyvm" -c "$tmp/realize.conf" -d hello0 >"$tmp/realize.log" 2>&1
+    status=$?
+    if [ "$status" -eq 123 ] && grep -q 'greetings from ports 0x530-0x531' "$tmp/realize.log" &&
+       grep -q '0x530-0x531 (hello0)' "$tmp/realize.log"; then
+        ok "lilyvm -c creates a hello-dev instance from a config file"
+    else
+        not_ok "lilyvm -c creates a hello-dev instance from a config file (exit status $status, expected 123)"
+        sed 's/^/# /' "$tmp/realize.conf" "$tmp/realize.log"
+    fi
+else
+    skip "lilyvm, hello-dev.so or $guest missing: no machine built"
+fi
+
 if [ "$have_lilyvm" != yes ] || [ ! -f "$tmp/hello-dev/hello-dev.so" ]; then
     skip "lilyvm or hello-dev.so missing: the example device was not run"
 elif [ ! -f "$plugins/cpu-ia32.so" ] || [ ! -f "$plugins/debug-exit.so" ]; then

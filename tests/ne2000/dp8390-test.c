@@ -541,6 +541,82 @@ static void test_ring_backpressure(Fixture *f, gconstpointer data)
     g_assert_true(dp8390_can_receive(&f->chip));
 }
 
+static void test_rx_ready_after_reset(Fixture *f, gconstpointer data)
+{
+    uint8_t frame[1500];
+
+    driver_init(f, DP8390_RCR_AB);
+    make_frame(frame, sizeof frame, test_mac, 5);
+    while (dp8390_can_receive(&f->chip))
+        dp8390_receive(&f->chip, frame, sizeof frame);
+    g_assert_cmpint(f->rx_ready, ==, 0);
+    /* A driver that gives up on the ring and resets the card: stopped, it
+     * drops frames, so the peer may send again. */
+    dp8390_reset(&f->chip);
+    g_assert_cmpint(f->rx_ready, ==, 1);
+    /* Restarted on the same full ring: refused again, then freed by BNRY. */
+    wr(f, DP8390_CR, DP8390_CR_RD_ABORT | DP8390_CR_STA);
+    g_assert_false(dp8390_can_receive(&f->chip));
+    wr(f, DP8390_BNRY, (uint8_t)(curr(f) - 1));
+    g_assert_cmpint(f->rx_ready, ==, 2);
+}
+
+static void test_ring_invalid_bounds(Fixture *f, gconstpointer data)
+{
+    uint8_t frame[60];
+
+    driver_init(f, DP8390_RCR_AB);
+    make_frame(frame, sizeof frame, test_mac, 0);
+    /* PSTART at or above PSTOP is no ring: nothing is stored anywhere. */
+    wr(f, DP8390_PSTART, RX_STOP);
+    g_assert_false(dp8390_can_receive(&f->chip));
+    g_assert_cmpint(dp8390_receive(&f->chip, frame, sizeof frame), ==, DP8390_RX_OVERFLOW);
+    g_assert_cmphex(curr(f), ==, RX_START);
+    /* Fixing the bounds lets frames in again, and says so once. */
+    wr(f, DP8390_PSTART, RX_START);
+    g_assert_cmpint(f->rx_ready, ==, 1);
+    g_assert_cmpint(dp8390_receive(&f->chip, frame, sizeof frame), ==, DP8390_RX_STORED);
+}
+
+static void test_status_registers(Fixture *f, gconstpointer data)
+{
+    driver_init(f, DP8390_RCR_AB);
+    /* Page 0 reads: CLDA follows CURR, no collisions, reserved bytes float. */
+    g_assert_cmphex(rd(f, 0x01), ==, 0);
+    g_assert_cmphex(rd(f, 0x02), ==, RX_START);
+    g_assert_cmphex(rd(f, DP8390_NCR), ==, 0);
+    g_assert_cmphex(rd(f, DP8390_FIFO), ==, 0);
+    g_assert_cmphex(rd(f, DP8390_CNTR1), ==, 0);
+    g_assert_cmphex(rd(f, 0x0a), ==, 0xff);
+    g_assert_cmphex(rd(f, 0x0b), ==, 0xff);
+    page(f, 2);
+    g_assert_cmphex(rd(f, DP8390_P2_LNPP), ==, RX_START);
+    g_assert_cmphex(rd(f, DP8390_P2_ACU), ==, RX_START);
+    g_assert_cmphex(rd(f, DP8390_P2_ACL), ==, 0);
+    g_assert_cmphex(rd(f, 0x08), ==, 0xff);
+    /* Page 3 is not decoded; its writes change nothing. */
+    page(f, 3);
+    g_assert_cmphex(rd(f, 0x05), ==, 0xff);
+    wr(f, 0x07, 0x12);
+    page(f, 1);
+    g_assert_cmphex(rd(f, DP8390_CURR), ==, RX_START);
+    /* Data port accesses of a size the bus cannot make are refused. */
+    g_assert_cmphex(dp8390_data_read(&f->chip, 3), ==, 0xffffffff);
+    dp8390_data_read_rep(&f->chip, 3, NULL, 1);
+    dp8390_data_write_rep(&f->chip, 3, NULL, 1);
+}
+
+static void test_transmit_empty(Fixture *f, gconstpointer data)
+{
+    driver_init(f, DP8390_RCR_AB);
+    wr(f, DP8390_TBCR0, 0);
+    wr(f, DP8390_TBCR1, 0);
+    wr(f, DP8390_ISR, 0xff);
+    wr(f, DP8390_CR, DP8390_CR_RD_ABORT | DP8390_CR_TXP | DP8390_CR_STA);
+    g_assert_cmpuint(f->tx->len, ==, 0);
+    g_assert_cmphex(rd(f, DP8390_ISR), ==, DP8390_ISR_PTX);
+}
+
 static void test_ring_overflow(Fixture *f, gconstpointer data)
 {
     uint8_t frame[1500];
@@ -790,6 +866,7 @@ int main(int argc, char **argv)
     ADD("prom/byte-mode", test_prom_byte_mode);
     ADD("prom/word-mode", test_prom_word_mode);
     ADD("page-switch", test_page_switch);
+    ADD("status-registers", test_status_registers);
     ADD("dma/write-read", test_dma_write_read);
     ADD("dma/count-exhausted", test_dma_count_exhausted);
     ADD("dma/outside-memory", test_dma_outside_memory);
@@ -799,6 +876,7 @@ int main(int argc, char **argv)
     ADD("tx/exact-frame", test_transmit_exact_frame);
     ADD("tx/needs-start", test_transmit_needs_start);
     ADD("tx/clipped", test_transmit_clipped);
+    ADD("tx/empty", test_transmit_empty);
     ADD("tx/loopback", test_transmit_loopback);
     ADD("rx/header", test_receive_header);
     ADD("rx/multi-page", test_receive_multi_page);
@@ -809,6 +887,8 @@ int main(int argc, char **argv)
     ADD("rx/monitor", test_monitor_mode);
     ADD("ring/backpressure", test_ring_backpressure);
     ADD("ring/overflow", test_ring_overflow);
+    ADD("ring/rx-ready-after-reset", test_rx_ready_after_reset);
+    ADD("ring/invalid-bounds", test_ring_invalid_bounds);
     ADD("ring/bnry-curr-conventions", test_bnry_curr_empty_conventions);
     ADD("ring/send-packet-command", test_send_packet_command);
     ADD("isr/write-one-clears", test_isr_write_one_clears);

@@ -424,7 +424,7 @@ static void test_loopback_roundtrip(void)
     g_assert_false(irq->level);
 
     make_frame(frame, sizeof frame, mac, 0x5a);
-    ne2k_drv_send(&m.bus, frame, sizeof frame);
+    g_assert_true(ne2k_drv_send(&m.bus, frame, sizeof frame));
     /* Sent, echoed, received: both interrupts are up on line 9. */
     g_assert_true(irq->level);
     g_assert_cmphex(ne2k_drv_isr(&m.bus) & 0x03, ==, 0x03);
@@ -453,7 +453,7 @@ static void test_loopback_backpressure(void)
     /* More frames than the ring holds: the rest wait in the backend. */
     for (unsigned i = 0; i < FRAMES; i++) {
         make_frame(frame, sizeof frame, mac, (uint8_t)i);
-        ne2k_drv_send(&m.bus, frame, sizeof frame);
+        g_assert_true(ne2k_drv_send(&m.bus, frame, sizeof frame));
     }
     g_assert_cmpuint(stat("net0.queued_frames"), >, 0);
     g_assert_cmphex(ne2k_drv_isr(&m.bus) & 0x10, ==, 0); /* no overwrite */
@@ -484,8 +484,8 @@ static void test_null_backend(void)
     g_assert_true(ne2k_drv_probe(&m.bus, mac));
     ne2k_drv_init(&m.bus, mac, 0x04);
     make_frame(frame, sizeof frame, mac, 1);
-    ne2k_drv_send(&m.bus, frame, sizeof frame);
-    ne2k_drv_send(&m.bus, frame, sizeof frame);
+    g_assert_true(ne2k_drv_send(&m.bus, frame, sizeof frame));
+    g_assert_true(ne2k_drv_send(&m.bus, frame, sizeof frame));
     g_assert_cmpuint(stat("net0.dropped_frames"), ==, 2);
     g_assert_cmpuint(stat("net0.dropped_bytes"), ==, 2 * sizeof frame);
     g_assert_cmpuint(ne2k_drv_recv(&m.bus, back, sizeof back), ==, 0);

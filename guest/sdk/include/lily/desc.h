@@ -53,7 +53,12 @@ extern struct tss tss;
  * exit never need to touch data segment registers.
  */
 void desc_init(void);
-/* Install the IDT with every vector pointing at the SDK's entry stubs. */
+/*
+ * Install the IDT with every vector pointing at the SDK's entry stubs, except
+ * the LilyVM rewrite vectors (include/lilyvm/rewrite.h): those return straight
+ * to the original instruction that follows each rewrite site, so a kernel
+ * built with lily-cc also runs where it really has CPL 0 (QEMU, hardware).
+ */
 void idt_init(void);
 void gdt_set_entry(unsigned index, uint32_t base, uint32_t limit, uint8_t access, uint8_t flags);
 void idt_set_gate(unsigned vector, uint32_t handler, uint8_t type, unsigned dpl);

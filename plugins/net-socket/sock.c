@@ -1,0 +1,229 @@
+/*
+ * net-socket socket layer over real host sockets.  The core reaches the
+ * host only through these calls, so tests can use loopback sockets and the
+ * fuzzer a layer that never touches the network.
+ */
+#define _GNU_SOURCE
+#include "ns.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/sockios.h>
+
+static void sin_set(struct sockaddr_in *sa, uint32_t addr, uint16_t port)
+{
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_addr.s_addr = htonl(addr);
+    sa->sin_port = htons(port);
+}
+
+static int posix_open(void *o, int type, int proto)
+{
+    int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+    int one = 1;
+
+    if (fd < 0)
+        return -errno;
+    if (type == SOCK_STREAM)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+static int posix_bind(void *o, int fd, uint32_t addr, uint16_t port)
+{
+    struct sockaddr_in sa;
+    int one = 1, type = 0;
+    socklen_t sl = sizeof type;
+
+    sin_set(&sa, addr, port);
+    /* Listeners may reuse a port in TIME_WAIT; datagram sockets must not
+     * (for them SO_REUSEADDR would share a port that is in use). */
+    if (port && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &sl) == 0 &&
+        type == SOCK_STREAM)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    return bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ? -errno : 0;
+}
+
+static int posix_listen(void *o, int fd)
+{
+    return listen(fd, 16) < 0 ? -errno : 0;
+}
+
+static int posix_connect(void *o, int fd, uint32_t addr, uint16_t port)
+{
+    struct sockaddr_in sa;
+
+    sin_set(&sa, addr, port);
+    return connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ? -errno : 0;
+}
+
+static int posix_accept(void *o, int fd, uint32_t *addr, uint16_t *port)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+    int one = 1;
+    int c = accept4(fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+    if (c < 0)
+        return -errno;
+    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    *addr = ntohl(sa.sin_addr.s_addr);
+    *port = ntohs(sa.sin_port);
+    return c;
+}
+
+static ssize_t posix_sendto(void *o, int fd, const void *buf, size_t len,
+                            uint32_t addr, uint16_t port)
+{
+    struct sockaddr_in sa;
+    ssize_t n;
+
+    if (!addr && !port) {
+        n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } else {
+        sin_set(&sa, addr, port);
+        n = sendto(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+                   (struct sockaddr *)&sa, sizeof sa);
+    }
+    return n < 0 ? -errno : n;
+}
+
+static ssize_t posix_recvfrom(void *o, int fd, void *buf, size_t len,
+                              uint32_t *addr, uint16_t *port)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+    ssize_t n;
+
+    memset(&sa, 0, sizeof sa);
+    n = recvfrom(fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&sa, &sl);
+    if (n < 0)
+        return -errno;
+    *addr = ntohl(sa.sin_addr.s_addr);
+    *port = ntohs(sa.sin_port);
+    return n;
+}
+
+/* Scratch space for the bytes a peek skips over or a discard throws away. */
+static uint8_t skip_buf[1 << 16];
+
+static ssize_t posix_peek(void *o, int fd, size_t skip, void *buf, size_t len)
+{
+    struct iovec iov[2 + 64];
+    struct msghdr mh;
+    size_t left = skip;
+    int n_iov = 0;
+    ssize_t n;
+
+    /* The already-sent bytes land in a throw-away buffer (repeated iovecs
+     * cover skips larger than it); only what follows them is kept. */
+    while (left && n_iov < 64) {
+        size_t chunk = MIN(left, sizeof skip_buf);
+        iov[n_iov].iov_base = skip_buf;
+        iov[n_iov].iov_len = chunk;
+        n_iov++;
+        left -= chunk;
+    }
+    if (left)
+        return -ENOBUFS;
+    iov[n_iov].iov_base = buf;
+    iov[n_iov].iov_len = len;
+    n_iov++;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = iov;
+    mh.msg_iovlen = (size_t)n_iov;
+    n = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0)
+        return -errno;
+    if (n == 0)
+        return 0;
+    if ((size_t)n <= skip)
+        return -EAGAIN; /* nothing new beyond what was sent */
+    return n - (ssize_t)skip;
+}
+
+static ssize_t posix_discard(void *o, int fd, size_t len)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = recv(fd, skip_buf, MIN(len - done, sizeof skip_buf), MSG_DONTWAIT);
+        if (n < 0)
+            return done ? (ssize_t)done : -errno;
+        if (n == 0)
+            break;
+        done += (size_t)n;
+    }
+    return (ssize_t)done;
+}
+
+static int posix_shutdown_wr(void *o, int fd)
+{
+    return shutdown(fd, SHUT_WR) < 0 ? -errno : 0;
+}
+
+static int posix_sock_error(void *o, int fd)
+{
+    int err = 0;
+    socklen_t sl = sizeof err;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0)
+        return -errno;
+    return -err;
+}
+
+static int posix_send_space(void *o, int fd)
+{
+    int sndbuf = 0, outq = 0;
+    socklen_t sl = sizeof sndbuf;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl) < 0 ||
+        ioctl(fd, SIOCOUTQ, &outq) < 0)
+        return 65535;
+    /* The kernel doubles SO_SNDBUF for its bookkeeping: half is data. */
+    sndbuf /= 2;
+    return sndbuf > outq ? sndbuf - outq : 0;
+}
+
+static int posix_local_port(void *o, int fd, uint16_t *port)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+
+    if (getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
+        return -errno;
+    *port = ntohs(sa.sin_port);
+    return 0;
+}
+
+static void posix_close(void *o, int fd, bool abort)
+{
+    if (abort) {
+        struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    close(fd);
+}
+
+const NsSockOps ns_sock_posix = {
+    .open = posix_open,
+    .bind = posix_bind,
+    .listen = posix_listen,
+    .connect = posix_connect,
+    .accept = posix_accept,
+    .sendto = posix_sendto,
+    .recvfrom = posix_recvfrom,
+    .peek = posix_peek,
+    .discard = posix_discard,
+    .shutdown_wr = posix_shutdown_wr,
+    .sock_error = posix_sock_error,
+    .send_space = posix_send_space,
+    .local_port = posix_local_port,
+    .close = posix_close,
+};

@@ -1,0 +1,869 @@
+/*
+ * net-socket TCP: a user-space TCP endpoint toward the guest, spliced to an
+ * ordinary host stream socket per connection.
+ */
+#include "ns.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/*
+ * DOC: Theory of operation
+ *
+ * Every guest connection is one NsTcpFlow and one host socket.  The guest
+ * sees a peer (the destination it asked for, or the gateway address for
+ * forwarded connections) whose TCP is implemented here; the host sees an
+ * ordinary client or server socket.
+ *
+ * No payload is ever buffered in this file:
+ *  - host -> guest: bytes stay in the host socket's receive queue until the
+ *    guest acknowledges them.  Sending peeks (MSG_PEEK) past the bytes
+ *    already in flight; an ACK consumes the acknowledged bytes with a real
+ *    recv.  A retransmission simply peeks from the start again.  When the
+ *    guest's window is full we stop watching the socket, so the kernel's
+ *    own flow control pushes back on the remote sender.
+ *  - guest -> host: a segment is acknowledged only for what send() took.
+ *    When the host socket would block we advertise a zero window and watch
+ *    for POLLOUT; the guest retransmits the rest.  The window we advertise
+ *    is the free space of the host socket's send buffer.
+ *
+ * Connections from the guest are answered (SYN-ACK) only once the host's
+ * non-blocking connect() has succeeded; a refused connect becomes an RST.
+ * FIN maps to shutdown(SHUT_WR) and back, an RST from the guest closes the
+ * host socket with SO_LINGER 0 and a reset host socket sends an RST to the
+ * guest.  The flow table is bounded (max-flows); connections closed on both
+ * sides linger briefly in TIME_WAIT (to acknowledge a retransmitted FIN)
+ * and are the first to be recycled when the table is full.
+ */
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_PSH 0x08
+#define TCP_ACK 0x10
+
+#define TCP_HLEN 20
+#define TCP_OUR_WSCALE 7
+#define TCP_DEFAULT_MSS 536
+#define TCP_MAX_INFLIGHT (1u << 20)  /* at most this much peeked, unacked */
+#define TCP_RTO_INIT_NS (250 * 1000000ull)
+#define TCP_RTO_MAX_NS (8 * 1000000000ull)
+#define TCP_MAX_RETRIES 8
+#define TCP_TIME_WAIT_NS (2 * 1000000000ull)
+#define TCP_READ_BUDGET 64
+
+#define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
+#define SEQ_LE(a, b) ((int32_t)((a) - (b)) <= 0)
+#define SEQ_GT(a, b) ((int32_t)((a) - (b)) > 0)
+
+typedef enum NsTcpState {
+    TCP_S_CONNECTING,  /* guest SYN seen, host connect() in progress */
+    TCP_S_SYN_RCVD,    /* SYN-ACK sent to the guest */
+    TCP_S_SYN_SENT,    /* forwarded connection: SYN sent to the guest */
+    TCP_S_ESTABLISHED, /* including half-closed either way */
+    TCP_S_TIME_WAIT,   /* both sides closed; host socket gone */
+} NsTcpState;
+
+struct NsTcpFlow {
+    uint64_t key;
+    int fd;
+    NsTcpState state;
+    bool inbound;
+
+    uint16_t gport;      /* guest's port */
+    uint32_t raddr;      /* the peer as the guest sees it */
+    uint16_t rport;
+
+    /* Toward the guest. */
+    uint32_t iss;
+    uint32_t snd_una;    /* first unacknowledged sequence number */
+    uint32_t snd_nxt;
+    uint32_t snd_wnd;    /* guest's window in bytes */
+    uint8_t snd_wscale;  /* guest's shift */
+    uint16_t mss;        /* largest payload per segment to the guest */
+
+    /* From the guest. */
+    uint32_t rcv_nxt;
+    uint8_t rcv_wscale;  /* our shift (0 without window scaling) */
+    bool ws_ok;
+
+    bool host_eof;       /* host socket read side ended */
+    bool fin_sent;
+    bool fin_acked;
+    bool guest_fin;      /* guest's FIN seen, host write side shut */
+    bool wait_out;       /* host send buffer full: advertising 0 */
+    bool out_blocked;    /* the guest side refused a frame */
+
+    uint64_t rto_deadline; /* 0: nothing to retransmit */
+    uint64_t rto_ns;
+    unsigned retries;
+    uint64_t last_activity;
+    uint64_t persist_deadline;
+};
+
+/* ---- segments ---------------------------------------------------------- */
+
+static uint32_t tcp_rcv_window(NsCtx *ctx, NsTcpFlow *f)
+{
+    int space;
+    uint32_t max = 65535u << f->rcv_wscale;
+
+    if (f->wait_out || f->guest_fin || f->fd < 0)
+        return f->guest_fin ? 65535u << f->rcv_wscale : 0;
+    space = ctx->sops->send_space(ctx->sops_opaque, f->fd);
+    if (space <= 0)
+        return 0;
+    return MIN((uint32_t)space, max);
+}
+
+/* Build and send a segment; data may point anywhere except the frame. */
+static bool tcp_emit(NsCtx *ctx, uint32_t src, uint16_t sport, uint32_t dst,
+                     uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+                     uint16_t win, const uint8_t *opts, size_t olen,
+                     const uint8_t *data, size_t len)
+{
+    uint8_t *t = ns_ip_payload(ctx);
+    size_t hlen = TCP_HLEN + olen;
+
+    if (hlen + len > ns_ip_max_payload(ctx))
+        return false;
+    if (len)
+        memmove(t + hlen, data, len);
+    ns_wr16(t, sport);
+    ns_wr16(t + 2, dport);
+    ns_wr32(t + 4, seq);
+    ns_wr32(t + 8, ack);
+    t[12] = (uint8_t)((hlen / 4) << 4);
+    t[13] = flags;
+    ns_wr16(t + 14, win);
+    ns_wr16(t + 16, 0);
+    ns_wr16(t + 18, 0);
+    if (olen)
+        memcpy(t + TCP_HLEN, opts, olen);
+    ns_wr16(t + 16, ns_csum_fold(ns_csum_add(
+                        ns_csum_pseudo(src, dst, NS_IPPROTO_TCP, hlen + len),
+                        t, hlen + len)));
+    return ns_ip_output(ctx, NS_IPPROTO_TCP, src, dst, hlen + len);
+}
+
+static bool tcp_send(NsCtx *ctx, NsTcpFlow *f, uint8_t flags, uint32_t seq,
+                     const uint8_t *data, size_t len)
+{
+    uint8_t opts[8];
+    size_t olen = 0;
+    uint32_t win = tcp_rcv_window(ctx, f);
+    uint16_t wfield;
+
+    if (flags & TCP_SYN) {
+        uint16_t mss = (uint16_t)(ctx->cfg.mtu - 40);
+        opts[0] = 2;
+        opts[1] = 4;
+        ns_wr16(opts + 2, mss);
+        olen = 4;
+        if (f->ws_ok || f->state == TCP_S_SYN_SENT) {
+            opts[4] = 1; /* NOP */
+            opts[5] = 3;
+            opts[6] = 3;
+            opts[7] = TCP_OUR_WSCALE;
+            olen = 8;
+        }
+        wfield = (uint16_t)MIN(win, 65535u); /* never scaled in a SYN */
+    } else {
+        wfield = (uint16_t)MIN(win >> f->rcv_wscale, 65535u);
+    }
+    return tcp_emit(ctx, f->raddr, f->rport, ctx->cfg.guest, f->gport, seq,
+                    (flags & TCP_ACK) ? f->rcv_nxt : 0, flags, wfield,
+                    olen ? opts : NULL, olen, data, len);
+}
+
+static void tcp_send_ack(NsCtx *ctx, NsTcpFlow *f)
+{
+    tcp_send(ctx, f, TCP_ACK, f->snd_nxt, NULL, 0);
+}
+
+/* An RST answering a guest segment (RFC 793 "reset generation"). */
+static void tcp_rst_reply(NsCtx *ctx, uint32_t gsrc, uint16_t gport,
+                          uint32_t dst, uint16_t dport, uint8_t flags,
+                          uint32_t seq, uint32_t ack, size_t seglen)
+{
+    ns_stat_inc(ctx, NS_ST_TCP_RST_TX);
+    if (flags & TCP_ACK)
+        tcp_emit(ctx, dst, dport, gsrc, gport, ack, 0, TCP_RST, 0, NULL, 0,
+                 NULL, 0);
+    else
+        tcp_emit(ctx, dst, dport, gsrc, gport, 0, seq + (uint32_t)seglen,
+                 TCP_RST | TCP_ACK, 0, NULL, 0, NULL, 0);
+}
+
+static void tcp_arm_rto(NsCtx *ctx, NsTcpFlow *f)
+{
+    if (!f->rto_deadline)
+        f->rto_deadline = ns_now(ctx) + f->rto_ns;
+}
+
+/* ---- flow life --------------------------------------------------------- */
+
+static void tcp_set_events(NsCtx *ctx, NsTcpFlow *f, unsigned events)
+{
+    if (f->fd >= 0)
+        ns_sock_update(ctx, f->fd, events);
+}
+
+static void tcp_flow_free(NsCtx *ctx, NsTcpFlow *f, bool abort)
+{
+    if (f->fd >= 0) {
+        ns_sock_del(ctx, f->fd);
+        ctx->sops->close(ctx->sops_opaque, f->fd, abort);
+    }
+    g_hash_table_remove(ctx->tcp_flows, &f->key);
+    ns_flow_closed(ctx);
+    g_free(f);
+}
+
+/* Reset both sides: RST to the guest, SO_LINGER 0 close on the host. */
+static void tcp_abort(NsCtx *ctx, NsTcpFlow *f)
+{
+    if (f->state != TCP_S_CONNECTING && f->state != TCP_S_TIME_WAIT) {
+        ns_stat_inc(ctx, NS_ST_TCP_RST_TX);
+        tcp_send(ctx, f, TCP_RST | TCP_ACK, f->snd_nxt, NULL, 0);
+    }
+    tcp_flow_free(ctx, f, true);
+}
+
+static void tcp_sock_event(NsCtx *ctx, void *obj, int fd, unsigned events);
+
+static NsTcpFlow *tcp_flow_new(NsCtx *ctx, uint16_t gport, uint32_t raddr,
+                               uint16_t rport, int fd)
+{
+    NsTcpFlow *f = g_new0(NsTcpFlow, 1);
+
+    f->key = ns_flow_key(gport, raddr, rport);
+    f->fd = fd;
+    f->gport = gport;
+    f->raddr = raddr;
+    f->rport = rport;
+    /* RFC 6528 in spirit: a per-instance secret mixed with the 4-tuple and
+     * the clock, so sequence numbers are not predictable across flows. */
+    f->iss = ctx->isn_seed ^ (uint32_t)(f->key * 0x9e3779b97f4a7c15ull >> 32) ^
+             (uint32_t)(ns_now(ctx) >> 12);
+    f->snd_una = f->snd_nxt = f->iss;
+    f->mss = TCP_DEFAULT_MSS;
+    f->rto_ns = TCP_RTO_INIT_NS;
+    f->last_activity = ns_now(ctx);
+    g_hash_table_insert(ctx->tcp_flows, &f->key, f);
+    ns_flow_opened(ctx);
+    if (fd >= 0)
+        ns_sock_add(ctx, fd, 0, tcp_sock_event, f);
+    return f;
+}
+
+/* Make room in a full table by recycling one TIME_WAIT flow. */
+static void tcp_reap_time_wait(NsCtx *ctx)
+{
+    GHashTableIter it;
+    gpointer v;
+
+    if (ctx->nflows < ctx->cfg.max_flows)
+        return;
+    g_hash_table_iter_init(&it, ctx->tcp_flows);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        NsTcpFlow *f = v;
+        if (f->state == TCP_S_TIME_WAIT) {
+            tcp_flow_free(ctx, f, false);
+            return;
+        }
+    }
+}
+
+static void tcp_check_done(NsCtx *ctx, NsTcpFlow *f)
+{
+    if (f->state != TCP_S_ESTABLISHED || !f->guest_fin || !f->fin_acked)
+        return;
+    /* Both directions are finished: the host socket closes cleanly and
+     * the flow waits a little for a retransmitted FIN. */
+    ns_sock_del(ctx, f->fd);
+    ctx->sops->close(ctx->sops_opaque, f->fd, false);
+    f->fd = -1;
+    f->state = TCP_S_TIME_WAIT;
+    f->rto_deadline = 0;
+    f->last_activity = ns_now(ctx);
+}
+
+/* ---- host -> guest ----------------------------------------------------- */
+
+static void tcp_update_events(NsCtx *ctx, NsTcpFlow *f)
+{
+    unsigned ev = 0;
+    uint32_t inflight = f->snd_nxt - f->snd_una;
+
+    if (f->state == TCP_S_CONNECTING)
+        ev = NS_EV_OUT;
+    else if (f->state == TCP_S_ESTABLISHED) {
+        /* Reading resumes on the guest's next ACK while data is in flight:
+         * the unconsumed bytes would keep a level-triggered POLLIN firing. */
+        if (!f->host_eof && !f->out_blocked && inflight == 0 && f->snd_wnd > 0)
+            ev |= NS_EV_IN;
+        if (f->wait_out)
+            ev |= NS_EV_OUT;
+    }
+    tcp_set_events(ctx, f, ev);
+}
+
+/* Send what the guest's window allows: peeked data, then our FIN.
+ * Return: false if the flow was freed. */
+static bool tcp_host_read(NsCtx *ctx, NsTcpFlow *f)
+{
+    int budget = TCP_READ_BUDGET;
+
+    if (f->state != TCP_S_ESTABLISHED)
+        return true;
+    f->out_blocked = false;
+    while (!f->host_eof && budget-- > 0) {
+        uint32_t inflight = f->snd_nxt - f->snd_una;
+        int32_t room = (int32_t)(f->snd_una + f->snd_wnd - f->snd_nxt);
+        size_t cap, off;
+        ssize_t n;
+
+        if (room <= 0 || inflight >= TCP_MAX_INFLIGHT)
+            break;
+        cap = MIN((size_t)room, TCP_MAX_INFLIGHT - inflight);
+        cap = MIN(cap, ctx->scratch_len);
+        n = ctx->sops->peek(ctx->sops_opaque, f->fd, inflight, ctx->scratch, cap);
+        if (n == -EAGAIN || n == -EINTR)
+            break;
+        if (n == 0) {
+            f->host_eof = true;
+            break;
+        }
+        if (n < 0) {
+            tcp_abort(ctx, f);
+            return false;
+        }
+        f->last_activity = ns_now(ctx);
+        for (off = 0; off < (size_t)n;) {
+            size_t seg = MIN((size_t)n - off, (size_t)f->mss);
+            uint8_t flags = TCP_ACK | (off + seg == (size_t)n ? TCP_PSH : 0);
+            if (!tcp_send(ctx, f, flags, f->snd_nxt, ctx->scratch + off, seg)) {
+                f->out_blocked = true;
+                break;
+            }
+            f->snd_nxt += (uint32_t)seg;
+            off += seg;
+            tcp_arm_rto(ctx, f);
+        }
+        if (f->out_blocked)
+            break;
+    }
+    if (f->host_eof && !f->fin_sent && !f->out_blocked) {
+        if (tcp_send(ctx, f, TCP_FIN | TCP_ACK, f->snd_nxt, NULL, 0)) {
+            f->fin_sent = true;
+            f->snd_nxt++;
+            tcp_arm_rto(ctx, f);
+        } else {
+            f->out_blocked = true;
+        }
+    }
+    if (f->snd_wnd == 0 && !f->persist_deadline)
+        f->persist_deadline = ns_now(ctx) + TCP_RTO_INIT_NS;
+    tcp_update_events(ctx, f);
+    return true;
+}
+
+/* ---- guest -> host ----------------------------------------------------- */
+
+typedef struct TcpSeg {
+    uint16_t sport, dport;
+    uint32_t seq, ack;
+    uint8_t flags;
+    uint16_t win;
+    uint16_t mss;        /* 0: not given */
+    int wscale;          /* -1: not given */
+    const uint8_t *data;
+    size_t len;
+} TcpSeg;
+
+static bool tcp_parse_options(const uint8_t *o, size_t len, TcpSeg *s)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        uint8_t kind = o[i];
+        if (kind == 0)
+            break;
+        if (kind == 1) {
+            i++;
+            continue;
+        }
+        if (i + 1 >= len || o[i + 1] < 2 || i + o[i + 1] > len)
+            return false;
+        if (kind == 2 && o[i + 1] == 4)
+            s->mss = ns_rd16(o + i + 2);
+        else if (kind == 3 && o[i + 1] == 3)
+            s->wscale = o[i + 2];
+        i += o[i + 1];
+    }
+    return true;
+}
+
+static void tcp_take_syn_options(NsCtx *ctx, NsTcpFlow *f, const TcpSeg *s)
+{
+    unsigned mss = s->mss ? s->mss : TCP_DEFAULT_MSS;
+
+    mss = MIN(mss, ctx->cfg.mtu - 40);
+    f->mss = (uint16_t)MAX(mss, 64u);
+    if (s->wscale >= 0) {
+        f->ws_ok = true;
+        f->snd_wscale = (uint8_t)MIN(s->wscale, 14);
+        f->rcv_wscale = TCP_OUR_WSCALE;
+    } else {
+        f->ws_ok = false;
+        f->snd_wscale = 0;
+        f->rcv_wscale = 0;
+    }
+    f->snd_wnd = s->win; /* a SYN's window is never scaled */
+}
+
+static void tcp_connect(NsCtx *ctx, uint32_t src, uint32_t dst, const TcpSeg *s)
+{
+    NsTcpFlow *f;
+    uint32_t host;
+    int fd, r;
+
+    if (!ns_map_outbound(ctx, dst, &host)) {
+        ns_stat_inc(ctx, NS_ST_IP_RESTRICTED);
+        tcp_rst_reply(ctx, src, s->sport, dst, s->dport, s->flags, s->seq,
+                      s->ack, 1 + s->len);
+        return;
+    }
+    tcp_reap_time_wait(ctx);
+    if (!ns_flow_admit(ctx)) {
+        tcp_rst_reply(ctx, src, s->sport, dst, s->dport, s->flags, s->seq,
+                      s->ack, 1 + s->len);
+        return;
+    }
+    fd = ctx->sops->open(ctx->sops_opaque, SOCK_STREAM, NS_IPPROTO_TCP);
+    if (fd < 0)
+        goto out_refuse;
+    if (ctx->cfg.outbound && (host >> 24) != 127 &&
+        ctx->sops->bind(ctx->sops_opaque, fd, ctx->cfg.outbound, 0) < 0)
+        goto out_close;
+    r = ctx->sops->connect(ctx->sops_opaque, fd, host, s->dport);
+    if (r < 0 && r != -EINPROGRESS)
+        goto out_close;
+
+    f = tcp_flow_new(ctx, s->sport, dst, s->dport, fd);
+    f->state = TCP_S_CONNECTING;
+    f->rcv_nxt = s->seq + 1;
+    tcp_take_syn_options(ctx, f, s);
+    /* The SYN-ACK goes out when the host connection is up (or failed):
+     * the guest learns of a refused port as a reset, as it would. */
+    tcp_update_events(ctx, f);
+    return;
+
+out_close:
+    ctx->sops->close(ctx->sops_opaque, fd, false);
+out_refuse:
+    ns_stat_inc(ctx, NS_ST_TCP_CONNECT_FAIL);
+    tcp_rst_reply(ctx, src, s->sport, dst, s->dport, s->flags, s->seq, s->ack,
+                  1 + s->len);
+}
+
+static void tcp_connected(NsCtx *ctx, NsTcpFlow *f)
+{
+    int err = ctx->sops->sock_error(ctx->sops_opaque, f->fd);
+
+    if (err < 0) {
+        ns_stat_inc(ctx, NS_ST_TCP_CONNECT_FAIL);
+        ns_stat_inc(ctx, NS_ST_TCP_RST_TX);
+        tcp_emit(ctx, f->raddr, f->rport, ctx->cfg.guest, f->gport, 0,
+                 f->rcv_nxt, TCP_RST | TCP_ACK, 0, NULL, 0, NULL, 0);
+        tcp_flow_free(ctx, f, false);
+        return;
+    }
+    f->state = TCP_S_SYN_RCVD;
+    f->snd_una = f->iss;
+    f->snd_nxt = f->iss + 1;
+    tcp_send(ctx, f, TCP_SYN | TCP_ACK, f->iss, NULL, 0);
+    tcp_arm_rto(ctx, f);
+    tcp_update_events(ctx, f);
+}
+
+/* Hand in-order guest data to the host socket.  Return: false if freed. */
+static bool tcp_guest_data(NsCtx *ctx, NsTcpFlow *f, const TcpSeg *s,
+                           bool *ack_now)
+{
+    const uint8_t *data = s->data;
+    size_t len = s->len;
+    uint32_t seq = s->seq;
+    ssize_t n;
+
+    if (!len)
+        return true;
+    *ack_now = true;
+    if (f->guest_fin)
+        return true; /* data after FIN: just acknowledge what we have */
+    if (SEQ_GT(seq, f->rcv_nxt)) {
+        ns_stat_inc(ctx, NS_ST_TCP_OUT_OF_ORDER);
+        return true; /* a duplicate ACK asks for the missing part */
+    }
+    if (SEQ_LT(seq, f->rcv_nxt)) {
+        uint32_t dup = f->rcv_nxt - seq;
+        if (dup >= len)
+            return true;
+        data += dup;
+        len -= dup;
+    }
+    if (f->wait_out)
+        return true;
+    n = ctx->sops->sendto(ctx->sops_opaque, f->fd, data, len, 0, 0);
+    if (n == -EAGAIN || n == -EINTR)
+        n = 0;
+    if (n < 0) {
+        tcp_abort(ctx, f);
+        return false;
+    }
+    f->rcv_nxt += (uint32_t)n;
+    if ((size_t)n < len) {
+        /* Back-pressure: what the host did not take is not acknowledged
+         * and the window closes until the socket drains. */
+        f->wait_out = true;
+    }
+    return true;
+}
+
+void ns_tcp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
+                  size_t len)
+{
+    TcpSeg s = { .wscale = -1 };
+    size_t doff;
+    uint64_t key;
+    NsTcpFlow *f;
+    bool ack_now = false;
+
+    if (len < TCP_HLEN) {
+        ns_stat_inc(ctx, NS_ST_TCP_BAD);
+        return;
+    }
+    doff = (size_t)(p[12] >> 4) * 4;
+    if (doff < TCP_HLEN || doff > len ||
+        ns_csum_fold(ns_csum_add(ns_csum_pseudo(src, dst, NS_IPPROTO_TCP, len),
+                                 p, len)) != 0 ||
+        !tcp_parse_options(p + TCP_HLEN, doff - TCP_HLEN, &s)) {
+        ns_stat_inc(ctx, NS_ST_TCP_BAD);
+        return;
+    }
+    s.sport = ns_rd16(p);
+    s.dport = ns_rd16(p + 2);
+    s.seq = ns_rd32(p + 4);
+    s.ack = ns_rd32(p + 8);
+    s.flags = p[13] & 0x3f;
+    s.win = ns_rd16(p + 14);
+    s.data = p + doff;
+    s.len = len - doff;
+    if ((s.flags & TCP_SYN) && (s.flags & (TCP_FIN | TCP_RST))) {
+        ns_stat_inc(ctx, NS_ST_TCP_BAD);
+        return;
+    }
+
+    key = ns_flow_key(s.sport, dst, s.dport);
+    f = g_hash_table_lookup(ctx->tcp_flows, &key);
+    if (f && f->state == TCP_S_TIME_WAIT && (s.flags & TCP_SYN) &&
+        !(s.flags & TCP_ACK)) {
+        tcp_flow_free(ctx, f, false); /* a new incarnation */
+        f = NULL;
+    }
+    if (!f) {
+        if (s.flags & TCP_RST)
+            return;
+        if ((s.flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
+            tcp_connect(ctx, src, dst, &s);
+            return;
+        }
+        tcp_rst_reply(ctx, src, s.sport, dst, s.dport, s.flags, s.seq, s.ack,
+                      s.len + ((s.flags & TCP_FIN) ? 1 : 0));
+        return;
+    }
+    f->last_activity = ns_now(ctx);
+
+    if (s.flags & TCP_RST) {
+        /* Accept a reset only inside the window, against blind resets. */
+        uint32_t wnd = MAX(tcp_rcv_window(ctx, f), 1u << 16);
+        if (f->state == TCP_S_SYN_SENT ? (s.ack == f->snd_nxt)
+                                       : (SEQ_LE(f->rcv_nxt, s.seq) &&
+                                          SEQ_LT(s.seq, f->rcv_nxt + wnd))) {
+            ns_stat_inc(ctx, NS_ST_TCP_RST_RX);
+            tcp_flow_free(ctx, f, true);
+        }
+        return;
+    }
+
+    switch (f->state) {
+    case TCP_S_CONNECTING:
+        return; /* a retransmitted SYN: the answer comes with connect() */
+    case TCP_S_TIME_WAIT:
+        if (s.flags & TCP_FIN)
+            tcp_send_ack(ctx, f);
+        return;
+    case TCP_S_SYN_SENT:
+        if ((s.flags & (TCP_SYN | TCP_ACK)) != (TCP_SYN | TCP_ACK) ||
+            s.ack != f->iss + 1) {
+            if (s.flags & TCP_ACK)
+                tcp_rst_reply(ctx, src, s.sport, dst, s.dport, s.flags, s.seq,
+                              s.ack, s.len);
+            return;
+        }
+        tcp_take_syn_options(ctx, f, &s);
+        f->rcv_nxt = s.seq + 1;
+        f->snd_una = f->snd_nxt = f->iss + 1;
+        f->state = TCP_S_ESTABLISHED;
+        f->rto_deadline = 0;
+        f->retries = 0;
+        f->rto_ns = TCP_RTO_INIT_NS;
+        tcp_send_ack(ctx, f);
+        tcp_host_read(ctx, f);
+        return;
+    case TCP_S_SYN_RCVD:
+        if (s.flags & TCP_SYN) {
+            tcp_send(ctx, f, TCP_SYN | TCP_ACK, f->iss, NULL, 0);
+            return;
+        }
+        if (!(s.flags & TCP_ACK) || s.ack != f->iss + 1)
+            return;
+        f->state = TCP_S_ESTABLISHED;
+        f->snd_una = f->iss + 1;
+        f->rto_deadline = 0;
+        f->retries = 0;
+        f->rto_ns = TCP_RTO_INIT_NS;
+        break;
+    case TCP_S_ESTABLISHED:
+        if (s.flags & TCP_SYN) {
+            tcp_send_ack(ctx, f);
+            return;
+        }
+        break;
+    }
+
+    if (!(s.flags & TCP_ACK))
+        return;
+    if (SEQ_GT(s.ack, f->snd_nxt)) {
+        tcp_send_ack(ctx, f); /* acknowledges what we never sent */
+        return;
+    }
+    if (SEQ_GT(s.ack, f->snd_una)) {
+        uint32_t acked = s.ack - f->snd_una;
+        if (f->fin_sent && s.ack == f->snd_nxt) {
+            f->fin_acked = true;
+            acked--;
+        }
+        if (acked)
+            ctx->sops->discard(ctx->sops_opaque, f->fd, acked);
+        f->snd_una = s.ack;
+        f->retries = 0;
+        f->rto_ns = TCP_RTO_INIT_NS;
+        f->rto_deadline = 0;
+        if (f->snd_una != f->snd_nxt)
+            tcp_arm_rto(ctx, f);
+    }
+    f->snd_wnd = (uint32_t)s.win << f->snd_wscale;
+    if (f->snd_wnd)
+        f->persist_deadline = 0;
+
+    if (!tcp_guest_data(ctx, f, &s, &ack_now))
+        return;
+    if ((s.flags & TCP_FIN) && !f->guest_fin &&
+        s.seq + (uint32_t)s.len == f->rcv_nxt) {
+        f->guest_fin = true;
+        f->rcv_nxt++;
+        ctx->sops->shutdown_wr(ctx->sops_opaque, f->fd);
+        ack_now = true;
+    } else if (s.flags & TCP_FIN) {
+        ack_now = true;
+    }
+    if (ack_now)
+        tcp_send_ack(ctx, f);
+    if (!tcp_host_read(ctx, f))
+        return;
+    tcp_check_done(ctx, f);
+}
+
+/* ---- host events ------------------------------------------------------- */
+
+static void tcp_sock_event(NsCtx *ctx, void *obj, int fd, unsigned events)
+{
+    NsTcpFlow *f = obj;
+
+    if (f->state == TCP_S_CONNECTING) {
+        tcp_connected(ctx, f);
+        return;
+    }
+    if (f->state != TCP_S_ESTABLISHED)
+        return;
+    if ((events & NS_EV_ERR) && ctx->sops->sock_error(ctx->sops_opaque, fd) < 0) {
+        tcp_abort(ctx, f);
+        return;
+    }
+    if ((events & (NS_EV_OUT | NS_EV_ERR | NS_EV_HUP)) && f->wait_out) {
+        /* The send buffer drained: reopen the window. */
+        f->wait_out = false;
+        tcp_send_ack(ctx, f);
+    }
+    if (!tcp_host_read(ctx, f))
+        return;
+    tcp_check_done(ctx, f);
+}
+
+void ns_tcp_fwd_accept(NsCtx *ctx, NsFwd *fwd, int fd, uint32_t addr,
+                       uint16_t port)
+{
+    uint32_t raddr = ns_map_inbound(ctx, addr);
+    uint16_t rport = port;
+    uint64_t key;
+    NsTcpFlow *f;
+    int tries = 0;
+
+    tcp_reap_time_wait(ctx);
+    if (!ns_flow_admit(ctx)) {
+        ctx->sops->close(ctx->sops_opaque, fd, true);
+        return;
+    }
+    /* The guest-visible source must not collide with a live flow. */
+    for (;;) {
+        key = ns_flow_key(fwd->spec.guest_port, raddr, rport);
+        if (!g_hash_table_contains(ctx->tcp_flows, &key))
+            break;
+        if (++tries > 64) {
+            ctx->sops->close(ctx->sops_opaque, fd, true);
+            return;
+        }
+        rport = (uint16_t)(rport + 1 < 1024 ? 1024 : rport + 1);
+    }
+    if (!ctx->guest_mac_known)
+        ns_arp_request_guest(ctx); /* the SYN is retransmitted after */
+    f = tcp_flow_new(ctx, fwd->spec.guest_port, raddr, rport, fd);
+    f->inbound = true;
+    f->state = TCP_S_SYN_SENT;
+    f->rcv_wscale = TCP_OUR_WSCALE;
+    f->snd_nxt = f->iss + 1;
+    tcp_send(ctx, f, TCP_SYN, f->iss, NULL, 0);
+    tcp_arm_rto(ctx, f);
+}
+
+/* ---- timers ------------------------------------------------------------ */
+
+static void tcp_timeout(NsCtx *ctx, NsTcpFlow *f, uint64_t now)
+{
+    if (f->state == TCP_S_TIME_WAIT) {
+        if (now > f->last_activity + TCP_TIME_WAIT_NS)
+            tcp_flow_free(ctx, f, false);
+        return;
+    }
+    if (now > f->last_activity + (uint64_t)ctx->cfg.tcp_timeout_s * 1000000000ull) {
+        tcp_abort(ctx, f);
+        return;
+    }
+    if (f->persist_deadline && now >= f->persist_deadline) {
+        /* Zero-window probe: an old sequence number draws an ACK that
+         * carries the guest's current window. */
+        if (f->snd_wnd == 0 && f->snd_una == f->snd_nxt)
+            tcp_send(ctx, f, TCP_ACK, f->snd_una - 1, NULL, 0);
+        f->persist_deadline = f->snd_wnd == 0 ? now + TCP_RTO_MAX_NS / 4 : 0;
+    }
+    if (!f->rto_deadline || now < f->rto_deadline)
+        return;
+    if (++f->retries > TCP_MAX_RETRIES) {
+        tcp_abort(ctx, f);
+        return;
+    }
+    ns_stat_inc(ctx, NS_ST_TCP_RETRANS);
+    f->rto_ns = MIN(f->rto_ns * 2, TCP_RTO_MAX_NS);
+    f->rto_deadline = now + f->rto_ns;
+    switch (f->state) {
+    case TCP_S_SYN_SENT:
+        if (!ctx->guest_mac_known)
+            ns_arp_request_guest(ctx);
+        tcp_send(ctx, f, TCP_SYN, f->iss, NULL, 0);
+        break;
+    case TCP_S_SYN_RCVD:
+        tcp_send(ctx, f, TCP_SYN | TCP_ACK, f->iss, NULL, 0);
+        break;
+    case TCP_S_ESTABLISHED:
+        /* Go back to the first unacknowledged byte: it is still at the
+         * head of the host socket's queue. */
+        f->snd_nxt = f->snd_una;
+        if (f->fin_sent && !f->fin_acked)
+            f->fin_sent = false;
+        f->rto_deadline = 0;
+        if (tcp_host_read(ctx, f) && !f->rto_deadline)
+            f->rto_deadline = now + f->rto_ns;
+        break;
+    default:
+        break;
+    }
+}
+
+static GPtrArray *tcp_snapshot(NsCtx *ctx)
+{
+    GPtrArray *all = g_ptr_array_sized_new(g_hash_table_size(ctx->tcp_flows));
+    GHashTableIter it;
+    gpointer v;
+
+    g_hash_table_iter_init(&it, ctx->tcp_flows);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        g_ptr_array_add(all, v);
+    return all;
+}
+
+void ns_tcp_tick(NsCtx *ctx, uint64_t now)
+{
+    GPtrArray *all = tcp_snapshot(ctx);
+
+    /* Each step may free only the flow it is given. */
+    for (guint i = 0; i < all->len; i++)
+        tcp_timeout(ctx, all->pdata[i], now);
+    g_ptr_array_free(all, TRUE);
+}
+
+uint64_t ns_tcp_deadline(NsCtx *ctx)
+{
+    uint64_t idle = (uint64_t)ctx->cfg.tcp_timeout_s * 1000000000ull;
+    uint64_t d = UINT64_MAX;
+    GHashTableIter it;
+    gpointer v;
+
+    g_hash_table_iter_init(&it, ctx->tcp_flows);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        NsTcpFlow *f = v;
+        if (f->state == TCP_S_TIME_WAIT) {
+            d = MIN(d, f->last_activity + TCP_TIME_WAIT_NS + 1);
+            continue;
+        }
+        d = MIN(d, f->last_activity + idle + 1);
+        if (f->rto_deadline)
+            d = MIN(d, f->rto_deadline);
+        if (f->persist_deadline)
+            d = MIN(d, f->persist_deadline);
+    }
+    return d;
+}
+
+void ns_tcp_kick(NsCtx *ctx)
+{
+    GPtrArray *all = tcp_snapshot(ctx);
+
+    for (guint i = 0; i < all->len; i++) {
+        NsTcpFlow *f = all->pdata[i];
+        if (f->out_blocked && tcp_host_read(ctx, f))
+            tcp_check_done(ctx, f);
+    }
+    g_ptr_array_free(all, TRUE);
+}
+
+void ns_tcp_free_all(NsCtx *ctx)
+{
+    GPtrArray *all = tcp_snapshot(ctx);
+
+    for (guint i = 0; i < all->len; i++)
+        tcp_flow_free(ctx, all->pdata[i], true);
+    g_ptr_array_free(all, TRUE);
+}
