@@ -318,13 +318,10 @@ struct LilyVm {
     uint64_t mem_size;
     char *kernel;
     char *cmdline;
-    char *cpu_name;   /* NULL: none */
-    char *mmu_name;
     LoaderBoot boot;
     bool booted;
 
     GPtrArray *instances;  /* LilyInstance *, in creation order */
-    LilyInstance *machine; /* pseudo-instance for core-owned objects */
     LilyInstance *cpu, *mmu;
 
     /* interrupts */
