@@ -200,6 +200,37 @@ static void test_guest_exit(void)
     g_free(conf);
 }
 
+static bool build_plugin(const char *name)
+{
+    char *path = g_strdup_printf("%s/build/plugins/%s.so", TEST_SRC_DIR, name);
+    bool ok = g_file_test(path, G_FILE_TEST_EXISTS);
+    g_free(path);
+    return ok;
+}
+
+static void test_default_machine(void)
+{
+    const char *kernel = test_kernel();
+    if (!kernel) {
+        g_test_skip("build/guest/testkernel-lily.elf is not built");
+        return;
+    }
+    /* Without -c: the default PC from whatever plugins exist, checked, not run. */
+    bool console = build_plugin("console");
+    Run r = console ? run_lilyvm("--kernel", kernel, "--set", "machine.cpu=none", "--set",
+                                 "serial0.backend=null", NULL)
+                    : run_lilyvm("--kernel", kernel, "--set", "machine.cpu=none", NULL);
+    g_assert_cmpint(r.status, ==, LILYVM_EXIT_NO_CPU);
+    test_assert_contains(r.err, "32 MiB");
+    if (console)
+        test_assert_contains(r.err, "serial0 (console)", "0x3f8-0x3ff (serial0)");
+    if (build_plugin("debug-exit"))
+        test_assert_contains(r.err, "debug-exit (debug-exit)", "0xf4-0xf4");
+    if (build_plugin("nic-ne2000") && build_plugin("net-socket"))
+        test_assert_contains(r.err, "nic0 (nic-ne2000)", "net0 (net-socket)", "0x300-0x31f");
+    run_free(&r);
+}
+
 static void on_alarm(int sig)
 {
     static const char msg[] = "Bail out! lilyvm did not end after SIGTERM\n";
@@ -262,6 +293,7 @@ int main(int argc, char **argv)
     g_test_add_func("/core/cli/bad-command-line", test_bad_command_line);
     g_test_add_func("/core/cli/no-kernel", test_no_kernel);
     g_test_add_func("/core/cli/no-cpu", test_no_cpu);
+    g_test_add_func("/core/cli/default-machine", test_default_machine);
     g_test_add_func("/core/cli/guest-exit", test_guest_exit);
     g_test_add_func("/core/cli/signal", test_signal);
     int rc = g_test_run();
