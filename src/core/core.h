@@ -342,7 +342,7 @@ struct LilyVm {
     GPtrArray *timers;     /* every LilyTimer alive */
     uint64_t timer_seq;
     GPtrArray *watches;    /* every LilyWatch alive */
-    GPtrArray *signal_sources;
+    LilyWatch *signal_watch; /* the signal pipe, when this VM takes the signals */
     int64_t clock_start;   /* CLOCK_MONOTONIC ns at VM start */
     bool exited;
     int exit_status;
