@@ -85,12 +85,12 @@ gboolean bus_claim_mmio(LilyVm *vm, LilyInstance *owner, uint64_t base, uint64_t
     return bus_claim(vm->bus.mmio, "MMIO", owner, base, len, ops, opaque, error);
 }
 
-static const BusRegion *bus_lookup(const GArray *regions, uint64_t addr)
+static BusRegion *bus_lookup(const GArray *regions, uint64_t addr)
 {
     guint lo = 0, hi = regions->len;
     while (lo < hi) {
         guint mid = lo + (hi - lo) / 2;
-        const BusRegion *r = &g_array_index(regions, BusRegion, mid);
+        BusRegion *r = &g_array_index(regions, BusRegion, mid);
         if (addr < r->base)
             hi = mid;
         else if (addr - r->base >= r->len)
@@ -118,7 +118,7 @@ uint32_t bus_pio_read(LilyVm *vm, uint16_t port, unsigned size)
         log_msg("bus", LILY_LOG_WARN, "port read of invalid size %u at 0x%x", size, port);
         return 0xffffffffu;
     }
-    const BusRegion *r = bus_lookup(vm->bus.pio, port);
+    BusRegion *r = bus_lookup(vm->bus.pio, port);
     if (!r || !r->ops->read) {
         vm->stats.pio_unclaimed++;
         if (log_bus_trace)
@@ -126,6 +126,7 @@ uint32_t bus_pio_read(LilyVm *vm, uint16_t port, unsigned size)
                     bus_size_mask(size));
         return bus_size_mask(size);
     }
+    r->reads++;
     uint32_t v = r->ops->read(r->opaque, port - r->base, size) & bus_size_mask(size);
     if (log_bus_trace)
         log_msg("bus", LILY_LOG_DEBUG, "in%u 0x%x: %s+0x%" G_GINT64_MODIFIER "x = 0x%x",
@@ -140,7 +141,7 @@ void bus_pio_write(LilyVm *vm, uint16_t port, unsigned size, uint32_t value)
         log_msg("bus", LILY_LOG_WARN, "port write of invalid size %u at 0x%x", size, port);
         return;
     }
-    const BusRegion *r = bus_lookup(vm->bus.pio, port);
+    BusRegion *r = bus_lookup(vm->bus.pio, port);
     value &= bus_size_mask(size);
     if (!r || !r->ops->write) {
         vm->stats.pio_unclaimed++;
@@ -149,6 +150,7 @@ void bus_pio_write(LilyVm *vm, uint16_t port, unsigned size, uint32_t value)
                     port, value);
         return;
     }
+    r->writes++;
     if (log_bus_trace)
         log_msg("bus", LILY_LOG_DEBUG, "out%u 0x%x: %s+0x%" G_GINT64_MODIFIER "x = 0x%x",
                 size * 8, port, bus_owner_name(r->owner), port - r->base, value);
@@ -174,13 +176,14 @@ void bus_pio_read_rep(LilyVm *vm, uint16_t port, unsigned size, void *buf, uint3
 {
     if (!bus_size_ok(size) || count == 0)
         return;
-    const BusRegion *r = bus_lookup(vm->bus.pio, port);
+    BusRegion *r = bus_lookup(vm->bus.pio, port);
     vm->stats.pio_reads += count;
     if (!r || !r->ops->read) {
         vm->stats.pio_unclaimed += count;
         memset(buf, 0xff, (size_t)size * count);
         return;
     }
+    r->reads += count;
     if (r->ops->read_rep) {
         r->ops->read_rep(r->opaque, port - r->base, size, buf, count);
         return;
@@ -195,12 +198,13 @@ void bus_pio_write_rep(LilyVm *vm, uint16_t port, unsigned size, const void *buf
 {
     if (!bus_size_ok(size) || count == 0)
         return;
-    const BusRegion *r = bus_lookup(vm->bus.pio, port);
+    BusRegion *r = bus_lookup(vm->bus.pio, port);
     vm->stats.pio_writes += count;
     if (!r || !r->ops->write) {
         vm->stats.pio_unclaimed += count;
         return;
     }
+    r->writes += count;
     if (r->ops->write_rep) {
         r->ops->write_rep(r->opaque, port - r->base, size, buf, count);
         return;
@@ -215,7 +219,7 @@ uint32_t bus_mmio_read(LilyVm *vm, uint64_t gpa, unsigned size)
     vm->stats.mmio_reads++;
     if (!bus_size_ok(size))
         return 0xffffffffu;
-    const BusRegion *r = bus_lookup(vm->bus.mmio, gpa);
+    BusRegion *r = bus_lookup(vm->bus.mmio, gpa);
     if (!r || !r->ops->read) {
         vm->stats.mmio_unclaimed++;
         if (log_bus_trace)
@@ -223,6 +227,7 @@ uint32_t bus_mmio_read(LilyVm *vm, uint64_t gpa, unsigned size)
                     "x", size * 8, gpa);
         return bus_size_mask(size);
     }
+    r->reads++;
     return r->ops->read(r->opaque, gpa - r->base, size) & bus_size_mask(size);
 }
 
@@ -231,7 +236,7 @@ void bus_mmio_write(LilyVm *vm, uint64_t gpa, unsigned size, uint32_t value)
     vm->stats.mmio_writes++;
     if (!bus_size_ok(size))
         return;
-    const BusRegion *r = bus_lookup(vm->bus.mmio, gpa);
+    BusRegion *r = bus_lookup(vm->bus.mmio, gpa);
     if (!r || !r->ops->write) {
         vm->stats.mmio_unclaimed++;
         if (log_bus_trace)
@@ -239,6 +244,7 @@ void bus_mmio_write(LilyVm *vm, uint64_t gpa, unsigned size, uint32_t value)
                     G_GINT64_MODIFIER "x", size * 8, value, gpa);
         return;
     }
+    r->writes++;
     r->ops->write(r->opaque, gpa - r->base, size, value & bus_size_mask(size));
 }
 

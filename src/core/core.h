@@ -161,6 +161,7 @@ typedef struct BusRegion {
     const LilyIoOps *ops;
     void *opaque;
     LilyInstance *owner;
+    uint64_t reads, writes;  /* accesses (rep items count one each), for --stats */
 } BusRegion;
 
 typedef struct Bus {

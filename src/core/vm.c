@@ -257,6 +257,28 @@ void vm_print_stats(LilyVm *vm, FILE *out)
     }
     for (guint i = 0; i < vm->instances->len; i++) {
         LilyInstance *inst = g_ptr_array_index(vm->instances, i);
+        /* Bus accesses per instance, summed over its regions. */
+        uint64_t reads = 0, writes = 0;
+        bool has_regions = false;
+        GArray *spaces[] = { vm->bus.pio, vm->bus.mmio };
+        for (int sp = 0; sp < 2; sp++) {
+            for (guint j = 0; j < spaces[sp]->len; j++) {
+                BusRegion *r = &g_array_index(spaces[sp], BusRegion, j);
+                if (r->owner != inst)
+                    continue;
+                has_regions = true;
+                reads += r->reads;
+                writes += r->writes;
+            }
+        }
+        if (has_regions) {
+            char *name = g_strdup_printf("%s.bus_reads", inst->name);
+            g_ptr_array_add(lines, g_strdup_printf("%-33s %" G_GUINT64_FORMAT, name, reads));
+            g_free(name);
+            name = g_strdup_printf("%s.bus_writes", inst->name);
+            g_ptr_array_add(lines, g_strdup_printf("%-33s %" G_GUINT64_FORMAT, name, writes));
+            g_free(name);
+        }
         GHashTableIter it;
         gpointer k, v;
         g_hash_table_iter_init(&it, inst->stats);

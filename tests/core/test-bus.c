@@ -214,7 +214,7 @@ static void test_host_pio(void)
     fflush(f);
     char *text = NULL;
     g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
-    test_assert_contains(text, "r.custom", "r.writes", "core.pio_writes");
+    test_assert_contains(text, "r.custom", "r.writes", "core.pio_writes", "r.bus_writes");
     g_free(text);
     fclose(f);
     g_unlink(path);
