@@ -155,6 +155,12 @@ static int f_sock_error(void *o, int fd)
 static int f_send_space(void *o, int fd) { return (int)fs_get(o, fd)->space; }
 static int f_local_port(void *o, int fd, uint16_t *p) { fs_get(o, fd); *p = 1; return 0; }
 
+static int f_set_lowat(void *o, int fd, int bytes)
+{
+    /* Sometimes refuse, like a kernel without the option would. */
+    return fs_get(o, fd)->space & 1 ? -ENOPROTOOPT : 0;
+}
+
 static void f_close(void *o, int fd, bool abort_)
 {
     Fuzz *z = o;
@@ -169,7 +175,7 @@ static void f_close(void *o, int fd, bool abort_)
 static const NsSockOps fake_ops = {
     f_open, f_bind, f_listen, f_connect, f_accept, f_sendto, f_recvfrom,
     f_peek, f_discard, f_shutdown, f_sock_error, f_send_space, f_local_port,
-    f_close,
+    f_close, f_set_lowat,
 };
 
 static bool cb_output(void *opaque, const uint8_t *f, size_t len)

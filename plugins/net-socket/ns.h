@@ -123,9 +123,12 @@ typedef struct NsSockOps {
     int (*local_port)(void *o, int fd, uint16_t *port);
     /* abort: reset the connection (SO_LINGER 0) instead of a clean close. */
     void (*close)(void *o, int fd, bool abort);
+    /* Report the socket readable only with at least bytes queued. */
+    int (*set_lowat)(void *o, int fd, int bytes);
 } NsSockOps;
 
 extern const NsSockOps ns_sock_posix; /* real host sockets (sock.c) */
+extern const NsSockOps ns_sock_posix_peek_copy; /* same, never SO_PEEK_OFF */
 
 /* What the embedder provides. */
 typedef struct NsCallbacks {

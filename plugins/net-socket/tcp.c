@@ -18,11 +18,14 @@
  *
  * No payload is ever buffered in this file:
  *  - host -> guest: bytes stay in the host socket's receive queue until the
- *    guest acknowledges them.  Sending peeks (MSG_PEEK) past the bytes
- *    already in flight; an ACK consumes the acknowledged bytes with a real
- *    recv.  A retransmission simply peeks from the start again.  When the
- *    guest's window is full we stop watching the socket, so the kernel's
- *    own flow control pushes back on the remote sender.
+ *    guest acknowledges them.  Sending peeks (MSG_PEEK, at an offset with
+ *    SO_PEEK_OFF where the kernel has it) past the bytes already in flight;
+ *    an ACK consumes the acknowledged bytes with a real recv.  A
+ *    retransmission simply peeks from the start again.  A receive
+ *    low-water mark (SO_RCVLOWAT) of "bytes in flight + 1" makes POLLIN
+ *    report new data only.  When the guest's window is full we stop
+ *    watching the socket, so the kernel's own flow control pushes back on
+ *    the remote sender.
  *  - guest -> host: a segment is acknowledged only for what send() took.
  *    When the host socket would block we advertise a zero window and watch
  *    for POLLOUT; the guest retransmits the rest.  The window we advertise
@@ -93,6 +96,7 @@ struct NsTcpFlow {
     bool fin_acked;
     bool guest_fin;      /* guest's FIN seen, host write side shut */
     bool wait_out;       /* host send buffer full: advertising 0 */
+    int lowat;           /* receive low-water mark set on the socket */
     bool out_blocked;    /* the guest side refused a frame */
 
     uint64_t rto_deadline; /* 0: nothing to retransmit */
@@ -250,6 +254,7 @@ static NsTcpFlow *tcp_flow_new(NsCtx *ctx, uint16_t gport, uint32_t raddr,
     f->snd_una = f->snd_nxt = f->iss;
     f->mss = TCP_DEFAULT_MSS;
     f->rto_ns = TCP_RTO_INIT_NS;
+    f->lowat = 1;
     f->last_activity = ns_now(ctx);
     g_hash_table_insert(ctx->tcp_flows, &f->key, f);
     ns_flow_opened(ctx);
@@ -292,17 +297,37 @@ static void tcp_check_done(NsCtx *ctx, NsTcpFlow *f)
 
 /* ---- host -> guest ----------------------------------------------------- */
 
+/*
+ * The bytes in flight stay queued in the socket, so a level-triggered
+ * POLLIN would fire for them forever.  A receive low-water mark just above
+ * them makes it fire for new data (or end of stream) only.  Without one,
+ * reading resumes on the guest's next ACK instead.
+ */
+static bool tcp_set_lowat(NsCtx *ctx, NsTcpFlow *f, uint32_t inflight)
+{
+    int want = (int)inflight + 1;
+
+    if (f->lowat == want)
+        return true;
+    if (f->lowat < 0 || ctx->sops->set_lowat(ctx->sops_opaque, f->fd, want) < 0) {
+        f->lowat = -1; /* not supported: do not try again */
+        return inflight == 0;
+    }
+    f->lowat = want;
+    return true;
+}
+
 static void tcp_update_events(NsCtx *ctx, NsTcpFlow *f)
 {
     unsigned ev = 0;
     uint32_t inflight = f->snd_nxt - f->snd_una;
+    int32_t room = (int32_t)(f->snd_una + f->snd_wnd - f->snd_nxt);
 
     if (f->state == TCP_S_CONNECTING)
         ev = NS_EV_OUT;
     else if (f->state == TCP_S_ESTABLISHED) {
-        /* Reading resumes on the guest's next ACK while data is in flight:
-         * the unconsumed bytes would keep a level-triggered POLLIN firing. */
-        if (!f->host_eof && !f->out_blocked && inflight == 0 && f->snd_wnd > 0)
+        if (!f->host_eof && !f->out_blocked && room > 0 &&
+            inflight < TCP_MAX_INFLIGHT && tcp_set_lowat(ctx, f, inflight))
             ev |= NS_EV_IN;
         if (f->wait_out)
             ev |= NS_EV_OUT;
