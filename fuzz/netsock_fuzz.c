@@ -153,7 +153,6 @@ static int f_sock_error(void *o, int fd)
 }
 
 static int f_send_space(void *o, int fd) { return (int)fs_get(o, fd)->space; }
-static int f_local_port(void *o, int fd, uint16_t *p) { fs_get(o, fd); *p = 1; return 0; }
 
 static int f_set_lowat(void *o, int fd, int bytes)
 {
@@ -173,9 +172,11 @@ static void f_close(void *o, int fd, bool abort_)
 }
 
 static const NsSockOps fake_ops = {
-    f_open, f_bind, f_listen, f_connect, f_accept, f_sendto, f_recvfrom,
-    f_peek, f_discard, f_shutdown, f_sock_error, f_send_space, f_local_port,
-    f_close, f_set_lowat,
+    .open = f_open, .bind = f_bind, .listen = f_listen, .connect = f_connect,
+    .accept = f_accept, .sendto = f_sendto, .recvfrom = f_recvfrom,
+    .peek = f_peek, .discard = f_discard, .shutdown_wr = f_shutdown,
+    .sock_error = f_sock_error, .send_space = f_send_space, .close = f_close,
+    .set_lowat = f_set_lowat,
 };
 
 static bool cb_output(void *opaque, const uint8_t *f, size_t len)
@@ -201,7 +202,9 @@ static void cb_watch(void *opaque, int fd, unsigned events)
 
 static uint64_t cb_now(void *opaque) { return ((Fuzz *)opaque)->now; }
 
-static const NsCallbacks fuzz_cb = { cb_output, cb_watch, cb_now, NULL, NULL };
+static const NsCallbacks fuzz_cb = {
+    .output = cb_output, .watch = cb_watch, .now_ns = cb_now,
+};
 
 static int pick(Fuzz *z, uint8_t b)
 {

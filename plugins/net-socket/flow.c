@@ -32,8 +32,9 @@ void ns_config_default(NsConfig *cfg)
     cfg->loopback = true;
     cfg->mtu = 1500;
     cfg->max_flows = 256;
-    cfg->udp_timeout_s = 60;
-    cfg->tcp_timeout_s = 7200;
+    /* NAT behaviour as RFC 4787 (REQ-5) and RFC 5382 (REQ-5) ask. */
+    cfg->udp_timeout_s = 120;
+    cfg->tcp_timeout_s = 7440;
     cfg->lease_s = 86400;
 }
 

@@ -120,7 +120,6 @@ typedef struct NsSockOps {
     int (*sock_error)(void *o, int fd);
     /* Free space in the send buffer, in bytes. */
     int (*send_space)(void *o, int fd);
-    int (*local_port)(void *o, int fd, uint16_t *port);
     /* abort: reset the connection (SO_LINGER 0) instead of a clean close. */
     void (*close)(void *o, int fd, bool abort);
     /* Report the socket readable only with at least bytes queued. */

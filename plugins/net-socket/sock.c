@@ -223,17 +223,6 @@ static int posix_send_space(void *o, int fd)
     return sndbuf > outq ? sndbuf - outq : 0;
 }
 
-static int posix_local_port(void *o, int fd, uint16_t *port)
-{
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof sa;
-
-    if (getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
-        return -errno;
-    *port = ntohs(sa.sin_port);
-    return 0;
-}
-
 static int posix_set_lowat(void *o, int fd, int bytes)
 {
     return setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes) < 0 ? -errno : 0;
@@ -261,7 +250,6 @@ const NsSockOps ns_sock_posix = {
     .shutdown_wr = posix_shutdown_wr,
     .sock_error = posix_sock_error,
     .send_space = posix_send_space,
-    .local_port = posix_local_port,
     .close = posix_close,
     .set_lowat = posix_set_lowat,
 };
@@ -280,7 +268,6 @@ const NsSockOps ns_sock_posix_peek_copy = {
     .shutdown_wr = posix_shutdown_wr,
     .sock_error = posix_sock_error,
     .send_space = posix_send_space,
-    .local_port = posix_local_port,
     .close = posix_close,
     .set_lowat = posix_set_lowat,
 };

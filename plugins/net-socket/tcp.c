@@ -216,6 +216,9 @@ static void tcp_set_events(NsCtx *ctx, NsTcpFlow *f, unsigned events)
 
 static void tcp_flow_free(NsCtx *ctx, NsTcpFlow *f, bool abort)
 {
+    ns_logf(ctx, 3, "tcp %u <-> %u.%u.%u.%u:%u closed%s", f->gport,
+            f->raddr >> 24, (f->raddr >> 16) & 255, (f->raddr >> 8) & 255,
+            f->raddr & 255, f->rport, abort ? " (reset)" : "");
     if (f->fd >= 0) {
         ns_sock_del(ctx, f->fd);
         ctx->sops->close(ctx->sops_opaque, f->fd, abort);
@@ -499,6 +502,9 @@ static void tcp_connected(NsCtx *ctx, NsTcpFlow *f)
     int err = ctx->sops->sock_error(ctx->sops_opaque, f->fd);
 
     if (err < 0) {
+        ns_logf(ctx, 3, "tcp %u -> %u.%u.%u.%u:%u: connect failed (%s), reset",
+                f->gport, f->raddr >> 24, (f->raddr >> 16) & 255,
+                (f->raddr >> 8) & 255, f->raddr & 255, f->rport, g_strerror(-err));
         ns_stat_inc(ctx, NS_ST_TCP_CONNECT_FAIL);
         ns_stat_inc(ctx, NS_ST_TCP_RST_TX);
         tcp_emit(ctx, f->raddr, f->rport, ctx->cfg.guest, f->gport, 0,
