@@ -757,6 +757,69 @@ static void test_tcp_pipelined_peek_copy(void)
     tcp_pipelined(&ns_sock_posix_peek_copy);
 }
 
+/*
+ * A guest side that answers inside the core's output call (as a NIC
+ * wired straight to a stack could): every data segment is acknowledged
+ * at once, re-entering ns_input().  The stream must still arrive whole.
+ */
+typedef struct SyncAcker {
+    TcpConn *c;
+    uint32_t first;
+    GByteArray *got;
+} SyncAcker;
+
+static void sync_ack(Mg *mg, const MgPkt *p, void *opaque)
+{
+    SyncAcker *s = opaque;
+
+    if (p->proto != NS_IPPROTO_TCP || p->dport != s->c->gport || !p->data_len)
+        return;
+    if (p->seq == s->c->rcv_nxt) {
+        g_byte_array_append(s->got, p->data, (guint)p->data_len);
+        s->c->rcv_nxt += (uint32_t)p->data_len;
+    }
+    tcp_guest_send(mg, s->c, MG_TCP_ACK, NULL, 0, 8192);
+}
+
+static void test_tcp_reentrant_output(void)
+{
+    Mg *mg = mg_new(NULL);
+    uint16_t port = 0;
+    int lfd = mg_tcp_listen(&port);
+    enum { TOTAL = 200000 };
+    uint8_t *data = g_malloc(TOTAL);
+    SyncAcker s;
+    TcpConn c;
+    size_t sent = 0;
+
+    for (size_t i = 0; i < TOTAL; i++)
+        data[i] = (uint8_t)(i * 13 + (i >> 8));
+    tcp_open(mg, &c, lfd, port, 41020, -1, 8192);
+    s.c = &c;
+    s.first = c.rcv_nxt;
+    s.got = g_byte_array_new();
+    mg->on_output = sync_ack;
+    mg->on_output_opaque = &s;
+    for (int i = 0; i < 2000 && s.got->len < TOTAL; i++) {
+        if (sent < TOTAL) {
+            ssize_t n = send(c.host, data + sent, TOTAL - sent, MSG_DONTWAIT);
+            if (n > 0)
+                sent += (size_t)n;
+        }
+        mg_poll(mg, 5);
+        mg_drain(mg);
+    }
+    mg->on_output = NULL;
+    g_assert_cmpuint(s.got->len, ==, TOTAL);
+    g_assert_cmpmem(s.got->data, TOTAL, data, TOTAL);
+    g_assert_cmpuint(stat_of(mg, NS_ST_RX_DEFERRED_DROP), ==, 0);
+    g_byte_array_unref(s.got);
+    g_free(data);
+    close(c.host);
+    close(lfd);
+    mg_free(mg);
+}
+
 /* When the host socket cannot take more, the guest's data is no longer
  * acknowledged and the window closes; it reopens once the host reads. */
 static void test_tcp_backpressure(void)
@@ -1269,6 +1332,7 @@ int main(int argc, char **argv)
     g_test_add_func("/netsock/tcp/pipelined-peek-copy", test_tcp_pipelined_peek_copy);
     g_test_add_func("/netsock/tcp/fin-after-data", test_tcp_fin_after_data);
     g_test_add_func("/netsock/tcp/fin-after-data-peek-copy", test_tcp_fin_after_data_peek_copy);
+    g_test_add_func("/netsock/tcp/reentrant-output", test_tcp_reentrant_output);
     g_test_add_func("/netsock/tcp/backpressure", test_tcp_backpressure);
     g_test_add_func("/netsock/tcp/half-close", test_tcp_half_close);
     g_test_add_func("/netsock/tcp/refused-rst", test_tcp_refused);
