@@ -116,8 +116,12 @@ static uint32_t tcp_rcv_window(NsCtx *ctx, NsTcpFlow *f)
     if (f->wait_out || f->guest_fin || f->fd < 0)
         return f->guest_fin ? 65535u << f->rcv_wscale : 0;
     space = ctx->sops->send_space(ctx->sops_opaque, f->fd);
-    if (space <= 0)
+    if (space <= 0) {
+        /* A closed window must reopen by itself: wait for POLLOUT. */
+        if (f->state == TCP_S_ESTABLISHED)
+            f->wait_out = true;
         return 0;
+    }
     return MIN((uint32_t)space, max);
 }
 
