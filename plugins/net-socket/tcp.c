@@ -97,6 +97,7 @@ struct NsTcpFlow {
     bool guest_fin;      /* guest's FIN seen, host write side shut */
     bool wait_out;       /* host send buffer full: advertising 0 */
     int lowat;           /* receive low-water mark set on the socket */
+    int64_t wnd_cache;   /* window for a burst of segments (-1: ask) */
     bool out_blocked;    /* the guest side refused a frame */
 
     uint64_t rto_deadline; /* 0: nothing to retransmit */
@@ -113,6 +114,8 @@ static uint32_t tcp_rcv_window(NsCtx *ctx, NsTcpFlow *f)
     int space;
     uint32_t max = 65535u << f->rcv_wscale;
 
+    if (f->wnd_cache >= 0)
+        return (uint32_t)f->wnd_cache;
     if (f->wait_out || f->guest_fin || f->fd < 0)
         return f->guest_fin ? 65535u << f->rcv_wscale : 0;
     space = ctx->sops->send_space(ctx->sops_opaque, f->fd);
@@ -262,6 +265,7 @@ static NsTcpFlow *tcp_flow_new(NsCtx *ctx, uint16_t gport, uint32_t raddr,
     f->mss = TCP_DEFAULT_MSS;
     f->rto_ns = TCP_RTO_INIT_NS;
     f->lowat = 1;
+    f->wnd_cache = -1;
     f->last_activity = ns_now(ctx);
     g_hash_table_insert(ctx->tcp_flows, &f->key, f);
     ns_flow_opened(ctx);
@@ -351,6 +355,8 @@ static bool tcp_host_read(NsCtx *ctx, NsTcpFlow *f)
     if (f->state != TCP_S_ESTABLISHED)
         return true;
     f->out_blocked = false;
+    /* One look at the host send buffer serves the whole burst. */
+    f->wnd_cache = tcp_rcv_window(ctx, f);
     while (!f->host_eof && budget-- > 0) {
         uint32_t inflight = f->snd_nxt - f->snd_una;
         int32_t room = (int32_t)(f->snd_una + f->snd_wnd - f->snd_nxt);
@@ -369,6 +375,7 @@ static bool tcp_host_read(NsCtx *ctx, NsTcpFlow *f)
             break;
         }
         if (n < 0) {
+            f->wnd_cache = -1;
             tcp_abort(ctx, f);
             return false;
         }
@@ -387,6 +394,7 @@ static bool tcp_host_read(NsCtx *ctx, NsTcpFlow *f)
         if (f->out_blocked)
             break;
     }
+    f->wnd_cache = -1;
     if (f->host_eof && !f->fin_sent && !f->out_blocked) {
         if (tcp_send(ctx, f, TCP_FIN | TCP_ACK, f->snd_nxt, NULL, 0)) {
             f->fin_sent = true;
