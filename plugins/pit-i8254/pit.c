@@ -39,6 +39,7 @@ typedef struct Pit {
     uint32_t epoch_seen;     /* counter 0's epoch the edge count belongs to */
     uint64_t edges_seen;     /* counter 0's OUT edges already sent */
     uint64_t last_fire_ns;   /* VM time of the last timer callback */
+    uint64_t armed_ns;       /* the timer's deadline, I8254_NEVER when not armed */
     uint8_t port61;          /* bits 0-3 as the guest wrote them */
 } Pit;
 
@@ -78,12 +79,17 @@ static void pit_sync(Pit *t, uint64_t now)
     pit_irq_drive(t, c->mode <= 1 ? i8254_out(c, now) : true);
 
     uint64_t next = i8254_edge_time(c, t->edges_seen + 1);
-    if (next == I8254_NEVER) {
-        t->host->timer_del(t->timer);
-        return;
-    }
     uint64_t earliest = t->last_fire_ns + PIT_MIN_TIMER_NS;
-    t->host->timer_mod(t->timer, next > earliest ? next : earliest);
+    if (next != I8254_NEVER && next < earliest)
+        next = earliest;
+    /* Guests latch counter 0 often; leave the timer alone when nothing moved. */
+    if (next == t->armed_ns)
+        return;
+    t->armed_ns = next;
+    if (next == I8254_NEVER)
+        t->host->timer_del(t->timer);
+    else
+        t->host->timer_mod(t->timer, next);
 }
 
 static void pit_timer_fired(void *opaque)
@@ -92,6 +98,7 @@ static void pit_timer_fired(void *opaque)
     uint64_t now = t->host->clock_ns(t->inst);
 
     t->last_fire_ns = now;
+    t->armed_ns = I8254_NEVER; /* a timer that fired is no longer armed */
     pit_sync(t, now);
 }
 
@@ -163,6 +170,7 @@ static gboolean pit_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
         !host->pio_register(inst, PIT_PORT61, 1, &pit_port61_ops, t, error))
         goto out_free_pit;
     t->timer = host->timer_new(inst, pit_timer_fired, t);
+    t->armed_ns = I8254_NEVER;
     uint64_t now = host->clock_ns(inst);
     i8254_reset(&t->chip, now);
     t->epoch_seen = t->chip.counter[0].epoch;
