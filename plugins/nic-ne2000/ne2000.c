@@ -17,6 +17,7 @@ typedef struct Ne2kState {
     const LilyHost *host;
     LilyIrqLine *irq;
     LilyNetPort *port;
+    unsigned reported; /* Dp8390GuestError kinds already logged (bit mask) */
     Dp8390 chip;
 } Ne2kState;
 
@@ -155,10 +156,22 @@ static void ne2k_chip_rx_ready(void *opaque)
         s->host->net_ready(s->port);
 }
 
+/* A guest driver mistake is logged once per kind, not once per frame. */
+static void ne2k_chip_guest_error(void *opaque, Dp8390GuestError kind, const char *msg)
+{
+    Ne2kState *s = opaque;
+
+    if (s->reported & (1u << kind))
+        return;
+    s->reported |= 1u << kind;
+    s->host->log(s->inst, LILY_LOG_WARN, "guest driver: %s", msg);
+}
+
 static const Dp8390Hooks ne2k_chip_hooks = {
     .irq = ne2k_chip_irq,
     .transmit = ne2k_chip_transmit,
     .rx_ready = ne2k_chip_rx_ready,
+    .guest_error = ne2k_chip_guest_error,
 };
 
 /* --- network port -------------------------------------------------------- */

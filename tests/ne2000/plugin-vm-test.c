@@ -178,6 +178,64 @@ static void test_two_cards(void)
     vm_free(vm);
 }
 
+/*
+ * With the default backend: an ARP request for the gateway gets its answer
+ * through net-socket, the card and the driver.  Skipped when net-socket is
+ * not built.
+ */
+static void test_net_socket_arp(void)
+{
+    static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    static const uint8_t guest_ip[4] = { 10, 0, 2, 15 }, gw_ip[4] = { 10, 0, 2, 2 };
+    LilyVm *vm = vm_new();
+    GError *error = NULL;
+    Ne2kBus bus = vm_bus(vm, 0x300);
+    uint8_t mac[6], req[42], back[1600];
+    size_t len = 0;
+
+    g_assert_true(vm_load_plugins(vm, &error));
+    if (!vm_configure_data(vm, "[device nic0]\nplugin = nic-ne2000\nnetdev = net0\n"
+                           "[netdev net0]\nplugin = net-socket\nrestrict = true\n",
+                           "ne2000-test.conf", &error)) {
+        if (strstr(error->message, "net-socket")) {
+            g_test_skip(error->message);
+            g_error_free(error);
+            vm_free(vm);
+            return;
+        }
+        g_error("%s", error->message);
+    }
+    if (!vm_realize(vm, &error))
+        g_error("%s", error->message);
+
+    g_assert_true(ne2k_drv_probe(&bus, mac));
+    ne2k_drv_init(&bus, mac, 0x04);
+    /* who-has 10.0.2.2 tell 10.0.2.15 */
+    memcpy(req, bcast, 6);
+    memcpy(req + 6, mac, 6);
+    memcpy(req + 12, (const uint8_t[]){ 0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1 }, 10);
+    memcpy(req + 22, mac, 6);
+    memcpy(req + 28, guest_ip, 4);
+    memset(req + 32, 0, 6);
+    memcpy(req + 38, gw_ip, 4);
+    g_assert_true(ne2k_drv_send(&bus, req, sizeof req));
+    for (int i = 0; i < 100 && len == 0; i++) {
+        len = ne2k_drv_recv(&bus, back, sizeof back);
+        if (len == 0)
+            vm_run_for(vm, 10 * 1000 * 1000);
+    }
+    /* The reply, padded to the Ethernet minimum by the card. */
+    g_assert_cmpuint(len, ==, 60);
+    g_assert_cmpmem(back, 6, mac, 6);
+    g_assert_cmphex(back[12] << 8 | back[13], ==, 0x0806);
+    g_assert_cmphex(back[20] << 8 | back[21], ==, 2); /* reply */
+    g_assert_cmpmem(back + 28, 4, gw_ip, 4);
+    g_assert_cmpmem(back + 32, 6, mac, 6);
+    g_assert_cmpmem(back + 38, 4, guest_ip, 4);
+    g_assert_cmpint(vm_irq_level(vm, 9), ==, 1);
+    vm_free(vm);
+}
+
 static void test_config_errors(void)
 {
     g_autofree char *no_netdev = vm_error("[device nic0]\nplugin = nic-ne2000\n");
@@ -207,6 +265,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ne2000/vm/loopback-roundtrip", test_loopback_roundtrip);
     g_test_add_func("/ne2000/vm/backpressure", test_backpressure);
     g_test_add_func("/ne2000/vm/two-cards", test_two_cards);
+    g_test_add_func("/ne2000/vm/net-socket-arp", test_net_socket_arp);
     g_test_add_func("/ne2000/vm/config-errors", test_config_errors);
     return g_test_run();
 }
