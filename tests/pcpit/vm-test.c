@@ -341,6 +341,33 @@ static void test_pit_rate_clamped(void)
     vm_free(vm);
 }
 
+static void test_pit_mode0_one_shot(void)
+{
+    LilyVm *vm = vm_pc();
+
+    sdk_pic_remap(vm, PCPIT_MASTER_BASE, PCPIT_SLAVE_BASE);
+    sdk_pic_unmask(vm, 0);
+    cpu_deliver(vm, true);
+    outb(vm, PIT_CMD, 0x30); /* counter 0, word, mode 0: IRQ 0 low until terminal count */
+    outb(vm, PIT_CH0, 0xa9);
+    outb(vm, PIT_CH0, 0x04); /* 1193 clocks: 1 ms */
+    g_assert_cmpint(vm_irq_level(vm, 0), ==, 0);
+    for (int i = 0; i < 400 && !cpu_delivered(vm); i++)
+        vm_run_for(vm, MS / 2);
+    g_assert_cmpuint(cpu_delivered(vm), ==, 1);
+    g_assert_cmpint(vm_irq_level(vm, 0), ==, 1); /* OUT stays high after terminal count */
+    vm_run_for(vm, 5 * MS);
+    g_assert_cmpuint(cpu_delivered(vm), ==, 1); /* one shot */
+    /* A new count lowers OUT and arms it again. */
+    outb(vm, PIT_CH0, 0xa9);
+    outb(vm, PIT_CH0, 0x04);
+    g_assert_cmpint(vm_irq_level(vm, 0), ==, 0);
+    for (int i = 0; i < 400 && cpu_delivered(vm) < 2; i++)
+        vm_run_for(vm, MS / 2);
+    g_assert_cmpuint(cpu_delivered(vm), ==, 2);
+    vm_free(vm);
+}
+
 static void test_pit_latch_decreases(void)
 {
     LilyVm *vm = vm_pc();
@@ -468,6 +495,7 @@ int main(int argc, char **argv)
     g_test_add_func("/pcpit/vm/elcr-level", test_level_via_elcr);
     g_test_add_func("/pcpit/vm/pit-ticks", test_pit_ticks);
     g_test_add_func("/pcpit/vm/pit-rate-clamp", test_pit_rate_clamped);
+    g_test_add_func("/pcpit/vm/pit-mode0-one-shot", test_pit_mode0_one_shot);
     g_test_add_func("/pcpit/vm/pit-latch-decreases", test_pit_latch_decreases);
     g_test_add_func("/pcpit/vm/port61", test_port61_counter2);
     g_test_add_func("/pcpit/vm/guest-sequence", test_guest_sequence);
