@@ -1,0 +1,1014 @@
+/*
+ * cpu-ia32: decode (Zydis, 32-bit legacy mode) and emulate the instruction a
+ * trap stopped at: privileged and I/O instructions, far transfers, segment
+ * loads, the rewrite sites of include/lilyvm/rewrite.h, MMIO accesses; and
+ * the dispatch of a trap record to all of that.
+ */
+#include <signal.h>
+#include <string.h>
+#include <Zydis/Zydis.h>
+
+#include <lilyvm/rewrite.h>
+#include "plugins/cpu-ia32/cpu.h"
+
+typedef struct Insn {
+    ZydisDecodedInstruction in;
+    ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
+    uint32_t eip;  /* where the decoded instruction starts */
+    uint32_t next; /* EIP after it */
+} Insn;
+
+static CpuRes cpu_decode(CpuState *s, const CpuEnv *env, uint32_t eip, Insn *d)
+{
+    uint8_t buf[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    uint32_t n = cpu_fetch(s, env, eip, buf, sizeof buf);
+    if (!n)
+        return CPU_R_EXC;
+    ZydisDecoder dec;
+    ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
+    if (ZYAN_FAILED(ZydisDecoderDecodeFull(&dec, buf, n, &d->in, d->op)))
+        return cpu_raise(s, CPU_EXC_UD, false, 0);
+    d->eip = eip;
+    d->next = eip + d->in.length;
+    return CPU_R_OK;
+}
+
+/* --- registers and operands ---------------------------------------------- */
+
+static bool cpu_gpr_of(ZydisRegister r, unsigned *idx, unsigned *shift, unsigned *size)
+{
+    *shift = 0;
+    if (r >= ZYDIS_REGISTER_EAX && r <= ZYDIS_REGISTER_EDI) {
+        *idx = r - ZYDIS_REGISTER_EAX;
+        *size = 4;
+    } else if (r >= ZYDIS_REGISTER_AX && r <= ZYDIS_REGISTER_DI) {
+        *idx = r - ZYDIS_REGISTER_AX;
+        *size = 2;
+    } else if (r >= ZYDIS_REGISTER_AL && r <= ZYDIS_REGISTER_BL) {
+        *idx = r - ZYDIS_REGISTER_AL;
+        *size = 1;
+    } else if (r >= ZYDIS_REGISTER_AH && r <= ZYDIS_REGISTER_BH) {
+        *idx = r - ZYDIS_REGISTER_AH;
+        *shift = 8;
+        *size = 1;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static uint32_t cpu_get_reg(const CpuState *s, ZydisRegister r)
+{
+    unsigned i, sh, sz;
+    if (!cpu_gpr_of(r, &i, &sh, &sz))
+        return 0;
+    uint32_t v = s->gpr[i] >> sh;
+    return sz == 4 ? v : v & ((1u << (8 * sz)) - 1);
+}
+
+static void cpu_set_reg(CpuState *s, ZydisRegister r, uint32_t v)
+{
+    unsigned i, sh, sz;
+    if (!cpu_gpr_of(r, &i, &sh, &sz))
+        return;
+    if (sz == 4) {
+        s->gpr[i] = v;
+        return;
+    }
+    uint32_t mask = ((1u << (8 * sz)) - 1) << sh;
+    s->gpr[i] = (s->gpr[i] & ~mask) | ((v << sh) & mask);
+}
+
+/* Effective address of a memory operand (every segment is flat). */
+static uint32_t cpu_ea(const CpuState *s, const Insn *d, const ZydisDecodedOperand *o)
+{
+    uint32_t a = (uint32_t)o->mem.disp.value;
+    if (o->mem.base != ZYDIS_REGISTER_NONE)
+        a += cpu_get_reg(s, o->mem.base);
+    if (o->mem.index != ZYDIS_REGISTER_NONE)
+        a += cpu_get_reg(s, o->mem.index) * (o->mem.scale ? o->mem.scale : 1);
+    if (d->in.address_width == 16)
+        a &= 0xffff;
+    return a;
+}
+
+/* Read an operand of size bytes (register, memory or immediate). */
+static CpuRes cpu_op_read(CpuState *s, const CpuEnv *env, const Insn *d, unsigned i,
+                          unsigned size, uint32_t *v)
+{
+    const ZydisDecodedOperand *o = &d->op[i];
+    *v = 0;
+    switch (o->type) {
+    case ZYDIS_OPERAND_TYPE_REGISTER:
+        *v = cpu_get_reg(s, o->reg.value);
+        if (size < 4)
+            *v &= (1u << (8 * size)) - 1;
+        return CPU_R_OK;
+    case ZYDIS_OPERAND_TYPE_MEMORY:
+        return cpu_read(s, env, cpu_ea(s, d, o), v, size, 0);
+    case ZYDIS_OPERAND_TYPE_IMMEDIATE:
+        *v = (uint32_t)o->imm.value.u;
+        return CPU_R_OK;
+    default:
+        return cpu_fail(s, "unexpected operand type %d", (int)o->type);
+    }
+}
+
+/*
+ * Write an operand.  A register destination of 32 bits takes the value
+ * zero-extended; memory takes mem_size bytes.
+ */
+static CpuRes cpu_op_write(CpuState *s, const CpuEnv *env, const Insn *d, unsigned i,
+                           uint32_t v, unsigned mem_size)
+{
+    const ZydisDecodedOperand *o = &d->op[i];
+    if (o->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+        cpu_set_reg(s, o->reg.value, v);
+        return CPU_R_OK;
+    }
+    if (o->type == ZYDIS_OPERAND_TYPE_MEMORY)
+        return cpu_write(s, env, cpu_ea(s, d, o), &v, mem_size, 0);
+    return cpu_fail(s, "unexpected destination operand type %d", (int)o->type);
+}
+
+static bool cpu_is_sreg(ZydisRegister r)
+{
+    return r >= ZYDIS_REGISTER_ES && r <= ZYDIS_REGISTER_GS;
+}
+
+static void cpu_set_zf(CpuState *s, bool z)
+{
+    if (z)
+        s->eflags |= CPU_FL_ZF;
+    else
+        s->eflags &= ~CPU_FL_ZF;
+}
+
+/* The EFLAGS image pushf would store. */
+static uint32_t cpu_flags_image(const CpuState *s)
+{
+    return (s->eflags & ~(CPU_FL_RF | CPU_FL_VM)) | CPU_FL_FIXED;
+}
+
+/* --- I/O ---------------------------------------------------------------- */
+
+static bool cpu_io_allowed(const CpuState *s)
+{
+    return s->cpl <= ((s->eflags & CPU_FL_IOPL) >> 12);
+}
+
+/* rep ins / rep outs: whole runs per page, one device call per run. */
+static CpuRes cpu_string_io(CpuState *s, const CpuEnv *env, const Insn *d, bool in,
+                            unsigned size)
+{
+    bool rep = d->in.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE |
+                                   ZYDIS_ATTRIB_HAS_REPNE);
+    uint16_t port = (uint16_t)s->gpr[CPU_EDX];
+    unsigned ri = in ? CPU_EDI : CPU_ESI;
+    bool back = s->eflags & CPU_FL_DF;
+    uint32_t count = rep ? s->gpr[CPU_ECX] : 1;
+    uint8_t buf[4096];
+    while (count) {
+        uint32_t addr = s->gpr[ri];
+        uint32_t n;
+        if (back) {
+            n = 1; /* backwards: one item at a time */
+        } else {
+            n = (4096 - (addr & 4095)) / size;
+            if (!n)
+                n = 1;
+            if (n > count)
+                n = count;
+        }
+        uint32_t bytes = n * size;
+        CpuRes r;
+        if (in) {
+            /* Probe the destination first: no port data is lost to a #PF. */
+            r = cpu_read(s, env, addr, buf, bytes, CPU_ACC_WRITE);
+            if (r == CPU_R_OK)
+                r = cpu_write(s, env, addr, buf, bytes, 0);
+            if (r != CPU_R_OK)
+                return r;
+            env->pio_read_rep(env->opaque, port, size, buf, n);
+            r = cpu_write(s, env, addr, buf, bytes, 0);
+        } else {
+            r = cpu_read(s, env, addr, buf, bytes, 0);
+            if (r == CPU_R_OK)
+                env->pio_write_rep(env->opaque, port, size, buf, n);
+        }
+        if (r != CPU_R_OK)
+            return r;
+        s->gpr[ri] = back ? addr - bytes : addr + bytes;
+        count -= n;
+        if (rep)
+            s->gpr[CPU_ECX] = count;
+    }
+    s->eip = d->next;
+    return CPU_R_OK;
+}
+
+/* --- control registers and MSRs ----------------------------------------- */
+
+static CpuRes cpu_write_cr(CpuState *s, const CpuEnv *env, unsigned n, uint32_t v)
+{
+    s->stats[CPU_STAT_CR]++;
+    switch (n) {
+    case 0:
+        if (!(v & CPU_CR0_PE))
+            return cpu_fail(s, "the guest cleared CR0.PE: real mode is not supported");
+        if ((v & CPU_CR0_PG) && !env->mmu)
+            return cpu_fail(s, "the guest enabled paging, but the machine has no MMU plugin");
+        s->cr0 = v | CPU_CR0_ET;
+        break;
+    case 2:
+        s->cr2 = v;
+        return CPU_R_OK;
+    case 3:
+        s->cr3 = v;
+        break;
+    case 4:
+        if (v & ~0x7ffu & ~0x10000u & ~0x40000u)
+            return cpu_raise(s, CPU_EXC_GP, true, 0);
+        s->cr4 = v;
+        break;
+    default:
+        return cpu_raise(s, CPU_EXC_UD, false, 0);
+    }
+    cpu_mmu_control(s, env);
+    return CPU_R_OK;
+}
+
+static uint64_t cpu_rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
+static CpuRes cpu_msr(CpuState *s, bool write)
+{
+    uint32_t idx = s->gpr[CPU_ECX];
+    uint64_t v = (uint64_t)s->gpr[CPU_EDX] << 32 | s->gpr[CPU_EAX];
+    uint64_t *p;
+    switch (idx) {
+    case 0x10: /* IA32_TIME_STAMP_COUNTER */
+        if (write)
+            s->tsc_offset = v - cpu_rdtsc();
+        else
+            v = cpu_rdtsc() + s->tsc_offset;
+        p = NULL;
+        break;
+    case 0x1b: p = &s->msr_apic_base; break;
+    case 0x174: p = &s->msr_sysenter_cs; break;
+    case 0x175: p = &s->msr_sysenter_esp; break;
+    case 0x176: p = &s->msr_sysenter_eip; break;
+    default:
+        return cpu_raise(s, CPU_EXC_GP, true, 0);
+    }
+    if (p) {
+        if (write)
+            *p = v;
+        else
+            v = *p;
+    }
+    if (!write) {
+        s->gpr[CPU_EAX] = (uint32_t)v;
+        s->gpr[CPU_EDX] = (uint32_t)(v >> 32);
+    }
+    return CPU_R_OK;
+}
+
+/* --- rewrite sites ------------------------------------------------------- */
+
+static CpuRes cpu_rewrite(CpuState *s, const CpuEnv *env, unsigned vec, uint32_t site_eip)
+{
+    Insn d;
+    CpuRes r = cpu_decode(s, env, site_eip + LILY_REWRITE_TRAP_LEN, &d);
+    if (r != CPU_R_OK)
+        return r;
+    ZydisMnemonic m = d.in.mnemonic;
+    unsigned osz = d.in.operand_width == 16 ? 2 : 4;
+    bool match = false;
+    uint32_t v = 0;
+    s->stats[CPU_STAT_REWRITE]++;
+    switch (vec) {
+    case LILY_REWRITE_VEC_PUSHF:
+        if ((match = m == ZYDIS_MNEMONIC_PUSHF || m == ZYDIS_MNEMONIC_PUSHFD)) {
+            s->stats[CPU_STAT_PUSHF_POPF]++;
+            r = cpu_push(s, env, cpu_flags_image(s), osz);
+        }
+        break;
+    case LILY_REWRITE_VEC_POPF:
+        if ((match = m == ZYDIS_MNEMONIC_POPF || m == ZYDIS_MNEMONIC_POPFD)) {
+            s->stats[CPU_STAT_PUSHF_POPF]++;
+            r = cpu_pop(s, env, &v, osz);
+            if (r == CPU_R_OK)
+                cpu_set_eflags(s, v, osz == 2 ? 0xffffu : 0xffffffffu);
+        }
+        break;
+    case LILY_REWRITE_VEC_MOV_SREG:
+        if ((match = m == ZYDIS_MNEMONIC_MOV && d.op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+                     cpu_is_sreg(d.op[1].reg.value))) {
+            v = s->seg[d.op[1].reg.value - ZYDIS_REGISTER_ES].sel;
+            r = cpu_op_write(s, env, &d, 0, v, 2);
+        }
+        break;
+    case LILY_REWRITE_VEC_PUSH_SREG:
+        if ((match = m == ZYDIS_MNEMONIC_PUSH && d.op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+                     cpu_is_sreg(d.op[0].reg.value))) {
+            v = s->seg[d.op[0].reg.value - ZYDIS_REGISTER_ES].sel;
+            r = cpu_push(s, env, v, osz);
+        }
+        break;
+    case LILY_REWRITE_VEC_SGDT:
+    case LILY_REWRITE_VEC_SIDT:
+        match = (vec == LILY_REWRITE_VEC_SGDT ? m == ZYDIS_MNEMONIC_SGDT : m == ZYDIS_MNEMONIC_SIDT) &&
+                d.op[0].type == ZYDIS_OPERAND_TYPE_MEMORY;
+        if (match) {
+            uint8_t img[6];
+            uint16_t lim = vec == LILY_REWRITE_VEC_SGDT ? s->gdt_limit : s->idt_limit;
+            uint32_t base = vec == LILY_REWRITE_VEC_SGDT ? s->gdt_base : s->idt_base;
+            memcpy(img, &lim, 2);
+            memcpy(img + 2, &base, 4);
+            r = cpu_write(s, env, cpu_ea(s, &d, &d.op[0]), img, 6, 0);
+        }
+        break;
+    case LILY_REWRITE_VEC_SLDT:
+    case LILY_REWRITE_VEC_STR:
+        if ((match = m == (vec == LILY_REWRITE_VEC_SLDT ? ZYDIS_MNEMONIC_SLDT : ZYDIS_MNEMONIC_STR)))
+            r = cpu_op_write(s, env, &d, 0,
+                             vec == LILY_REWRITE_VEC_SLDT ? s->ldtr.sel : s->tr.sel, 2);
+        break;
+    case LILY_REWRITE_VEC_SMSW:
+        if ((match = m == ZYDIS_MNEMONIC_SMSW)) {
+            bool r32 = d.op[0].type == ZYDIS_OPERAND_TYPE_REGISTER && d.op[0].size == 32;
+            r = cpu_op_write(s, env, &d, 0, r32 ? s->cr0 : (s->cr0 & 0xffff), 2);
+        }
+        break;
+    case LILY_REWRITE_VEC_LAR:
+    case LILY_REWRITE_VEC_LSL:
+        if ((match = m == (vec == LILY_REWRITE_VEC_LAR ? ZYDIS_MNEMONIC_LAR : ZYDIS_MNEMONIC_LSL))) {
+            uint32_t sel;
+            r = cpu_op_read(s, env, &d, 1, 2, &sel);
+            if (r != CPU_R_OK)
+                break;
+            bool ok;
+            cpu_seg_query(s, env, (uint16_t)sel,
+                          vec == LILY_REWRITE_VEC_LAR ? CPU_Q_LAR : CPU_Q_LSL, &ok, &v);
+            cpu_set_zf(s, ok);
+            if (ok) {
+                if (vec == LILY_REWRITE_VEC_LAR)
+                    v &= 0x00ffff00u;
+                cpu_set_reg(s, d.op[0].reg.value, v);
+            }
+        }
+        break;
+    case LILY_REWRITE_VEC_VERR:
+    case LILY_REWRITE_VEC_VERW:
+        if ((match = m == (vec == LILY_REWRITE_VEC_VERR ? ZYDIS_MNEMONIC_VERR : ZYDIS_MNEMONIC_VERW))) {
+            uint32_t sel;
+            r = cpu_op_read(s, env, &d, 0, 2, &sel);
+            if (r != CPU_R_OK)
+                break;
+            bool ok;
+            cpu_seg_query(s, env, (uint16_t)sel,
+                          vec == LILY_REWRITE_VEC_VERR ? CPU_Q_VERR : CPU_Q_VERW, &ok, &v);
+            cpu_set_zf(s, ok);
+        }
+        break;
+    case LILY_REWRITE_VEC_INT:
+        if ((match = m == ZYDIS_MNEMONIC_INT)) {
+            s->stats[CPU_STAT_SOFT_INT]++;
+            unsigned n = (unsigned)d.op[0].imm.value.u & 0xff;
+            return cpu_deliver(s, env, n, CPU_EV_SOFT, false, 0, d.next);
+        }
+        break;
+    }
+    if (!match)
+        return cpu_fail(s, "corrupt rewrite site at 0x%x: vector 0x%x (%s) is followed by an "
+                        "instruction of another kind", site_eip, vec,
+                        lily_rewrite_vector_name(vec));
+    if (r == CPU_R_OK)
+        s->eip = d.next;
+    return r;
+}
+
+/* --- accesses through segments that are not flat ---------------------------- */
+
+/* The segment register a memory operand uses. */
+static unsigned cpu_op_seg(const ZydisDecodedOperand *o)
+{
+    if (o->mem.segment >= ZYDIS_REGISTER_ES && o->mem.segment <= ZYDIS_REGISTER_GS)
+        return o->mem.segment - ZYDIS_REGISTER_ES;
+    return CPU_DS;
+}
+
+static bool cpu_seg_is_flat(const CpuSeg *sg)
+{
+    return sg->base == 0 && sg->limit == 0xffffffffu;
+}
+
+/*
+ * mov/movzx/movsx through a data segment with a base or a limit (the host
+ * runs it on a null selector, so the access trapped): apply base and limit.
+ * Returns CPU_R_RETRY when the instruction is not such an access.
+ */
+static CpuRes cpu_segmented_access(CpuState *s, const CpuEnv *env, const Insn *d)
+{
+    ZydisMnemonic m = d->in.mnemonic;
+    int mi = -1;
+    for (unsigned i = 0; i < d->in.operand_count_visible; i++)
+        if (d->op[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
+            mi = (int)i;
+    if (mi < 0)
+        return CPU_R_RETRY;
+    const ZydisDecodedOperand *mo = &d->op[mi];
+    unsigned reg = cpu_op_seg(mo);
+    const CpuSeg *sg = &s->seg[reg];
+    if (reg == CPU_SS || reg == CPU_CS || ((sg->sel & ~3u) && cpu_seg_is_flat(sg)))
+        return CPU_R_RETRY;
+    if (!(sg->sel & ~3u))
+        return cpu_raise(s, CPU_EXC_GP, true, 0); /* use of a null segment */
+    if (!(m == ZYDIS_MNEMONIC_MOV || m == ZYDIS_MNEMONIC_MOVZX || m == ZYDIS_MNEMONIC_MOVSX))
+        return cpu_fail(s, "access through segment 0x%x (base 0x%x, limit 0x%x) by an "
+                        "instruction LilyVM does not emulate there (EIP 0x%x): only mov, movzx "
+                        "and movsx are", sg->sel, sg->base, sg->limit, s->eip);
+    unsigned size = mo->size / 8;
+    uint32_t ea = cpu_ea(s, d, mo);
+    if ((uint64_t)ea + size - 1 > sg->limit)
+        return cpu_raise(s, CPU_EXC_GP, true, 0);
+    uint32_t lin = sg->base + ea;
+    CpuRes r;
+    if (mi == 0) {
+        if (!(sg->access & 0x02) || (sg->access & 0x08))
+            return cpu_raise(s, CPU_EXC_GP, true, 0); /* not writable */
+        uint32_t v = d->op[1].type == ZYDIS_OPERAND_TYPE_REGISTER
+                         ? cpu_get_reg(s, d->op[1].reg.value) : (uint32_t)d->op[1].imm.value.u;
+        r = cpu_write(s, env, lin, &v, size, 0);
+    } else {
+        uint32_t v = 0;
+        r = cpu_read(s, env, lin, &v, size, 0);
+        if (r == CPU_R_OK) {
+            if (m == ZYDIS_MNEMONIC_MOVSX)
+                v = size == 1 ? (uint32_t)(int32_t)(int8_t)v : (uint32_t)(int32_t)(int16_t)v;
+            cpu_set_reg(s, d->op[0].reg.value, v);
+        }
+    }
+    if (r == CPU_R_OK)
+        s->eip = d->next;
+    return r;
+}
+
+/* --- the instruction at EIP --------------------------------------------- */
+
+static CpuRes cpu_need_cpl0(const CpuState *s)
+{
+    return s->cpl == 0 ? CPU_R_OK : CPU_R_EXC;
+}
+
+CpuRes cpu_emulate(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
+{
+    Insn d;
+    CpuRes r = cpu_decode(s, env, s->eip, &d);
+    if (r != CPU_R_OK)
+        return r;
+    ZydisMnemonic m = d.in.mnemonic;
+    unsigned osz = d.in.operand_width == 16 ? 2 : 4;
+    uint32_t v;
+
+    /* Privileged instructions at CPL > 0: #GP(0), as the hardware. */
+    switch (m) {
+    case ZYDIS_MNEMONIC_HLT: case ZYDIS_MNEMONIC_LGDT: case ZYDIS_MNEMONIC_LIDT:
+    case ZYDIS_MNEMONIC_LLDT: case ZYDIS_MNEMONIC_LTR: case ZYDIS_MNEMONIC_INVLPG:
+    case ZYDIS_MNEMONIC_WBINVD: case ZYDIS_MNEMONIC_INVD: case ZYDIS_MNEMONIC_CLTS:
+    case ZYDIS_MNEMONIC_RDMSR: case ZYDIS_MNEMONIC_WRMSR: case ZYDIS_MNEMONIC_LMSW:
+    case ZYDIS_MNEMONIC_SYSEXIT:
+        if (cpu_need_cpl0(s) != CPU_R_OK)
+            return cpu_raise(s, CPU_EXC_GP, true, 0);
+        break;
+    case ZYDIS_MNEMONIC_MOV:
+        if (d.op[0].type == ZYDIS_OPERAND_TYPE_REGISTER && d.op[1].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+            ZydisRegisterClass c0 = ZydisRegisterGetClass(d.op[0].reg.value);
+            ZydisRegisterClass c1 = ZydisRegisterGetClass(d.op[1].reg.value);
+            if ((c0 == ZYDIS_REGCLASS_CONTROL || c1 == ZYDIS_REGCLASS_CONTROL ||
+                 c0 == ZYDIS_REGCLASS_DEBUG || c1 == ZYDIS_REGCLASS_DEBUG) && s->cpl)
+                return cpu_raise(s, CPU_EXC_GP, true, 0);
+        }
+        break;
+    default:
+        break;
+    }
+
+    switch (m) {
+    case ZYDIS_MNEMONIC_INT: {
+        unsigned n = (unsigned)d.op[0].imm.value.u & 0xff;
+        uint8_t code[4];
+        if (s->cpl == 0 && lily_rewrite_is_vector(n) &&
+            cpu_read(s, env, s->eip, code, 3, CPU_ACC_EXEC) == CPU_R_OK &&
+            lily_rewrite_site_vector(code, 3) == (int)n)
+            return cpu_rewrite(s, env, n, s->eip);
+        s->stats[CPU_STAT_SOFT_INT]++;
+        return cpu_deliver(s, env, n, CPU_EV_SOFT, false, 0, d.next);
+    }
+    case ZYDIS_MNEMONIC_INT3:
+        s->stats[CPU_STAT_SOFT_INT]++;
+        return cpu_deliver(s, env, CPU_EXC_BP, CPU_EV_SOFT, false, 0, d.next);
+    case ZYDIS_MNEMONIC_INTO:
+        if (!(s->eflags & CPU_FL_OF)) {
+            s->eip = d.next;
+            return CPU_R_OK;
+        }
+        return cpu_deliver(s, env, CPU_EXC_OF, CPU_EV_SOFT, false, 0, d.next);
+    case ZYDIS_MNEMONIC_INT1:
+        return cpu_deliver(s, env, CPU_EXC_DB, CPU_EV_EXT, false, 0, d.next);
+
+    case ZYDIS_MNEMONIC_IN:
+    case ZYDIS_MNEMONIC_OUT: {
+        if (!cpu_io_allowed(s))
+            return cpu_raise(s, CPU_EXC_GP, true, 0);
+        bool in = m == ZYDIS_MNEMONIC_IN;
+        const ZydisDecodedOperand *pop = &d.op[in ? 1 : 0], *rop = &d.op[in ? 0 : 1];
+        uint16_t port = pop->type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? (uint16_t)pop->imm.value.u
+                                                                   : (uint16_t)s->gpr[CPU_EDX];
+        unsigned size = rop->size / 8;
+        s->stats[CPU_STAT_IO]++;
+        if (in)
+            cpu_set_reg(s, rop->reg.value, env->pio_read(env->opaque, port, size));
+        else
+            env->pio_write(env->opaque, port, size, cpu_get_reg(s, rop->reg.value));
+        s->eip = d.next;
+        return CPU_R_OK;
+    }
+    case ZYDIS_MNEMONIC_INSB: case ZYDIS_MNEMONIC_INSW: case ZYDIS_MNEMONIC_INSD:
+    case ZYDIS_MNEMONIC_OUTSB: case ZYDIS_MNEMONIC_OUTSW: case ZYDIS_MNEMONIC_OUTSD: {
+        if (!cpu_io_allowed(s))
+            return cpu_raise(s, CPU_EXC_GP, true, 0);
+        s->stats[CPU_STAT_IO]++;
+        unsigned size = (m == ZYDIS_MNEMONIC_INSB || m == ZYDIS_MNEMONIC_OUTSB) ? 1
+                        : (m == ZYDIS_MNEMONIC_INSW || m == ZYDIS_MNEMONIC_OUTSW) ? 2 : 4;
+        bool in = m == ZYDIS_MNEMONIC_INSB || m == ZYDIS_MNEMONIC_INSW || m == ZYDIS_MNEMONIC_INSD;
+        return cpu_string_io(s, env, &d, in, size);
+    }
+
+    case ZYDIS_MNEMONIC_CLI:
+    case ZYDIS_MNEMONIC_STI:
+        if (!cpu_io_allowed(s))
+            return cpu_raise(s, CPU_EXC_GP, true, 0);
+        s->stats[CPU_STAT_CLI_STI]++;
+        s->eip = d.next;
+        if (m == ZYDIS_MNEMONIC_CLI) {
+            s->eflags &= ~CPU_FL_IF;
+            return CPU_R_OK;
+        }
+        s->eflags |= CPU_FL_IF;
+        /* sti; hlt: the interrupt shadow makes them one step. */
+        uint8_t next;
+        if (s->cpl == 0 && cpu_read(s, env, s->eip, &next, 1, CPU_ACC_EXEC) == CPU_R_OK &&
+            next == 0xf4) {
+            s->eip++;
+            s->stats[CPU_STAT_HLT]++;
+            if (cpu_can_take_interrupt(s))
+                return CPU_R_OK;
+            s->halted = true;
+            return CPU_R_HALT;
+        }
+        s->fatal = NULL;
+        return CPU_R_OK;
+    case ZYDIS_MNEMONIC_HLT:
+        s->stats[CPU_STAT_HLT]++;
+        s->eip = d.next;
+        if (cpu_can_take_interrupt(s))
+            return CPU_R_OK;
+        s->halted = true;
+        return CPU_R_HALT;
+
+    case ZYDIS_MNEMONIC_LGDT:
+    case ZYDIS_MNEMONIC_LIDT: {
+        uint8_t img[6];
+        if (d.op[0].type != ZYDIS_OPERAND_TYPE_MEMORY)
+            return cpu_raise(s, CPU_EXC_UD, false, 0);
+        r = cpu_read(s, env, cpu_ea(s, &d, &d.op[0]), img, 6, 0);
+        if (r != CPU_R_OK)
+            return r;
+        uint16_t lim = (uint16_t)(img[0] | img[1] << 8);
+        uint32_t base = img[2] | (uint32_t)img[3] << 8 | (uint32_t)img[4] << 16 |
+                        (uint32_t)img[5] << 24;
+        if (osz == 2)
+            base &= 0xffffff;
+        if (m == ZYDIS_MNEMONIC_LGDT) {
+            s->gdt_base = base;
+            s->gdt_limit = lim;
+        } else {
+            s->idt_base = base;
+            s->idt_limit = lim;
+        }
+        s->stats[CPU_STAT_SEG]++;
+        s->eip = d.next;
+        return CPU_R_OK;
+    }
+    case ZYDIS_MNEMONIC_LLDT:
+    case ZYDIS_MNEMONIC_LTR:
+        r = cpu_op_read(s, env, &d, 0, 2, &v);
+        if (r == CPU_R_OK)
+            r = m == ZYDIS_MNEMONIC_LLDT ? cpu_load_ldtr(s, env, (uint16_t)v)
+                                         : cpu_load_tr(s, env, (uint16_t)v);
+        if (r == CPU_R_OK)
+            s->eip = d.next;
+        s->stats[CPU_STAT_SEG]++;
+        return r;
+
+    case ZYDIS_MNEMONIC_MOV: {
+        const ZydisDecodedOperand *o0 = &d.op[0], *o1 = &d.op[1];
+        if (o0->type == ZYDIS_OPERAND_TYPE_REGISTER && cpu_is_sreg(o0->reg.value)) {
+            unsigned reg = o0->reg.value - ZYDIS_REGISTER_ES;
+            if (reg == CPU_CS)
+                return cpu_raise(s, CPU_EXC_UD, false, 0);
+            r = cpu_op_read(s, env, &d, 1, 2, &v);
+            if (r == CPU_R_OK)
+                r = cpu_load_seg(s, env, reg, (uint16_t)v);
+            if (r == CPU_R_OK)
+                s->eip = d.next;
+            s->stats[CPU_STAT_SEG]++;
+            return r;
+        }
+        if (o0->type == ZYDIS_OPERAND_TYPE_REGISTER && o1->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+            ZydisRegisterClass c0 = ZydisRegisterGetClass(o0->reg.value);
+            ZydisRegisterClass c1 = ZydisRegisterGetClass(o1->reg.value);
+            if (c0 == ZYDIS_REGCLASS_CONTROL) {
+                r = cpu_write_cr(s, env, o0->reg.value - ZYDIS_REGISTER_CR0,
+                                 cpu_get_reg(s, o1->reg.value));
+            } else if (c1 == ZYDIS_REGCLASS_CONTROL) {
+                unsigned n = o1->reg.value - ZYDIS_REGISTER_CR0;
+                s->stats[CPU_STAT_CR]++;
+                if (n == 0) v = s->cr0;
+                else if (n == 2) v = s->cr2;
+                else if (n == 3) v = s->cr3;
+                else if (n == 4) v = s->cr4;
+                else return cpu_raise(s, CPU_EXC_UD, false, 0);
+                cpu_set_reg(s, o0->reg.value, v);
+                r = CPU_R_OK;
+            } else if (c0 == ZYDIS_REGCLASS_DEBUG || c1 == ZYDIS_REGCLASS_DEBUG) {
+                bool to = c0 == ZYDIS_REGCLASS_DEBUG;
+                unsigned n = (to ? o0->reg.value : o1->reg.value) - ZYDIS_REGISTER_DR0;
+                if (n == 4 || n == 5)
+                    n += 2;
+                if (n > 7)
+                    return cpu_raise(s, CPU_EXC_UD, false, 0);
+                if (to)
+                    s->dr[n] = cpu_get_reg(s, o1->reg.value);
+                else
+                    cpu_set_reg(s, o0->reg.value, s->dr[n]);
+                s->stats[CPU_STAT_CR]++;
+                r = CPU_R_OK;
+            } else {
+                break;
+            }
+            if (r == CPU_R_OK)
+                s->eip = d.next;
+            return r;
+        }
+        break;
+    }
+    case ZYDIS_MNEMONIC_POP:
+        if (d.op[0].type == ZYDIS_OPERAND_TYPE_REGISTER && cpu_is_sreg(d.op[0].reg.value)) {
+            uint32_t save_esp = s->gpr[CPU_ESP];
+            r = cpu_pop(s, env, &v, osz);
+            if (r == CPU_R_OK)
+                r = cpu_load_seg(s, env, d.op[0].reg.value - ZYDIS_REGISTER_ES, (uint16_t)v);
+            if (r != CPU_R_OK)
+                s->gpr[CPU_ESP] = save_esp;
+            else
+                s->eip = d.next;
+            s->stats[CPU_STAT_SEG]++;
+            return r;
+        }
+        break;
+    case ZYDIS_MNEMONIC_LDS: case ZYDIS_MNEMONIC_LES: case ZYDIS_MNEMONIC_LFS:
+    case ZYDIS_MNEMONIC_LGS: case ZYDIS_MNEMONIC_LSS: {
+        unsigned reg = m == ZYDIS_MNEMONIC_LDS ? CPU_DS : m == ZYDIS_MNEMONIC_LES ? CPU_ES
+                       : m == ZYDIS_MNEMONIC_LFS ? CPU_FS : m == ZYDIS_MNEMONIC_LGS ? CPU_GS
+                       : CPU_SS;
+        uint8_t img[6] = { 0 };
+        r = cpu_read(s, env, cpu_ea(s, &d, &d.op[1]), img, osz + 2, 0);
+        if (r != CPU_R_OK)
+            return r;
+        uint32_t off = img[0] | (uint32_t)img[1] << 8 |
+                       (osz == 4 ? (uint32_t)img[2] << 16 | (uint32_t)img[3] << 24 : 0);
+        uint16_t sel = (uint16_t)(img[osz] | img[osz + 1] << 8);
+        r = cpu_load_seg(s, env, reg, sel);
+        if (r != CPU_R_OK)
+            return r;
+        cpu_set_reg(s, d.op[0].reg.value, off);
+        s->eip = d.next;
+        s->stats[CPU_STAT_SEG]++;
+        return CPU_R_OK;
+    }
+
+    case ZYDIS_MNEMONIC_IRET:
+    case ZYDIS_MNEMONIC_IRETD:
+        return cpu_iret(s, env, m == ZYDIS_MNEMONIC_IRET ? 2 : 4);
+    case ZYDIS_MNEMONIC_RET:
+        if (d.in.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) {
+            uint16_t imm = d.in.operand_count_visible > 0 &&
+                                   d.op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE
+                               ? (uint16_t)d.op[0].imm.value.u : 0;
+            return cpu_far_ret(s, env, osz, imm);
+        }
+        break;
+    case ZYDIS_MNEMONIC_JMP:
+    case ZYDIS_MNEMONIC_CALL:
+        if (d.in.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) {
+            uint32_t off;
+            uint16_t sel;
+            if (d.op[0].type == ZYDIS_OPERAND_TYPE_POINTER) {
+                sel = d.op[0].ptr.segment;
+                off = d.op[0].ptr.offset;
+            } else {
+                uint8_t img[6] = { 0 };
+                r = cpu_read(s, env, cpu_ea(s, &d, &d.op[0]), img, osz + 2, 0);
+                if (r != CPU_R_OK)
+                    return r;
+                off = img[0] | (uint32_t)img[1] << 8 |
+                      (osz == 4 ? (uint32_t)img[2] << 16 | (uint32_t)img[3] << 24 : 0);
+                sel = (uint16_t)(img[osz] | img[osz + 1] << 8);
+            }
+            s->stats[CPU_STAT_SEG]++;
+            return cpu_far_jump(s, env, sel, off, m == ZYDIS_MNEMONIC_CALL, osz, d.next);
+        }
+        break;
+
+    case ZYDIS_MNEMONIC_INVLPG:
+        if (env->mmu)
+            env->mmu->invlpg(env->mmu_state, cpu_ea(s, &d, &d.op[0]), &s->batch);
+        s->eip = d.next;
+        return CPU_R_OK;
+    case ZYDIS_MNEMONIC_WBINVD:
+    case ZYDIS_MNEMONIC_INVD:
+        s->eip = d.next;
+        return CPU_R_OK;
+    case ZYDIS_MNEMONIC_CLTS:
+        s->cr0 &= ~CPU_CR0_TS;
+        s->stats[CPU_STAT_CR]++;
+        s->eip = d.next;
+        return CPU_R_OK;
+    case ZYDIS_MNEMONIC_LMSW:
+        r = cpu_op_read(s, env, &d, 0, 2, &v);
+        if (r != CPU_R_OK)
+            return r;
+        /* lmsw sets PE/MP/EM/TS but never clears PE. */
+        r = cpu_write_cr(s, env, 0, (s->cr0 & ~0xeu) | (v & 0xf) | CPU_CR0_PE);
+        if (r == CPU_R_OK)
+            s->eip = d.next;
+        return r;
+    case ZYDIS_MNEMONIC_RDMSR:
+    case ZYDIS_MNEMONIC_WRMSR:
+        r = cpu_msr(s, m == ZYDIS_MNEMONIC_WRMSR);
+        if (r == CPU_R_OK)
+            s->eip = d.next;
+        return r;
+    case ZYDIS_MNEMONIC_RDTSC:
+        v = 0;
+        {
+            uint64_t t = cpu_rdtsc() + s->tsc_offset;
+            s->gpr[CPU_EAX] = (uint32_t)t;
+            s->gpr[CPU_EDX] = (uint32_t)(t >> 32);
+        }
+        s->eip = d.next;
+        return CPU_R_OK;
+    case ZYDIS_MNEMONIC_CPUID: {
+        uint32_t a = s->gpr[CPU_EAX], b, c = s->gpr[CPU_ECX], dd;
+        __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(dd));
+        s->gpr[CPU_EAX] = a;
+        s->gpr[CPU_EBX] = b;
+        s->gpr[CPU_ECX] = c;
+        s->gpr[CPU_EDX] = dd;
+        s->eip = d.next;
+        return CPU_R_OK;
+    }
+    case ZYDIS_MNEMONIC_SYSEXIT: {
+        uint16_t base = (uint16_t)s->msr_sysenter_cs;
+        if (!(base & ~3u))
+            return cpu_raise(s, CPU_EXC_GP, true, 0);
+        r = cpu_load_cs(s, env, (uint16_t)((base + 16) | 3), 3);
+        if (r == CPU_R_OK)
+            r = cpu_load_seg(s, env, CPU_SS, (uint16_t)((base + 24) | 3));
+        if (r != CPU_R_OK)
+            return r;
+        s->eip = s->gpr[CPU_EDX];
+        s->gpr[CPU_ESP] = s->gpr[CPU_ECX];
+        return CPU_R_OK;
+    }
+    default:
+        break;
+    }
+
+    /* An access through a segment that is not flat (or null). */
+    r = cpu_segmented_access(s, env, &d);
+    if (r != CPU_R_RETRY)
+        return r;
+
+    /* Not ours to emulate: a genuine fault of the guest. */
+    if (trap && trap->trapno == CPU_EXC_GP && s->cpl == 3)
+        return cpu_raise(s, CPU_EXC_GP, true, trap->error_code & 0xffff);
+    if (s->cpl == 3)
+        return cpu_raise(s, CPU_EXC_GP, true, 0);
+    char text[96];
+    ZydisFormatter f;
+    ZydisFormatterInit(&f, ZYDIS_FORMATTER_STYLE_ATT);
+    if (ZYAN_FAILED(ZydisFormatterFormatInstruction(&f, &d.in, d.op, d.in.operand_count_visible,
+                                                    text, sizeof text, d.eip, NULL)))
+        strcpy(text, "?");
+    return cpu_fail(s, "no emulation for '%s' at EIP 0x%x (trap %u, error 0x%x)", text, d.eip,
+                    trap ? trap->trapno : 0, trap ? trap->error_code : 0);
+}
+
+CpuRes cpu_emulate_mmio(CpuState *s, const CpuEnv *env, uint32_t va, uint64_t gpa)
+{
+    Insn d;
+    CpuRes r = cpu_decode(s, env, s->eip, &d);
+    if (r != CPU_R_OK)
+        return r;
+    s->stats[CPU_STAT_MMIO]++;
+    ZydisMnemonic m = d.in.mnemonic;
+    const ZydisDecodedOperand *o0 = &d.op[0], *o1 = &d.op[1];
+    if (m == ZYDIS_MNEMONIC_MOV && o0->type == ZYDIS_OPERAND_TYPE_MEMORY) {
+        unsigned size = o0->size / 8;
+        uint32_t v = o1->type == ZYDIS_OPERAND_TYPE_REGISTER ? cpu_get_reg(s, o1->reg.value)
+                                                             : (uint32_t)o1->imm.value.u;
+        env->mmio_write(env->opaque, gpa, size, v);
+    } else if ((m == ZYDIS_MNEMONIC_MOV || m == ZYDIS_MNEMONIC_MOVZX ||
+                m == ZYDIS_MNEMONIC_MOVSX) &&
+               o1->type == ZYDIS_OPERAND_TYPE_MEMORY &&
+               o0->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+        unsigned size = o1->size / 8;
+        uint32_t v = env->mmio_read(env->opaque, gpa, size);
+        if (size < 4)
+            v &= (1u << (8 * size)) - 1;
+        if (m == ZYDIS_MNEMONIC_MOVSX)
+            v = size == 1 ? (uint32_t)(int32_t)(int8_t)v : (uint32_t)(int32_t)(int16_t)v;
+        cpu_set_reg(s, o0->reg.value, v);
+    } else {
+        return cpu_fail(s, "MMIO access at 0x%x (guest-physical 0x%llx) by an instruction "
+                        "LilyVM does not emulate for MMIO (EIP 0x%x); only mov/movzx/movsx are",
+                        va, (unsigned long long)gpa, s->eip);
+    }
+    s->eip = d.next;
+    return CPU_R_OK;
+}
+
+/* --- dispatch of a trap record -------------------------------------------- */
+
+/*
+ * A guest that loaded a selector with a plain mov may have got one of the
+ * host's descriptors (0x23 is the host's 32-bit code segment).  Take such a
+ * load as the guest's own and put the flat data selector back.
+ */
+static bool cpu_sync_native_segs(CpuState *s, const CpuEnv *env)
+{
+    static const unsigned regs[] = { CPU_DS, CPU_ES, CPU_FS, CPU_GS };
+    bool changed = false;
+    for (unsigned i = 0; i < 4; i++) {
+        unsigned reg = regs[i];
+        uint16_t want = cpu_host_sel(s, reg);
+        uint16_t have = s->host_sel[reg];
+        if (have == want)
+            continue;
+        changed = true;
+        CpuRes r = cpu_load_seg(s, env, reg, have);
+        if (r != CPU_R_OK) {
+            s->fatal = NULL;
+            s->seg[reg] = (CpuSeg){ 0 };
+        }
+        s->host_sel[reg] = cpu_host_sel(s, reg);
+    }
+    return changed;
+}
+
+static CpuRes cpu_page_fault(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
+{
+    uint32_t va = trap->fault_addr;
+    s->stats[CPU_STAT_PAGE_FAULTS]++;
+    if (!env->mmu) {
+        if (va >= env->ram_size)
+            return cpu_emulate_mmio(s, env, va, va);
+        return cpu_fail(s, "page fault at 0x%x (EIP 0x%x, error 0x%x) inside RAM without an "
+                        "MMU plugin: the page could not be mapped (page 0 is refused by the host's "
+                        "vm.mmap_min_addr)", va, s->eip, trap->error_code);
+    }
+    unsigned acc = trap->error_code & (LILY_MMU_ACC_WRITE | LILY_MMU_ACC_EXEC);
+    if (s->cpl == 3)
+        acc |= LILY_MMU_ACC_USER;
+    uint32_t pf_error = 0;
+    uint64_t gpa = 0;
+    LilyMmuResult res = env->mmu->fault(env->mmu_state, va, acc, &s->batch, &pf_error, &gpa);
+    switch (res) {
+    case LILY_MMU_OK:
+    case LILY_MMU_BATCH_FULL:
+        return CPU_R_OK;
+    case LILY_MMU_GUEST_FAULT:
+        s->stats[CPU_STAT_GUEST_PF]++;
+        s->cr2 = va;
+        return cpu_raise(s, CPU_EXC_PF, true, pf_error);
+    case LILY_MMU_MMIO:
+    case LILY_MMU_BAD_GPA:
+        return cpu_emulate_mmio(s, env, va, gpa);
+    }
+    return cpu_fail(s, "the MMU answered %d for a fault at 0x%x", (int)res, va);
+}
+
+/* A syscall instruction from guest context: the software interrupt it meant. */
+static CpuRes cpu_syscall(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
+{
+    s->stats[CPU_STAT_SYSCALLS]++;
+    if (trap->flags & LILY_TRAP_F_FAST_SYSCALL) {
+        /* sysenter: EIP is lost, but SYSEXIT needs none. */
+        uint16_t base = (uint16_t)s->msr_sysenter_cs;
+        if (!(base & ~3u))
+            return cpu_raise(s, CPU_EXC_GP, true, 0);
+        CpuRes r = cpu_load_cs(s, env, base & ~3u, 0);
+        if (r == CPU_R_OK)
+            r = cpu_load_seg(s, env, CPU_SS, (uint16_t)((base + 8) & ~3u));
+        if (r != CPU_R_OK)
+            return r;
+        s->eflags &= ~(CPU_FL_IF | CPU_FL_VM | CPU_FL_RF);
+        s->gpr[CPU_ESP] = (uint32_t)s->msr_sysenter_esp;
+        s->eip = (uint32_t)s->msr_sysenter_eip;
+        return CPU_R_OK;
+    }
+    uint8_t code[2];
+    if (cpu_read(s, env, s->eip - 2, code, 2, CPU_ACC_EXEC) == CPU_R_OK && code[0] == 0xcd) {
+        s->stats[CPU_STAT_SOFT_INT]++;
+        return cpu_deliver(s, env, code[1], CPU_EV_SOFT, false, 0, s->eip);
+    }
+    s->fatal = NULL;
+    /* `syscall` from 32-bit code: #UD, as on Intel. */
+    return cpu_raise(s, CPU_EXC_UD, false, 0);
+}
+
+CpuAction cpu_trap(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
+{
+    s->fatal = NULL;
+    s->stats[CPU_STAT_TRAPS]++;
+    if (trap->signo == TRANSPORT_KICK_SIGNAL)
+        return CPU_RESUME;
+    if (!(trap->flags & LILY_TRAP_F_FAST_SYSCALL) &&
+        (s->host_sel[CPU_CS] != LILY_SEL_CODE32 || trap->host_ip >= 0x100000000ull)) {
+        cpu_fail(s, "the guest left 32-bit compatibility mode (CS 0x%x, RIP 0x%llx): "
+                 "ending the VM", s->host_sel[CPU_CS], (unsigned long long)trap->host_ip);
+        return CPU_FATAL;
+    }
+    bool resynced = cpu_sync_native_segs(s, env);
+    CpuRes r;
+    switch (trap->signo) {
+    case SIGSYS:
+        r = cpu_syscall(s, env, trap);
+        break;
+    case SIGSEGV:
+    case SIGBUS:
+        if (trap->trapno == CPU_EXC_PF) {
+            r = cpu_page_fault(s, env, trap);
+        } else if (trap->trapno == CPU_EXC_OF) {
+            s->stats[CPU_STAT_SOFT_INT]++;
+            r = cpu_deliver(s, env, CPU_EXC_OF, CPU_EV_SOFT, false, 0, s->eip);
+        } else if (trap->trapno == CPU_EXC_AC || trap->trapno == CPU_EXC_SS ||
+                   trap->trapno == CPU_EXC_NP) {
+            r = cpu_raise(s, trap->trapno, true, trap->error_code);
+        } else if (resynced && trap->error_code == 0) {
+            r = CPU_R_OK; /* the native selector was the cause: retry */
+        } else {
+            r = cpu_emulate(s, env, trap);
+        }
+        break;
+    case SIGILL:
+        r = cpu_raise(s, CPU_EXC_UD, false, 0);
+        break;
+    case SIGFPE:
+        r = cpu_raise(s, trap->trapno == CPU_EXC_MF || trap->trapno == CPU_EXC_XM
+                             ? trap->trapno : CPU_EXC_DE, false, 0);
+        break;
+    case SIGTRAP:
+        if (trap->trapno == CPU_EXC_BP) {
+            /* int3 is a trap: EIP is already past it. */
+            s->stats[CPU_STAT_SOFT_INT]++;
+            r = cpu_deliver(s, env, CPU_EXC_BP, CPU_EV_SOFT, false, 0, s->eip);
+        } else {
+            r = cpu_deliver(s, env, CPU_EXC_DB, CPU_EV_EXT, false, 0, s->eip);
+        }
+        break;
+    default:
+        cpu_fail(s, "unexpected trap: signal %u, trap %u", trap->signo, trap->trapno);
+        return CPU_FATAL;
+    }
+    switch (r) {
+    case CPU_R_OK:
+    case CPU_R_RETRY:
+        return CPU_RESUME;
+    case CPU_R_HALT:
+        return CPU_HALT;
+    case CPU_R_EXC:
+        return cpu_deliver_pending(s, env);
+    case CPU_R_FATAL:
+    default:
+        return CPU_FATAL;
+    }
+}

@@ -1,0 +1,306 @@
+/*
+ * cpu-ia32 plugin glue: options, start-up (compatibility-mode probe, guest
+ * process, entry state), the run loop driven from the VM's main loop, and
+ * the link from the interrupt controller's INTR line to the vcpu.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <lilyvm/host.h>
+#include <lilyvm/mmu.h>
+#include "plugins/cpu-ia32/cpu.h"
+
+#define CPU_ERROR g_quark_from_static_string("cpu-ia32-error")
+#define CPU_SLICE_NS 4000000      /* back to the main loop at least this often */
+#define CPU_MAX_WAIT_NS 10000000  /* longest uninterrupted guest run */
+
+typedef struct Cpu {
+    LilyInstance *inst;
+    const LilyHost *host;
+    CpuEnv env;
+    CpuState st;
+    LilyVcpu vcpu;
+    LilyTransport *t;
+    LilyTimer *run_timer;
+    bool waiting;              /* halted: the INTR callback restarts the loop */
+    bool ended;
+    uint64_t reported[CPU_STAT_N];
+    uint64_t crossings, crossings_reported;
+} Cpu;
+
+static const char *const cpu_transport_names[] = { "signal", "ptrace", NULL };
+
+static const LilyOption cpu_options[] = {
+    { .name = "transport", .type = LILY_OPT_ENUM, .def = "signal",
+      .enum_values = cpu_transport_names,
+      .help = "how guest traps reach the VM: signal (handlers in the guest process and "
+              "a shared page) or ptrace" },
+    { .name = "spin", .type = LILY_OPT_INT, .def = "0", .min = 0, .max = 1000000,
+      .help = "signal transport: busy-wait rounds before sleeping on the futex "
+              "(0: futex only; a few thousand pay off with a CPU for each side)" },
+    { .name = NULL },
+};
+
+/* --- environment adapters ------------------------------------------------ */
+
+static uint32_t cpu_env_pio_read(void *o, uint16_t port, unsigned size)
+{
+    Cpu *c = o;
+    return c->host->pio_read(c->inst, port, size);
+}
+
+static void cpu_env_pio_write(void *o, uint16_t port, unsigned size, uint32_t v)
+{
+    Cpu *c = o;
+    c->host->pio_write(c->inst, port, size, v);
+}
+
+static void cpu_env_pio_read_rep(void *o, uint16_t port, unsigned size, void *buf, uint32_t n)
+{
+    Cpu *c = o;
+    c->host->pio_read_rep(c->inst, port, size, buf, n);
+}
+
+static void cpu_env_pio_write_rep(void *o, uint16_t port, unsigned size, const void *buf,
+                                  uint32_t n)
+{
+    Cpu *c = o;
+    c->host->pio_write_rep(c->inst, port, size, buf, n);
+}
+
+static uint32_t cpu_env_mmio_read(void *o, uint64_t gpa, unsigned size)
+{
+    Cpu *c = o;
+    return c->host->mmio_read(c->inst, gpa, size);
+}
+
+static void cpu_env_mmio_write(void *o, uint64_t gpa, unsigned size, uint32_t v)
+{
+    Cpu *c = o;
+    c->host->mmio_write(c->inst, gpa, size, v);
+}
+
+static int cpu_env_irq_ack(void *o)
+{
+    Cpu *c = o;
+    return c->host->irq_ack(c->inst);
+}
+
+/* --- the run loop ---------------------------------------------------------- */
+
+static void cpu_flush_stats(Cpu *c)
+{
+    for (unsigned i = 0; i < CPU_STAT_N; i++) {
+        if (c->st.stats[i] != c->reported[i]) {
+            c->host->stat_add(c->inst, cpu_stat_names[i], c->st.stats[i] - c->reported[i]);
+            c->reported[i] = c->st.stats[i];
+        }
+    }
+    if (c->crossings != c->crossings_reported) {
+        c->host->stat_add(c->inst, "crossings", c->crossings - c->crossings_reported);
+        c->crossings_reported = c->crossings;
+    }
+}
+
+static void cpu_end(Cpu *c, const char *why)
+{
+    c->ended = true;
+    c->host->vm_fail(c->inst, "the guest crashed: %s (EIP 0x%x, CPL %u)", why, c->st.eip,
+                     c->st.cpl);
+}
+
+/* MMU ops become the transport's mapping ops for the next resume. */
+static void cpu_queue_ops(Cpu *c)
+{
+    for (uint32_t i = 0; i < c->st.batch.n && c->vcpu.n_ops < LILY_MAP_OPS_MAX; i++) {
+        const LilyMmuOp *o = &c->st.ops[i];
+        LilyMapOp *m = &c->vcpu.ops[c->vcpu.n_ops++];
+        m->kind = o->kind == LILY_MMU_OP_MAP ? LILY_MAP_OP_MAP
+                  : o->kind == LILY_MMU_OP_UNMAP ? LILY_MAP_OP_UNMAP : LILY_MAP_OP_PROTECT;
+        m->prot = o->prot;
+        m->guest_addr = o->vaddr;
+        m->len = o->len;
+        m->file_offset = o->gpa;
+    }
+    c->st.batch.n = 0;
+}
+
+static void cpu_rearm(Cpu *c)
+{
+    c->host->timer_mod(c->run_timer, c->host->clock_ns(c->inst));
+}
+
+static void cpu_run(void *opaque)
+{
+    Cpu *c = opaque;
+    const LilyHost *h = c->host;
+    uint64_t start = h->clock_ns(c->inst);
+    while (!c->ended && h->vm_running(c->inst)) {
+        if (c->st.halted && !cpu_can_take_interrupt(&c->st)) {
+            if (!(c->st.eflags & CPU_FL_IF)) {
+                cpu_end(c, "hlt with interrupts disabled: the CPU can never wake up");
+                break;
+            }
+            c->waiting = true; /* the INTR callback rearms the timer */
+            break;
+        }
+        if (cpu_poll_interrupt(&c->st, &c->env) == CPU_FATAL) {
+            cpu_end(c, c->st.fatal ? c->st.fatal : "interrupt delivery failed");
+            break;
+        }
+        uint64_t now = h->clock_ns(c->inst), next = h->timer_next_deadline(c->inst);
+        if (next <= now || now - start >= CPU_SLICE_NS) {
+            cpu_rearm(c); /* let the main loop run due timers and host I/O */
+            break;
+        }
+        uint64_t wait = next - now;
+        if (wait > CPU_MAX_WAIT_NS)
+            wait = CPU_MAX_WAIT_NS;
+        cpu_queue_ops(c);
+        cpu_regs_out(&c->st, &c->vcpu.regs);
+        LilyRunResult rr = transport_run(c->t, &c->vcpu, (int64_t)wait);
+        c->crossings++;
+        if (rr == LILY_RUN_EXITED || rr == LILY_RUN_ERROR) {
+            cpu_end(c, transport_last_error(c->t));
+            break;
+        }
+        if (c->vcpu.op_error) {
+            char why[128];
+            snprintf(why, sizeof why, "mapping operation %u failed: %s", c->vcpu.op_failed,
+                     strerror(-c->vcpu.op_error));
+            cpu_end(c, why);
+            break;
+        }
+        cpu_regs_in(&c->st, &c->vcpu.regs);
+        if (rr == LILY_RUN_TIMEOUT)
+            continue;
+        CpuAction a = cpu_trap(&c->st, &c->env, &c->vcpu.trap);
+        if (a == CPU_FATAL) {
+            cpu_end(c, c->st.fatal ? c->st.fatal : "unknown failure");
+            break;
+        }
+    }
+    cpu_flush_stats(c);
+}
+
+static void cpu_intr(void *opaque, bool level)
+{
+    Cpu *c = opaque;
+    c->st.intr_line = level;
+    if (level && c->waiting && (c->st.eflags & CPU_FL_IF)) {
+        c->waiting = false;
+        cpu_rearm(c);
+    }
+}
+
+/* --- life cycle -------------------------------------------------------------- */
+
+static void cpu_fini(void *state)
+{
+    Cpu *c = state;
+    if (!c)
+        return;
+    cpu_flush_stats(c);
+    if (c->run_timer)
+        c->host->timer_free(c->run_timer);
+    if (c->t)
+        transport_free(c->t);
+    g_free(c);
+}
+
+static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOptValue *values,
+                         void **state, GError **error)
+{
+    GError *err = NULL;
+    if (host->size < offsetof(LilyHost, timer_next_deadline) + sizeof(void *)) {
+        g_set_error(error, CPU_ERROR, 1,
+                    "the core is too old for cpu-ia32 (host API without loop helpers)");
+        return FALSE;
+    }
+    if (!transport_probe_compat_mode(&err)) {
+        g_set_error(error, CPU_ERROR, 1,
+                    "this host cannot run 32-bit guest code natively: %s (see docs/native.md; "
+                    "tests/cpu/testkernel-lilyvm.sh --qemu runs the test kernel inside QEMU instead)",
+                    err->message);
+        g_error_free(err);
+        return FALSE;
+    }
+    uint32_t eip, eax, ebx;
+    if (!host->boot_state(inst, &eip, &eax, &ebx)) {
+        g_set_error(error, CPU_ERROR, 2,
+                    "no kernel was loaded: the CPU has nothing to run");
+        return FALSE;
+    }
+    Cpu *c = g_new0(Cpu, 1);
+    c->inst = inst;
+    c->host = host;
+    c->env = (CpuEnv){
+        .opaque = c,
+        .pio_read = cpu_env_pio_read,
+        .pio_write = cpu_env_pio_write,
+        .pio_read_rep = cpu_env_pio_read_rep,
+        .pio_write_rep = cpu_env_pio_write_rep,
+        .mmio_read = cpu_env_mmio_read,
+        .mmio_write = cpu_env_mmio_write,
+        .irq_ack = cpu_env_irq_ack,
+    };
+    c->env.ram = host->ram(inst, &c->env.ram_size);
+    const LilyPluginDesc *mdesc = NULL;
+    void *mstate = NULL;
+    if (host->find_instance(inst, LILY_PLUGIN_MMU, &mstate, &mdesc) && mdesc &&
+        mdesc->kind_ops) {
+        c->env.mmu = mdesc->kind_ops;
+        c->env.mmu_state = mstate;
+    }
+    cpu_reset(&c->st, eip, eax, ebx);
+    if (c->env.mmu) {
+        c->env.mmu->reset(c->env.mmu_state, &c->st.batch);
+        cpu_mmu_control(&c->st, &c->env);
+        c->env.mmu->set_cpl(c->env.mmu_state, 0, &c->st.batch);
+    } else if (c->env.ram_size > 4096) {
+        /* No MMU: paging stays off; all of RAM but page 0 is mapped 1:1. */
+        c->vcpu.ops[c->vcpu.n_ops++] = (LilyMapOp){
+            LILY_MAP_OP_MAP, PROT_READ | PROT_WRITE | PROT_EXEC, 4096,
+            (uint32_t)(c->env.ram_size - 4096), 4096 };
+    }
+    LilyTransportConfig cfg = {
+        .kind = values[0].i == 1 ? LILY_TRANSPORT_PTRACE : LILY_TRANSPORT_SIGNAL,
+        .memfd = host->ram_fd(inst),
+        .memfd_size = c->env.ram_size,
+        .spin_iterations = (uint32_t)values[1].i,
+    };
+    c->t = transport_new(&cfg, error);
+    if (!c->t)
+        goto fail_free;
+    if (!transport_start(c->t, error))
+        goto fail_free;
+    if (!host->cpu_register(inst, cpu_intr, c, error))
+        goto fail_free;
+    c->run_timer = host->timer_new(inst, cpu_run, c);
+    cpu_rearm(c);
+    host->log(inst, LILY_LOG_INFO, "guest process %d (%s transport) enters at 0x%x%s",
+              (int)transport_pid(c->t), transport_kind_name(cfg.kind), eip,
+              c->env.mmu ? "" : "; no MMU plugin: paging is unavailable");
+    *state = c;
+    return TRUE;
+
+fail_free:
+    if (c->t)
+        transport_free(c->t);
+    g_free(c);
+    return FALSE;
+}
+
+static const LilyPluginDesc cpu_desc = {
+    LILYVM_PLUGIN_STAMP,
+    .name = "cpu-ia32",
+    .kind = LILY_PLUGIN_CPU,
+    .description = "IA-32 CPU: runs the guest natively in a confined process and emulates "
+                   "what traps",
+    .options = cpu_options,
+    .init = cpu_init,
+    .fini = cpu_fini,
+};
+
+LILYVM_PLUGIN_DEFINE(cpu_desc)

@@ -1,0 +1,936 @@
+/*
+ * Unit tests of the cpu-ia32 trap-path core without a guest process: vcpu
+ * states and guest RAM built by hand, instruction bytes at EIP, synthetic
+ * trap records, and checks of registers, memory and port accesses.
+ */
+#include <signal.h>
+#include <string.h>
+#include <glib.h>
+
+#include <lilyvm/rewrite.h>
+#include "plugins/cpu-ia32/cpu.h"
+
+#define RAM_SIZE (4u << 20)
+#define GDT 0x1000u
+#define IDT 0x2000u
+#define TSS 0x3000u
+#define CODE 0x10000u
+#define KSTACK 0x90000u
+#define USTACK 0x80000u
+#define HANDLER(v) (0x50000u + (v) * 16u)
+#define KCODE 0x08
+#define KDATA 0x10
+#define UCODE 0x1b
+#define UDATA 0x23
+#define TSSSEL 0x28
+#define ODDSEG 0x30
+
+typedef struct Fake {
+    uint8_t *ram;
+    unsigned n_io;
+    struct { uint16_t port; unsigned size; uint32_t value; bool write; } io[16];
+    unsigned rep_calls;
+    uint8_t rep_buf[4096];
+    uint32_t rep_count;
+    int pending_vector;
+    uint64_t mmio_gpa;
+    uint32_t mmio_value;
+    unsigned mmio_writes, mmio_reads;
+} Fake;
+
+static uint32_t fk_pio_read(void *o, uint16_t port, unsigned size)
+{
+    Fake *f = o;
+    if (f->n_io < 16)
+        f->io[f->n_io++] = (typeof(f->io[0])){ port, size, 0, false };
+    return (0x11223344u + port) & (size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1);
+}
+
+static void fk_pio_write(void *o, uint16_t port, unsigned size, uint32_t v)
+{
+    Fake *f = o;
+    if (f->n_io < 16)
+        f->io[f->n_io++] = (typeof(f->io[0])){ port, size, v, true };
+}
+
+static void fk_pio_read_rep(void *o, uint16_t port, unsigned size, void *buf, uint32_t n)
+{
+    Fake *f = o;
+    f->rep_calls++;
+    f->rep_count += n;
+    for (uint32_t i = 0; i < n * size; i++)
+        ((uint8_t *)buf)[i] = (uint8_t)(i + port);
+}
+
+static void fk_pio_write_rep(void *o, uint16_t port, unsigned size, const void *buf, uint32_t n)
+{
+    Fake *f = o;
+    f->rep_calls++;
+    if (f->rep_count + n * size <= sizeof f->rep_buf)
+        memcpy(f->rep_buf + f->rep_count, buf, n * size);
+    f->rep_count += n * size;
+}
+
+static uint32_t fk_mmio_read(void *o, uint64_t gpa, unsigned size)
+{
+    Fake *f = o;
+    f->mmio_gpa = gpa;
+    f->mmio_reads++;
+    return 0xcafe0000u | size;
+}
+
+static void fk_mmio_write(void *o, uint64_t gpa, unsigned size, uint32_t v)
+{
+    Fake *f = o;
+    f->mmio_gpa = gpa;
+    f->mmio_value = v;
+    f->mmio_writes++;
+}
+
+static int fk_irq_ack(void *o)
+{
+    Fake *f = o;
+    int v = f->pending_vector;
+    f->pending_vector = -1;
+    return v;
+}
+
+typedef struct Rig {
+    Fake fake;
+    CpuEnv env;
+    CpuState s;
+} Rig;
+
+static void put_desc(uint8_t *ram, unsigned sel, uint32_t base, uint32_t limit, uint8_t access,
+                     uint8_t flags)
+{
+    uint8_t *d = ram + GDT + (sel & ~7u);
+    d[0] = limit & 0xff;
+    d[1] = (limit >> 8) & 0xff;
+    d[2] = base & 0xff;
+    d[3] = (base >> 8) & 0xff;
+    d[4] = (base >> 16) & 0xff;
+    d[5] = access;
+    d[6] = (uint8_t)((flags << 4) | ((limit >> 16) & 0xf));
+    d[7] = base >> 24;
+}
+
+static void put_gate(uint8_t *ram, unsigned v, uint32_t off, uint8_t type, unsigned dpl)
+{
+    uint8_t *g = ram + IDT + v * 8;
+    g[0] = off & 0xff;
+    g[1] = (off >> 8) & 0xff;
+    g[2] = KCODE;
+    g[3] = 0;
+    g[4] = 0;
+    g[5] = (uint8_t)(type | dpl << 5);
+    g[6] = (off >> 16) & 0xff;
+    g[7] = off >> 24;
+}
+
+static uint32_t rd32(Rig *r, uint32_t a)
+{
+    uint32_t v;
+    memcpy(&v, r->fake.ram + a, 4);
+    return v;
+}
+
+static void wr32(Rig *r, uint32_t a, uint32_t v)
+{
+    memcpy(r->fake.ram + a, &v, 4);
+}
+
+static Rig *rig_new(void)
+{
+    Rig *r = g_new0(Rig, 1);
+    r->fake.ram = g_malloc0(RAM_SIZE);
+    r->fake.pending_vector = -1;
+    r->env = (CpuEnv){ .opaque = &r->fake, .pio_read = fk_pio_read, .pio_write = fk_pio_write,
+                       .pio_read_rep = fk_pio_read_rep, .pio_write_rep = fk_pio_write_rep,
+                       .mmio_read = fk_mmio_read, .mmio_write = fk_mmio_write,
+                       .irq_ack = fk_irq_ack, .ram = r->fake.ram, .ram_size = RAM_SIZE };
+    uint8_t *ram = r->fake.ram;
+    put_desc(ram, KCODE, 0, 0xfffff, 0x9a, 0xc);
+    put_desc(ram, KDATA, 0, 0xfffff, 0x92, 0xc);
+    put_desc(ram, UCODE, 0, 0xfffff, 0xfa, 0xc);
+    put_desc(ram, UDATA, 0, 0xfffff, 0xf2, 0xc);
+    put_desc(ram, TSSSEL, TSS, 0x67, 0x89, 0);
+    put_desc(ram, ODDSEG, 0x100000, 0xffff, 0x92, 0x4);
+    for (unsigned v = 0; v < 256; v++)
+        put_gate(ram, v, HANDLER(v), 0x8e, 0);
+    put_gate(ram, 0x80, HANDLER(0x80), 0x8f, 3);
+    wr32(r, TSS + 4, KSTACK);
+    ram[TSS + 8] = KDATA;
+    cpu_reset(&r->s, CODE, 0, 0);
+    r->s.gdt_base = GDT;
+    r->s.gdt_limit = 8 * 8 - 1;
+    r->s.idt_base = IDT;
+    r->s.idt_limit = 256 * 8 - 1;
+    g_assert_cmpint(cpu_load_tr(&r->s, &r->env, TSSSEL), ==, CPU_R_OK);
+    r->s.gpr[CPU_ESP] = KSTACK - 0x1000;
+    r->s.seg[CPU_CS].sel = KCODE;
+    return r;
+}
+
+static void rig_free(Rig *r)
+{
+    g_free(r->fake.ram);
+    g_free(r);
+}
+
+/* Switch to ring 3 with the user selectors loaded (as an iret would). */
+static void rig_user(Rig *r)
+{
+    r->s.cpl = 3;
+    r->s.seg[CPU_CS].sel = UCODE;
+    r->s.seg[CPU_SS].sel = UDATA;
+    r->s.seg[CPU_SS].access = 0xf3;
+    r->s.seg[CPU_DS].sel = UDATA;
+    r->s.seg[CPU_DS].access = 0xf3;
+    r->s.gpr[CPU_ESP] = USTACK;
+}
+
+static void put_code(Rig *r, uint32_t at, const void *bytes, size_t n)
+{
+    memcpy(r->fake.ram + at, bytes, n);
+    r->s.eip = at;
+}
+
+#define CODE_AT(r, ...)                                                  \
+    do {                                                                 \
+        static const uint8_t code_[] = { __VA_ARGS__ };                  \
+        put_code((r), CODE, code_, sizeof code_);                        \
+    } while (0)
+
+/* Hand a trap to the core after a round trip of the registers, as the glue does. */
+static CpuAction run_trap(Rig *r, const LilyTrap *t)
+{
+    LilyRegs regs;
+    cpu_regs_out(&r->s, &regs);
+    cpu_regs_in(&r->s, &regs);
+    return cpu_trap(&r->s, &r->env, t);
+}
+
+/* A #GP trap at EIP (what a privileged or rewritten instruction gives). */
+static CpuAction trap_gp(Rig *r)
+{
+    LilyTrap t = { .signo = SIGSEGV, .si_code = 0x80, .trapno = 13, .host_ip = r->s.eip };
+    CpuAction a = run_trap(r, &t);
+    if (a == CPU_FATAL && g_test_verbose())
+        g_test_message("fatal: %s", r->s.fatal);
+    return a;
+}
+
+/* --- I/O ---------------------------------------------------------------------- */
+
+static void test_io_in_out(void)
+{
+    Rig *r = rig_new();
+    r->s.gpr[CPU_EAX] = 0xaabbccdd;
+    CODE_AT(r, 0xe6, 0x80); /* out %al, $0x80 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 2);
+    g_assert_cmpuint(r->fake.io[0].port, ==, 0x80);
+    g_assert_cmpuint(r->fake.io[0].size, ==, 1);
+    g_assert_cmpuint(r->fake.io[0].value, ==, 0xdd);
+    g_assert_true(r->fake.io[0].write);
+
+    r->s.gpr[CPU_EDX] = 0x3f8;
+    CODE_AT(r, 0x66, 0xed); /* in (%dx), %ax */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.io[1].port, ==, 0x3f8);
+    g_assert_cmpuint(r->fake.io[1].size, ==, 2);
+    g_assert_cmpuint(r->s.gpr[CPU_EAX], ==, 0xaabb0000u | ((0x11223344u + 0x3f8) & 0xffff));
+    g_assert_cmpuint(r->s.eip, ==, CODE + 2);
+
+    CODE_AT(r, 0xef); /* out %eax, (%dx) */
+    r->s.gpr[CPU_EAX] = 0x12345678;
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.io[2].value, ==, 0x12345678);
+    g_assert_cmpuint(r->fake.io[2].size, ==, 4);
+    g_assert_cmpuint(r->s.stats[CPU_STAT_IO], ==, 3);
+    rig_free(r);
+}
+
+static void test_io_rep_insw(void)
+{
+    Rig *r = rig_new();
+    r->s.gpr[CPU_ECX] = 3000; /* 6000 bytes: crosses a page */
+    r->s.gpr[CPU_EDI] = 0x20800;
+    r->s.gpr[CPU_EDX] = 0x1f0;
+    CODE_AT(r, 0xf3, 0x66, 0x6d); /* rep insw */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gpr[CPU_ECX], ==, 0);
+    g_assert_cmpuint(r->s.gpr[CPU_EDI], ==, 0x20800 + 6000);
+    g_assert_cmpuint(r->fake.rep_count, ==, 3000);
+    g_assert_cmpuint(r->fake.rep_calls, ==, 2); /* one per page touched */
+    g_assert_cmpuint(r->fake.ram[0x20800], ==, (uint8_t)0x1f0);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 3);
+    rig_free(r);
+}
+
+static void test_io_rep_outsb(void)
+{
+    Rig *r = rig_new();
+    memcpy(r->fake.ram + 0x30000, "hello, world", 12);
+    r->s.gpr[CPU_ECX] = 12;
+    r->s.gpr[CPU_ESI] = 0x30000;
+    r->s.gpr[CPU_EDX] = 0x3f8;
+    CODE_AT(r, 0xf3, 0x6e); /* rep outsb */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.rep_calls, ==, 1);
+    g_assert_cmpmem(r->fake.rep_buf, 12, "hello, world", 12);
+    g_assert_cmpuint(r->s.gpr[CPU_ESI], ==, 0x3000c);
+    g_assert_cmpuint(r->s.gpr[CPU_ECX], ==, 0);
+    rig_free(r);
+}
+
+/* --- exceptions through the IDT and TSS ------------------------------------ */
+
+static void test_user_io_gp_and_iret(void)
+{
+    Rig *r = rig_new();
+    rig_user(r);
+    r->s.eflags |= CPU_FL_IF | CPU_FL_ZF;
+    r->s.gpr[CPU_EBX] = 0x1234;
+    CODE_AT(r, 0xfa); /* cli at CPL 3, IOPL 0: #GP(0) */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    /* Ring 0 through the #GP gate, on the TSS stack. */
+    g_assert_cmpuint(r->s.cpl, ==, 0);
+    g_assert_cmpuint(r->s.seg[CPU_CS].sel, ==, KCODE);
+    g_assert_cmpuint(r->s.seg[CPU_SS].sel, ==, KDATA);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    g_assert_cmpuint(r->s.gpr[CPU_ESP], ==, KSTACK - 24);
+    g_assert_cmpuint(rd32(r, KSTACK - 24), ==, 0);           /* error code */
+    g_assert_cmpuint(rd32(r, KSTACK - 20), ==, CODE);        /* EIP of the cli */
+    g_assert_cmpuint(rd32(r, KSTACK - 16), ==, UCODE);
+    g_assert_cmpuint(rd32(r, KSTACK - 12) & CPU_FL_IF, ==, CPU_FL_IF);
+    g_assert_cmpuint(rd32(r, KSTACK - 8), ==, USTACK);
+    g_assert_cmpuint(rd32(r, KSTACK - 4), ==, UDATA);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_IF, ==, 0); /* interrupt gate */
+    g_assert_cmpuint(r->s.gpr[CPU_EBX], ==, 0x1234);
+
+    /* The handler skips the cli, drops the error code and irets. */
+    wr32(r, KSTACK - 20, CODE + 1);
+    r->s.gpr[CPU_ESP] += 4;
+    put_code(r, HANDLER(13), (const uint8_t[]){ 0xcf }, 1);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.cpl, ==, 3);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 1);
+    g_assert_cmpuint(r->s.gpr[CPU_ESP], ==, USTACK);
+    g_assert_cmpuint(r->s.seg[CPU_CS].sel, ==, UCODE);
+    g_assert_cmpuint(r->s.seg[CPU_SS].sel, ==, UDATA);
+    g_assert_cmpuint(r->s.eflags & (CPU_FL_IF | CPU_FL_ZF), ==, CPU_FL_IF | CPU_FL_ZF);
+    LilyRegs regs;
+    cpu_regs_out(&r->s, &regs);
+    g_assert_cmpuint(regs.cs, ==, LILY_SEL_CODE32);
+    g_assert_cmpuint(regs.ss, ==, LILY_SEL_DATA);
+    g_assert_cmpuint(regs.eflags & CPU_FL_ZF, ==, CPU_FL_ZF);
+    rig_free(r);
+}
+
+static void test_int_dpl(void)
+{
+    Rig *r = rig_new();
+    rig_user(r);
+    CODE_AT(r, 0xcd, 0x30); /* int $0x30: gate DPL 0 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    g_assert_cmpuint(rd32(r, KSTACK - 24), ==, 0x30 * 8 + 2);
+    g_assert_cmpuint(rd32(r, KSTACK - 20), ==, CODE);
+
+    Rig *u = rig_new();
+    rig_user(u);
+    u->s.eflags |= CPU_FL_IF;
+    CODE_AT(u, 0xcd, 0x80); /* int $0x80 as a #GP (gate DPL 3, trap gate) */
+    g_assert_cmpint(trap_gp(u), ==, CPU_RESUME);
+    g_assert_cmpuint(u->s.eip, ==, HANDLER(0x80));
+    g_assert_cmpuint(u->s.gpr[CPU_ESP], ==, KSTACK - 20); /* no error code */
+    g_assert_cmpuint(rd32(u, KSTACK - 20), ==, CODE + 2);
+    g_assert_cmpuint(u->s.eflags & CPU_FL_IF, ==, CPU_FL_IF); /* trap gate keeps IF */
+    rig_free(u);
+    rig_free(r);
+}
+
+static void test_int80_sigsys(void)
+{
+    Rig *r = rig_new();
+    rig_user(r);
+    put_code(r, CODE, (const uint8_t[]){ 0xcd, 0x80 }, 2);
+    r->s.eip = CODE + 2; /* a syscall record: EIP after the instruction */
+    LilyTrap t = { .signo = SIGSYS, .trapno = LILY_TRAPNO_NONE, .syscall_nr = 4,
+                   .syscall_arch = 0x40000003u, .host_ip = CODE + 2 };
+    g_assert_cmpint(run_trap(r, &t), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(0x80));
+    g_assert_cmpuint(rd32(r, KSTACK - 20), ==, CODE + 2);
+    g_assert_cmpuint(r->s.stats[CPU_STAT_SYSCALLS], ==, 1);
+    rig_free(r);
+}
+
+static void test_int3_trap(void)
+{
+    Rig *r = rig_new();
+    put_gate(r->fake.ram, 3, HANDLER(3), 0x8f, 3);
+    rig_user(r);
+    put_code(r, CODE, (const uint8_t[]){ 0xcc }, 1);
+    r->s.eip = CODE + 1;
+    LilyTrap t = { .signo = SIGTRAP, .trapno = 3, .host_ip = CODE + 1 };
+    g_assert_cmpint(run_trap(r, &t), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(3));
+    g_assert_cmpuint(rd32(r, KSTACK - 20), ==, CODE + 1);
+    rig_free(r);
+}
+
+static void test_divide_error(void)
+{
+    Rig *r = rig_new();
+    CODE_AT(r, 0xf7, 0xf1);
+    LilyTrap t = { .signo = SIGFPE, .trapno = 0, .host_ip = CODE };
+    g_assert_cmpint(run_trap(r, &t), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(0));
+    uint32_t sp = r->s.gpr[CPU_ESP];
+    g_assert_cmpuint(rd32(r, sp), ==, CODE); /* a fault: EIP of the div, no error code */
+    g_assert_cmpuint(rd32(r, sp + 4), ==, KCODE);
+    rig_free(r);
+}
+
+static void test_double_and_triple_fault(void)
+{
+    Rig *r = rig_new();
+    /* #GP's gate not present: #NP while delivering #GP -> #DF. */
+    r->fake.ram[IDT + 13 * 8 + 5] &= 0x7f;
+    CODE_AT(r, 0x0f, 0x0b); /* ud2 -> SIGILL would be #UD; use an unknown #GP source */
+    r->s.cpl = 0;
+    r->s.exc_vector = 0;
+    g_assert_cmpint(cpu_raise(&r->s, CPU_EXC_GP, true, 0), ==, CPU_R_EXC);
+    g_assert_cmpint(cpu_deliver_pending(&r->s, &r->env), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(8));
+    g_assert_cmpuint(rd32(r, r->s.gpr[CPU_ESP]), ==, 0); /* #DF error code 0 */
+
+    /* Without a usable IDT at all: triple fault, the VM ends. */
+    r->s.idt_limit = 0;
+    r->s.eip = CODE;
+    cpu_raise(&r->s, CPU_EXC_GP, true, 0);
+    g_assert_cmpint(cpu_deliver_pending(&r->s, &r->env), ==, CPU_FATAL);
+    g_assert_nonnull(strstr(r->s.fatal, "triple fault"));
+    rig_free(r);
+}
+
+static void test_undefined_opcode(void)
+{
+    Rig *r = rig_new();
+    CODE_AT(r, 0x0f, 0x0b);
+    LilyTrap t = { .signo = SIGILL, .trapno = 6, .host_ip = CODE };
+    g_assert_cmpint(run_trap(r, &t), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(6));
+    rig_free(r);
+}
+
+/* --- interrupts: virtual IF, sti, popf, hlt ---------------------------------- */
+
+static void test_cli_sti_pending(void)
+{
+    Rig *r = rig_new();
+    r->s.eflags |= CPU_FL_IF;
+    CODE_AT(r, 0xfa, 0xfb, 0x90); /* cli; sti; nop */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_IF, ==, 0);
+    /* An interrupt arrives while IF is clear: nothing is delivered. */
+    r->s.intr_line = true;
+    r->fake.pending_vector = 0x20;
+    g_assert_cmpint(cpu_poll_interrupt(&r->s, &r->env), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 1);
+    /* sti: delivered right after it. */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 2);
+    g_assert_cmpint(cpu_poll_interrupt(&r->s, &r->env), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(0x20));
+    g_assert_cmpuint(rd32(r, r->s.gpr[CPU_ESP]), ==, CODE + 2);
+    g_assert_cmpuint(rd32(r, r->s.gpr[CPU_ESP] + 8) & CPU_FL_IF, ==, CPU_FL_IF);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_IF, ==, 0);
+    g_assert_cmpuint(r->s.stats[CPU_STAT_CLI_STI], ==, 2);
+    g_assert_cmpuint(r->s.stats[CPU_STAT_INTERRUPTS], ==, 1);
+    rig_free(r);
+}
+
+static void test_popf_pending(void)
+{
+    Rig *r = rig_new();
+    r->s.intr_line = true;
+    r->fake.pending_vector = 0x21;
+    uint32_t sp = r->s.gpr[CPU_ESP] - 4;
+    wr32(r, sp, CPU_FL_IF | CPU_FL_CF | CPU_FL_FIXED);
+    r->s.gpr[CPU_ESP] = sp;
+    CODE_AT(r, 0xcd, 0xe1, 0x9d); /* rewritten popfl */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eflags & (CPU_FL_IF | CPU_FL_CF), ==, CPU_FL_IF | CPU_FL_CF);
+    g_assert_cmpuint(r->s.gpr[CPU_ESP], ==, sp + 4);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 3);
+    g_assert_cmpint(cpu_poll_interrupt(&r->s, &r->env), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(0x21));
+    rig_free(r);
+}
+
+static void test_hlt_wake(void)
+{
+    Rig *r = rig_new();
+    r->s.eflags |= CPU_FL_IF;
+    CODE_AT(r, 0xf4, 0x90);
+    g_assert_cmpint(trap_gp(r), ==, CPU_HALT);
+    g_assert_true(r->s.halted);
+    g_assert_false(cpu_can_take_interrupt(&r->s));
+    r->s.intr_line = true;
+    r->fake.pending_vector = 0x20;
+    g_assert_true(cpu_can_take_interrupt(&r->s));
+    g_assert_cmpint(cpu_poll_interrupt(&r->s, &r->env), ==, CPU_RESUME);
+    g_assert_false(r->s.halted);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(0x20));
+    g_assert_cmpuint(rd32(r, r->s.gpr[CPU_ESP]), ==, CODE + 1); /* after the hlt */
+    rig_free(r);
+}
+
+static void test_sti_hlt(void)
+{
+    Rig *r = rig_new();
+    CODE_AT(r, 0xfb, 0xf4, 0x90); /* sti; hlt with an interrupt pending */
+    r->s.intr_line = true;
+    r->fake.pending_vector = 0x20;
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 2);
+    g_assert_cmpint(cpu_poll_interrupt(&r->s, &r->env), ==, CPU_RESUME);
+    g_assert_cmpuint(rd32(r, r->s.gpr[CPU_ESP]), ==, CODE + 2);
+    /* With nothing pending it halts. */
+    Rig *h = rig_new();
+    CODE_AT(h, 0xfb, 0xf4);
+    g_assert_cmpint(trap_gp(h), ==, CPU_HALT);
+    g_assert_cmpuint(h->s.eip, ==, CODE + 2);
+    rig_free(h);
+    rig_free(r);
+}
+
+static void test_user_popf_keeps_if(void)
+{
+    Rig *r = rig_new();
+    rig_user(r);
+    r->s.eflags |= CPU_FL_IF;
+    cpu_set_eflags(&r->s, CPU_FL_FIXED | CPU_FL_IOPL, 0xffffffffu);
+    g_assert_cmpuint(r->s.eflags & (CPU_FL_IF | CPU_FL_IOPL), ==, CPU_FL_IF);
+    rig_free(r);
+}
+
+/* --- descriptor tables, control registers, MSRs ------------------------------ */
+
+static void test_lgdt_lidt(void)
+{
+    Rig *r = rig_new();
+    uint8_t img[6] = { 0xff, 0x00, 0x00, 0x40, 0x01, 0x00 };
+    memcpy(r->fake.ram + 0x7000, img, 6);
+    CODE_AT(r, 0x0f, 0x01, 0x15, 0x00, 0x70, 0x00, 0x00); /* lgdt 0x7000 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gdt_limit, ==, 0xff);
+    g_assert_cmpuint(r->s.gdt_base, ==, 0x14000);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 7);
+    r->s.gpr[CPU_EAX] = 0x7000;
+    CODE_AT(r, 0x0f, 0x01, 0x18); /* lidt (%eax) */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.idt_base, ==, 0x14000);
+    rig_free(r);
+}
+
+static void test_ltr_busy(void)
+{
+    Rig *r = rig_new();
+    g_assert_cmpuint(r->fake.ram[GDT + TSSSEL + 5], ==, 0x8b); /* busy after ltr */
+    g_assert_cmpuint(r->s.tr.base, ==, TSS);
+    /* A busy TSS cannot be loaded again. */
+    r->s.gpr[CPU_EAX] = TSSSEL;
+    CODE_AT(r, 0x0f, 0x00, 0xd8); /* ltr %ax */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    rig_free(r);
+}
+
+static void test_control_registers(void)
+{
+    Rig *r = rig_new();
+    r->s.gpr[CPU_EAX] = CPU_CR0_PE | CPU_CR0_TS | 0x2;
+    CODE_AT(r, 0x0f, 0x22, 0xc0); /* mov %eax, %cr0 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.cr0, ==, CPU_CR0_PE | CPU_CR0_TS | 0x2 | CPU_CR0_ET);
+    CODE_AT(r, 0x0f, 0x06); /* clts */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.cr0 & CPU_CR0_TS, ==, 0);
+    r->s.gpr[CPU_ECX] = 0x123000;
+    CODE_AT(r, 0x0f, 0x22, 0xd9); /* mov %ecx, %cr3 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    CODE_AT(r, 0x0f, 0x20, 0xdb); /* mov %cr3, %ebx */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gpr[CPU_EBX], ==, 0x123000);
+    r->s.gpr[CPU_EDX] = 0xdead;
+    CODE_AT(r, 0x0f, 0x23, 0xc2); /* mov %edx, %dr0 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.dr[0], ==, 0xdead);
+    CODE_AT(r, 0x0f, 0x21, 0xf8); /* mov %dr7, %eax */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gpr[CPU_EAX], ==, 0x400);
+    /* Paging without an MMU plugin, and real mode: explicit errors. */
+    r->s.gpr[CPU_EAX] = CPU_CR0_PE | CPU_CR0_PG;
+    CODE_AT(r, 0x0f, 0x22, 0xc0);
+    g_assert_cmpint(trap_gp(r), ==, CPU_FATAL);
+    g_assert_nonnull(strstr(r->s.fatal, "MMU"));
+    r->s.gpr[CPU_EAX] = 0;
+    CODE_AT(r, 0x0f, 0x22, 0xc0);
+    g_assert_cmpint(trap_gp(r), ==, CPU_FATAL);
+    g_assert_nonnull(strstr(r->s.fatal, "real mode"));
+    /* At CPL 3: #GP. */
+    rig_user(r);
+    CODE_AT(r, 0x0f, 0x20, 0xc0);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    rig_free(r);
+}
+
+static void test_msr(void)
+{
+    Rig *r = rig_new();
+    r->s.gpr[CPU_ECX] = 0x1b;
+    CODE_AT(r, 0x0f, 0x32); /* rdmsr */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gpr[CPU_EAX], ==, 0xfee00900u);
+    r->s.gpr[CPU_ECX] = 0x174;
+    r->s.gpr[CPU_EAX] = KCODE;
+    r->s.gpr[CPU_EDX] = 0;
+    CODE_AT(r, 0x0f, 0x30); /* wrmsr */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.msr_sysenter_cs, ==, KCODE);
+    r->s.gpr[CPU_ECX] = 0xc0000080;
+    CODE_AT(r, 0x0f, 0x32);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13)); /* unknown MSR: #GP */
+    rig_free(r);
+}
+
+/* --- segments and far transfers --------------------------------------------------- */
+
+static void test_segment_loads(void)
+{
+    Rig *r = rig_new();
+    r->s.gpr[CPU_EAX] = KDATA;
+    CODE_AT(r, 0x8e, 0xd8); /* mov %eax, %ds */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.seg[CPU_DS].sel, ==, KDATA);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 2);
+    g_assert_cmpuint(r->fake.ram[GDT + KDATA + 5], ==, 0x93); /* accessed */
+    r->s.gpr[CPU_EAX] = 0;
+    CODE_AT(r, 0x8e, 0xe8); /* mov %eax, %gs: null is fine */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    LilyRegs regs;
+    cpu_regs_out(&r->s, &regs);
+    g_assert_cmpuint(regs.gs, ==, 0);
+    g_assert_cmpuint(regs.ds, ==, LILY_SEL_DATA);
+    CODE_AT(r, 0x8e, 0xd0); /* mov %eax, %ss: null -> #GP(0) */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    g_assert_cmpuint(rd32(r, r->s.gpr[CPU_ESP]), ==, 0);
+
+    Rig *b = rig_new();
+    b->s.gpr[CPU_EAX] = 0x78; /* beyond the GDT limit */
+    CODE_AT(b, 0x8e, 0xd8);
+    g_assert_cmpint(trap_gp(b), ==, CPU_RESUME);
+    g_assert_cmpuint(b->s.eip, ==, HANDLER(13));
+    g_assert_cmpuint(rd32(b, b->s.gpr[CPU_ESP]), ==, 0x78);
+    b->s.gpr[CPU_EAX] = ODDSEG;
+    CODE_AT(b, 0x8e, 0xd0); /* a stack segment must be flat */
+    g_assert_cmpint(trap_gp(b), ==, CPU_FATAL);
+    g_assert_nonnull(strstr(b->s.fatal, "not flat"));
+    rig_free(b);
+
+    /* User mode cannot load a DPL 0 data segment. */
+    Rig *u = rig_new();
+    rig_user(u);
+    u->s.gpr[CPU_EAX] = KDATA;
+    CODE_AT(u, 0x8e, 0xd8);
+    g_assert_cmpint(trap_gp(u), ==, CPU_RESUME);
+    g_assert_cmpuint(u->s.eip, ==, HANDLER(13));
+    g_assert_cmpuint(rd32(u, KSTACK - 24), ==, KDATA);
+    rig_free(u);
+    rig_free(r);
+}
+
+/* A data segment with a base and a limit: accesses through it are emulated. */
+static void test_segment_base_limit(void)
+{
+    Rig *r = rig_new();
+    r->s.gpr[CPU_EAX] = ODDSEG; /* base 0x100000, limit 0xffff */
+    CODE_AT(r, 0x8e, 0xe0);     /* mov %eax, %fs */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    LilyRegs regs;
+    cpu_regs_out(&r->s, &regs);
+    g_assert_cmpuint(regs.fs, ==, 0); /* the host's null selector: every use traps */
+    wr32(r, 0x100008, 0xa0000002);
+    CODE_AT(r, 0x64, 0xa1, 0x08, 0x00, 0x00, 0x00); /* mov %fs:8, %eax */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gpr[CPU_EAX], ==, 0xa0000002);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 6);
+    r->s.gpr[CPU_EBX] = 0x77;
+    CODE_AT(r, 0x64, 0x89, 0x1d, 0x10, 0x00, 0x00, 0x00); /* mov %ebx, %fs:0x10 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_null(r->s.fatal);
+    g_assert_cmpuint(rd32(r, 0x100010), ==, 0x77);
+    CODE_AT(r, 0x64, 0xa1, 0xfe, 0xff, 0x00, 0x00); /* mov %fs:0xfffe, %eax: past the limit */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    rig_free(r);
+}
+
+static void test_native_selector_resync(void)
+{
+    Rig *r = rig_new();
+    LilyRegs regs;
+    cpu_regs_out(&r->s, &regs);
+    regs.ds = 0x23; /* the guest loaded its 0x23 natively: the host's code segment */
+    regs.eip = CODE;
+    cpu_regs_in(&r->s, &regs);
+    CODE_AT(r, 0x89, 0x03); /* the write through it faulted: #GP(0) */
+    LilyTrap t = { .signo = SIGSEGV, .trapno = 13, .host_ip = CODE };
+    g_assert_cmpint(cpu_trap(&r->s, &r->env, &t), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, CODE); /* retried */
+    g_assert_cmpuint(r->s.seg[CPU_DS].sel, ==, UDATA);
+    cpu_regs_out(&r->s, &regs);
+    g_assert_cmpuint(regs.ds, ==, LILY_SEL_DATA);
+    rig_free(r);
+}
+
+static void test_far_transfers(void)
+{
+    Rig *r = rig_new();
+    CODE_AT(r, 0xea, 0x00, 0x20, 0x01, 0x00, KCODE, 0x00); /* ljmp $0x8, $0x12000 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, 0x12000);
+    g_assert_cmpuint(r->s.seg[CPU_CS].sel, ==, KCODE);
+    uint32_t sp = r->s.gpr[CPU_ESP];
+    CODE_AT(r, 0x9a, 0x00, 0x30, 0x01, 0x00, KCODE, 0x00); /* lcall $0x8, $0x13000 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, 0x13000);
+    g_assert_cmpuint(r->s.gpr[CPU_ESP], ==, sp - 8);
+    g_assert_cmpuint(rd32(r, sp - 8), ==, CODE + 7);
+    g_assert_cmpuint(rd32(r, sp - 4), ==, KCODE);
+    put_code(r, 0x13000, (const uint8_t[]){ 0xcb }, 1); /* lret */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 7);
+    g_assert_cmpuint(r->s.gpr[CPU_ESP], ==, sp);
+    /* lret to ring 3 (how a kernel may enter user mode). */
+    sp = r->s.gpr[CPU_ESP] - 16;
+    wr32(r, sp, 0x40000);
+    wr32(r, sp + 4, UCODE);
+    wr32(r, sp + 8, USTACK);
+    wr32(r, sp + 12, UDATA);
+    r->s.gpr[CPU_ESP] = sp;
+    CODE_AT(r, 0xcb);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.cpl, ==, 3);
+    g_assert_cmpuint(r->s.eip, ==, 0x40000);
+    g_assert_cmpuint(r->s.gpr[CPU_ESP], ==, USTACK);
+    g_assert_cmpuint(r->s.seg[CPU_SS].sel, ==, UDATA);
+    rig_free(r);
+}
+
+/* --- rewrite sites -------------------------------------------------------------- */
+
+static void test_rewrite_pushf(void)
+{
+    Rig *r = rig_new();
+    r->s.eflags = CPU_FL_FIXED | CPU_FL_IF | CPU_FL_ZF | 0x1000;
+    uint32_t sp = r->s.gpr[CPU_ESP];
+    CODE_AT(r, 0xcd, 0xe0, 0x9c); /* pushfl */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 3);
+    g_assert_cmpuint(r->s.gpr[CPU_ESP], ==, sp - 4);
+    g_assert_cmpuint(rd32(r, sp - 4), ==, CPU_FL_FIXED | CPU_FL_IF | CPU_FL_ZF | 0x1000);
+    CODE_AT(r, 0xcd, 0xe0, 0x66, 0x9c); /* pushfw */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gpr[CPU_ESP], ==, sp - 6);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 4);
+    g_assert_cmpuint(r->s.stats[CPU_STAT_PUSHF_POPF], ==, 2);
+    rig_free(r);
+}
+
+static void test_rewrite_sregs(void)
+{
+    Rig *r = rig_new();
+    r->s.seg[CPU_DS].sel = UDATA;
+    r->s.gpr[CPU_EAX] = 0xffffffff;
+    CODE_AT(r, 0xcd, 0xe2, 0x8c, 0xd8); /* mov %ds, %eax */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gpr[CPU_EAX], ==, UDATA);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 4);
+    uint32_t sp = r->s.gpr[CPU_ESP];
+    CODE_AT(r, 0xcd, 0xe3, 0x0e); /* push %cs */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(rd32(r, sp - 4), ==, KCODE);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 3);
+    CODE_AT(r, 0xcd, 0xe2, 0x8c, 0x15, 0x00, 0x60, 0x00, 0x00); /* mov %ss, 0x6000 */
+    wr32(r, 0x6000, 0xaaaaaaaa);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(rd32(r, 0x6000), ==, 0xaaaa0000u | KDATA);
+    rig_free(r);
+}
+
+static void test_rewrite_tables(void)
+{
+    Rig *r = rig_new();
+    CODE_AT(r, 0xcd, 0xe4, 0x0f, 0x01, 0x05, 0x00, 0x60, 0x00, 0x00); /* sgdt 0x6000 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.ram[0x6000], ==, 63);
+    g_assert_cmpuint(rd32(r, 0x6002), ==, GDT);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 9);
+    CODE_AT(r, 0xcd, 0xe5, 0x0f, 0x01, 0x0d, 0x10, 0x60, 0x00, 0x00); /* sidt 0x6010 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(rd32(r, 0x6012), ==, IDT);
+    g_assert_cmpuint(r->fake.ram[0x6010] | r->fake.ram[0x6011] << 8, ==, 2047);
+    CODE_AT(r, 0xcd, 0xe7, 0x0f, 0x00, 0xc8); /* str %eax */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gpr[CPU_EAX], ==, TSSSEL);
+    r->s.gpr[CPU_EAX] = 0x1234;
+    CODE_AT(r, 0xcd, 0xe6, 0x0f, 0x00, 0xc0); /* sldt %eax */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gpr[CPU_EAX], ==, 0);
+    CODE_AT(r, 0xcd, 0xe8, 0x0f, 0x01, 0xe0); /* smsw %eax */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gpr[CPU_EAX], ==, CPU_CR0_PE | CPU_CR0_ET);
+    rig_free(r);
+}
+
+static void test_rewrite_lar_lsl_verr_verw(void)
+{
+    Rig *r = rig_new();
+    r->s.gpr[CPU_ECX] = UCODE;
+    CODE_AT(r, 0xcd, 0xe9, 0x0f, 0x02, 0xc1); /* lar %ecx, %eax */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_ZF, ==, CPU_FL_ZF);
+    g_assert_cmpuint(r->s.gpr[CPU_EAX], ==, 0x00cffa00u);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 5);
+    CODE_AT(r, 0xcd, 0xea, 0x0f, 0x03, 0xc1); /* lsl %ecx, %eax */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gpr[CPU_EAX], ==, 0xffffffffu);
+    CODE_AT(r, 0xcd, 0xeb, 0x0f, 0x00, 0xe1); /* verr %cx: code readable */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_ZF, ==, CPU_FL_ZF);
+    CODE_AT(r, 0xcd, 0xec, 0x0f, 0x00, 0xe9); /* verw %cx: code is not writable */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_ZF, ==, 0);
+    /* At CPL 3 a DPL 0 segment is invisible: ZF=0, destination untouched. */
+    r->s.cpl = 3;
+    r->s.gpr[CPU_ECX] = KDATA;
+    r->s.gpr[CPU_EAX] = 0x5555;
+    r->s.cpl = 0;
+    r->s.gpr[CPU_ECX] = 0x78; /* beyond the GDT */
+    CODE_AT(r, 0xcd, 0xe9, 0x0f, 0x02, 0xc1);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_ZF, ==, 0);
+    g_assert_cmpuint(r->s.gpr[CPU_EAX], ==, 0x5555);
+    rig_free(r);
+}
+
+static void test_rewrite_int_escape(void)
+{
+    Rig *r = rig_new();
+    CODE_AT(r, 0xcd, 0xed, 0xcd, 0xe5); /* the kernel's own int $0xe5 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(0xe5));
+    g_assert_cmpuint(rd32(r, r->s.gpr[CPU_ESP]), ==, CODE + 4);
+    rig_free(r);
+}
+
+static void test_rewrite_corrupt_and_user(void)
+{
+    Rig *r = rig_new();
+    CODE_AT(r, 0xcd, 0xe0, 0x90); /* pushf site followed by a nop */
+    g_assert_cmpint(trap_gp(r), ==, CPU_FATAL);
+    g_assert_nonnull(strstr(r->s.fatal, "corrupt rewrite site"));
+    /* At CPL 3 CD E0 is the program's own int $0xe0 (gate DPL 0: #GP). */
+    Rig *u = rig_new();
+    rig_user(u);
+    CODE_AT(u, 0xcd, 0xe0, 0x9c);
+    g_assert_cmpint(trap_gp(u), ==, CPU_RESUME);
+    g_assert_cmpuint(u->s.eip, ==, HANDLER(13));
+    g_assert_cmpuint(rd32(u, KSTACK - 24), ==, 0xe0 * 8 + 2);
+    rig_free(u);
+    rig_free(r);
+}
+
+/* --- MMIO and escapes --------------------------------------------------------- */
+
+static void test_mmio(void)
+{
+    Rig *r = rig_new();
+    r->s.gpr[CPU_EBX] = 0xfec00010;
+    r->s.gpr[CPU_EAX] = 0x77;
+    CODE_AT(r, 0x89, 0x03); /* mov %eax, (%ebx) */
+    LilyTrap t = { .signo = SIGSEGV, .trapno = 14, .error_code = 6,
+                   .fault_addr = 0xfec00010, .host_ip = CODE };
+    g_assert_cmpint(run_trap(r, &t), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_writes, ==, 1);
+    g_assert_cmpuint(r->fake.mmio_gpa, ==, 0xfec00010);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0x77);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 2);
+    CODE_AT(r, 0x0f, 0xb7, 0x0b); /* movzwl (%ebx), %ecx */
+    t.error_code = 4;
+    g_assert_cmpint(run_trap(r, &t), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gpr[CPU_ECX], ==, (0xcafe0002u & 0xffff));
+    g_assert_cmpuint(r->s.eip, ==, CODE + 3);
+    CODE_AT(r, 0x01, 0x03); /* add %eax, (%ebx): not supported on MMIO */
+    g_assert_cmpint(run_trap(r, &t), ==, CPU_FATAL);
+    rig_free(r);
+}
+
+static void test_left_compat_mode(void)
+{
+    Rig *r = rig_new();
+    LilyRegs regs;
+    cpu_regs_out(&r->s, &regs);
+    regs.cs = LILY_SEL_CODE64;
+    cpu_regs_in(&r->s, &regs);
+    LilyTrap t = { .signo = SIGSYS, .trapno = LILY_TRAPNO_NONE, .syscall_arch = 0xc000003eu,
+                   .host_ip = 0x1000 };
+    g_assert_cmpint(cpu_trap(&r->s, &r->env, &t), ==, CPU_FATAL);
+    g_assert_nonnull(strstr(r->s.fatal, "compatibility mode"));
+    rig_free(r);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/cpu/io/in-out", test_io_in_out);
+    g_test_add_func("/cpu/io/rep-insw", test_io_rep_insw);
+    g_test_add_func("/cpu/io/rep-outsb", test_io_rep_outsb);
+    g_test_add_func("/cpu/deliver/user-gp-stack-switch-iret", test_user_io_gp_and_iret);
+    g_test_add_func("/cpu/deliver/int-dpl", test_int_dpl);
+    g_test_add_func("/cpu/deliver/int80-sigsys", test_int80_sigsys);
+    g_test_add_func("/cpu/deliver/int3", test_int3_trap);
+    g_test_add_func("/cpu/deliver/divide-error", test_divide_error);
+    g_test_add_func("/cpu/deliver/double-triple-fault", test_double_and_triple_fault);
+    g_test_add_func("/cpu/deliver/ud", test_undefined_opcode);
+    g_test_add_func("/cpu/intr/cli-sti-pending", test_cli_sti_pending);
+    g_test_add_func("/cpu/intr/popf-pending", test_popf_pending);
+    g_test_add_func("/cpu/intr/hlt-wake", test_hlt_wake);
+    g_test_add_func("/cpu/intr/sti-hlt", test_sti_hlt);
+    g_test_add_func("/cpu/intr/user-popf-keeps-if", test_user_popf_keeps_if);
+    g_test_add_func("/cpu/sys/lgdt-lidt", test_lgdt_lidt);
+    g_test_add_func("/cpu/sys/ltr-busy", test_ltr_busy);
+    g_test_add_func("/cpu/sys/control-registers", test_control_registers);
+    g_test_add_func("/cpu/sys/msr", test_msr);
+    g_test_add_func("/cpu/seg/loads", test_segment_loads);
+    g_test_add_func("/cpu/seg/base-limit", test_segment_base_limit);
+    g_test_add_func("/cpu/seg/native-resync", test_native_selector_resync);
+    g_test_add_func("/cpu/seg/far-transfers", test_far_transfers);
+    g_test_add_func("/cpu/rewrite/pushf", test_rewrite_pushf);
+    g_test_add_func("/cpu/rewrite/sregs", test_rewrite_sregs);
+    g_test_add_func("/cpu/rewrite/tables", test_rewrite_tables);
+    g_test_add_func("/cpu/rewrite/lar-lsl-verr-verw", test_rewrite_lar_lsl_verr_verw);
+    g_test_add_func("/cpu/rewrite/int-escape", test_rewrite_int_escape);
+    g_test_add_func("/cpu/rewrite/corrupt-and-user", test_rewrite_corrupt_and_user);
+    g_test_add_func("/cpu/mmio", test_mmio);
+    g_test_add_func("/cpu/left-compat-mode", test_left_compat_mode);
+    return g_test_run();
+}
