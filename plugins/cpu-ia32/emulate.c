@@ -884,10 +884,41 @@ static bool cpu_sync_native_segs(CpuState *s, const CpuEnv *env)
     return changed;
 }
 
+/* Is some data segment register loaded with a segment that is not flat? */
+static bool cpu_any_nonflat(const CpuState *s)
+{
+    static const unsigned regs[] = { CPU_DS, CPU_ES, CPU_FS, CPU_GS };
+    for (unsigned i = 0; i < 4; i++) {
+        const CpuSeg *sg = &s->seg[regs[i]];
+        if ((sg->sel & ~3u) && !cpu_seg_is_flat(sg))
+            return true;
+    }
+    return false;
+}
+
 static CpuRes cpu_page_fault(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
 {
     uint32_t va = trap->fault_addr;
     s->stats[CPU_STAT_PAGE_FAULTS]++;
+    /*
+     * A non-flat segment runs on the host's null selector, which compatibility
+     * mode does not always refuse: the access then lands at the offset alone.
+     * Such an access is emulated with the segment's base and limit.
+     */
+    if (cpu_any_nonflat(s)) {
+        Insn d;
+        CpuRes r = cpu_decode(s, env, s->eip, &d);
+        if (r != CPU_R_OK)
+            return r;
+        for (unsigned i = 0; i < d.in.operand_count_visible; i++) {
+            const ZydisDecodedOperand *o = &d.op[i];
+            if (o->type != ZYDIS_OPERAND_TYPE_MEMORY)
+                continue;
+            const CpuSeg *sg = &s->seg[cpu_op_seg(o)];
+            if ((sg->sel & ~3u) && !cpu_seg_is_flat(sg))
+                return cpu_segmented_access(s, env, &d);
+        }
+    }
     if (!env->mmu) {
         if (va >= env->ram_size)
             return cpu_emulate_mmio(s, env, va, va);
@@ -965,7 +996,12 @@ CpuAction cpu_trap(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
         break;
     case SIGSEGV:
     case SIGBUS:
-        if (trap->trapno == CPU_EXC_PF) {
+        if (resynced && trap->trapno != CPU_EXC_OF) {
+            /* A fault under a selector the guest loaded natively: retry with
+             * the right host selector (e.g. the guest's 0x30 is the host's
+             * 64-bit code segment, base 0, where the guest meant a base). */
+            r = CPU_R_OK;
+        } else if (trap->trapno == CPU_EXC_PF) {
             r = cpu_page_fault(s, env, trap);
         } else if (trap->trapno == CPU_EXC_OF) {
             s->stats[CPU_STAT_SOFT_INT]++;
@@ -973,8 +1009,6 @@ CpuAction cpu_trap(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
         } else if (trap->trapno == CPU_EXC_AC || trap->trapno == CPU_EXC_SS ||
                    trap->trapno == CPU_EXC_NP) {
             r = cpu_raise(s, trap->trapno, true, trap->error_code);
-        } else if (resynced && trap->error_code == 0) {
-            r = CPU_R_OK; /* the native selector was the cause: retry */
         } else {
             r = cpu_emulate(s, env, trap);
         }

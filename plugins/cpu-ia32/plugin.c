@@ -115,9 +115,11 @@ static void cpu_queue_ops(Cpu *c)
 {
     for (uint32_t i = 0; i < c->st.batch.n && c->vcpu.n_ops < LILY_MAP_OPS_MAX; i++) {
         const LilyMmuOp *o = &c->st.ops[i];
+        if (o->kind < LILY_MAP_OP_MAP || o->kind > LILY_MAP_OP_MAP_POPULATE)
+            continue; /* the transport would refuse it; the MMU never emits one */
         LilyMapOp *m = &c->vcpu.ops[c->vcpu.n_ops++];
-        m->kind = o->kind == LILY_MMU_OP_MAP ? LILY_MAP_OP_MAP
-                  : o->kind == LILY_MMU_OP_UNMAP ? LILY_MAP_OP_UNMAP : LILY_MAP_OP_PROTECT;
+        /* The MMU's kinds have the transport's values (MAP, UNMAP, PROTECT, MAP_POPULATE). */
+        m->kind = o->kind;
         m->prot = o->prot;
         m->guest_addr = o->vaddr;
         m->len = o->len;

@@ -35,6 +35,12 @@ void cpu_reset(CpuState *s, uint32_t eip, uint32_t eax, uint32_t ebx)
     s->eip = eip;
     s->gpr[CPU_EAX] = eax;
     s->gpr[CPU_EBX] = ebx;
+    /*
+     * Multiboot leaves ESP undefined, yet kernels push before they load
+     * their own stack (as under QEMU, whose loader leaves a low stack):
+     * start with one below the traditional boot sector address.
+     */
+    s->gpr[CPU_ESP] = CPU_BOOT_ESP;
     s->eflags = CPU_FL_FIXED;
     /* Multiboot: CS a flat code segment, the rest flat data; GDTR undefined. */
     cpu_flat(&s->seg[CPU_CS], 0x08, 0x9b);

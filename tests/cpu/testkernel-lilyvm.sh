@@ -74,18 +74,18 @@ else
         echo "export LILYVM_PLUGIN_PATH=/build/plugins"
         for t in $transports; do
             echo "echo '@@@ BEGIN $t'"
-            echo "/build/lilyvm --stats -c /cpu-$t.conf </dev/null 2>&1"
+            echo "/bin/timeout ${LILYVM_DEADLINE:-120} /build/lilyvm --stats -c /cpu-$t.conf </dev/null 2>&1"
             echo "echo \"@@@ END $t \$?\""
         done
     } >"$tmp/run.sh"
     printf '%s\n%s\n' "/bin/sh" "/run.sh" >"$tmp/qemu-cmd"
     set -- "$tmp/initramfs.cpio" proc tmp dev/console=c:5:1 dev/null=c:1:3 \
         init="$B/tests/native/qemu-init" qemu-cmd="$tmp/qemu-cmd" run.sh="$tmp/run.sh" \
-        bin/sh="$sh"
+        bin/sh="$sh" bin/timeout="$(command -v timeout)"
     for t in $transports; do set -- "$@" "cpu-$t.conf=$tmp/cpu-$t.conf"; done
     files="$B/lilyvm $top/$kernel $(find "$B/plugins" -name '*.so' | sort)"
     for f in $files; do set -- "$@" "${f#$top/}=$f"; done
-    for lib in $(for f in $files $sh; do ldd "$f" 2>/dev/null; done | grep -o '/[^ ]*' | sort -u); do
+    for lib in $(for f in $files $sh $(command -v timeout); do ldd "$f" 2>/dev/null; done | grep -o '/[^ ]*' | sort -u); do
         set -- "$@" "${lib#/}=$lib"
     done
     "$B/tests/native/mkinitramfs" "$@" || { echo "Bail out! cannot build the initramfs"; exit 1; }
@@ -93,7 +93,8 @@ else
         -cpu "${LILYVM_QEMU_CPU:-qemu64}" -smp "${LILYVM_QEMU_SMP:-2}" -m 512 \
         -display none -monitor none -serial stdio -no-reboot -kernel "$kimg" \
         -initrd "$tmp/initramfs.cpio" -append "console=ttyS0 quiet panic=-1" \
-        </dev/null 2>&1 | tr -d '\r' >"$log"
+        </dev/null >"$log.raw" 2>&1
+    tr -d '\r' <"$log.raw" >"$log"
 fi
 
 # Relay: every guest result becomes ours; a transport that could not run is
