@@ -113,6 +113,13 @@ typedef struct CpuState {
     uint64_t tsc_offset;
     bool intr_line;     /* INTR from the interrupt controller */
     bool halted;
+    /*
+     * Set by iret: the next external interrupt waits until the guest has run
+     * again (the glue clears it after each resume).  Interrupts are
+     * asynchronous, so this is invisible to the guest, but it guarantees
+     * progress when they arrive faster than a handler runs.
+     */
+    bool irq_holdoff;
     /* The exception raised by the instruction being emulated. */
     uint8_t exc_vector;
     bool exc_has_error;

@@ -159,7 +159,7 @@ CpuAction cpu_deliver_pending(CpuState *s, const CpuEnv *env)
 
 CpuAction cpu_poll_interrupt(CpuState *s, const CpuEnv *env)
 {
-    if (!cpu_can_take_interrupt(s))
+    if (!cpu_can_take_interrupt(s) || s->irq_holdoff)
         return CPU_RESUME;
     int vec = env->irq_ack(env->opaque);
     if (vec < 0)
@@ -241,6 +241,7 @@ CpuRes cpu_iret(CpuState *s, const CpuEnv *env, unsigned opsize)
     cpu_set_eflags(s, new_flags, mask);
     s->cpl = cpl_now;
     s->eip = new_eip & mask;
+    s->irq_holdoff = true;
     return CPU_R_OK;
 }
 

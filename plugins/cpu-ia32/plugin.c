@@ -25,6 +25,8 @@ typedef struct Cpu {
     LilyTimer *run_timer;
     bool waiting;              /* halted: the INTR callback restarts the loop */
     bool ended;
+    bool trace;                /* log every trap (debug level) */
+    uint32_t last_n_ops;
     uint64_t reported[CPU_STAT_N];
     uint64_t crossings, crossings_reported;
 } Cpu;
@@ -161,9 +163,18 @@ static void cpu_run(void *opaque)
             wait = CPU_MAX_WAIT_NS;
         cpu_queue_ops(c);
         cpu_regs_out(&c->st, &c->vcpu.regs);
+        c->last_n_ops = c->vcpu.n_ops;
         LilyRunResult rr = transport_run(c->t, &c->vcpu, (int64_t)wait);
         c->crossings++;
+        c->st.irq_holdoff = false; /* the guest ran: interrupts may come again */
         if (rr == LILY_RUN_EXITED || rr == LILY_RUN_ERROR) {
+            /* What the guest process was last asked to do, for the report. */
+            for (uint32_t i = 0; i < c->last_n_ops; i++) {
+                const LilyMapOp *o = &c->vcpu.ops[i];
+                h->log(c->inst, LILY_LOG_ERROR, "last mapping op %u: kind %u prot %u at 0x%x "
+                       "len 0x%x offset 0x%llx", i, o->kind, o->prot, o->guest_addr, o->len,
+                       (unsigned long long)o->file_offset);
+            }
             cpu_end(c, transport_last_error(c->t));
             break;
         }
@@ -177,6 +188,11 @@ static void cpu_run(void *opaque)
         cpu_regs_in(&c->st, &c->vcpu.regs);
         if (rr == LILY_RUN_TIMEOUT)
             continue;
+        if (c->trace)
+            h->log(c->inst, LILY_LOG_DEBUG, "trap signo %u trapno %u error 0x%x cr2 0x%x at "
+                   "EIP 0x%x CPL %u IF %u", c->vcpu.trap.signo, c->vcpu.trap.trapno,
+                   c->vcpu.trap.error_code, c->vcpu.trap.fault_addr, c->st.eip, c->st.cpl,
+                   !!(c->st.eflags & CPU_FL_IF));
         CpuAction a = cpu_trap(&c->st, &c->env, &c->vcpu.trap);
         if (a == CPU_FATAL) {
             cpu_end(c, c->st.fatal ? c->st.fatal : "unknown failure");
@@ -279,6 +295,7 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
         goto fail_free;
     if (!host->cpu_register(inst, cpu_intr, c, error))
         goto fail_free;
+    c->trace = host->log_enabled(inst, LILY_LOG_DEBUG);
     c->run_timer = host->timer_new(inst, cpu_run, c);
     cpu_rearm(c);
     host->log(inst, LILY_LOG_INFO, "guest process %d (%s transport) enters at 0x%x%s",

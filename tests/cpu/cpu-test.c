@@ -314,9 +314,17 @@ static void test_user_io_gp_and_iret(void)
     wr32(r, KSTACK - 20, CODE + 1);
     r->s.gpr[CPU_ESP] += 4;
     put_code(r, HANDLER(13), (const uint8_t[]){ 0xcf }, 1);
+    r->s.intr_line = true;
+    r->fake.pending_vector = 0x20;
     g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
     g_assert_cmpuint(r->s.cpl, ==, 3);
     g_assert_cmpuint(r->s.eip, ==, CODE + 1);
+    /* The interrupt pending at the iret waits until the guest has run. */
+    g_assert_cmpint(cpu_poll_interrupt(&r->s, &r->env), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 1);
+    g_assert_cmpint(r->fake.pending_vector, ==, 0x20);
+    r->s.intr_line = false;
+    r->s.irq_holdoff = false;
     g_assert_cmpuint(r->s.gpr[CPU_ESP], ==, USTACK);
     g_assert_cmpuint(r->s.seg[CPU_CS].sel, ==, UCODE);
     g_assert_cmpuint(r->s.seg[CPU_SS].sel, ==, UDATA);

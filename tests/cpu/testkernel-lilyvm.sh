@@ -11,14 +11,16 @@
 #                                           docs/native.md and docs/cpu.md)
 #
 #   TESTKERNEL_CMDLINE  extra words for the test kernel (e.g. only=/cpu/)
-#   LILYVM_DEADLINE     seconds per run on the host [120]
+#   LILYVM_DEADLINE     seconds per lilyvm run [120]
+#   LILYVM_TRANSPORTS   which transports [signal ptrace]
+#   LILYVM_DEBUG        lilyvm --debug categories (e.g. cpu: every trap)
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 B=$top/build
 out=$B/tests/cpu
 mkdir -p "$out"
 kernel=build/guest/testkernel-lily.elf
-transports="signal ptrace"
+transports=${LILYVM_TRANSPORTS:-signal ptrace}
 mode=host
 [ "${1:-}" = --qemu ] && mode=qemu
 
@@ -74,7 +76,7 @@ else
         echo "export LILYVM_PLUGIN_PATH=/build/plugins"
         for t in $transports; do
             echo "echo '@@@ BEGIN $t'"
-            echo "/bin/timeout ${LILYVM_DEADLINE:-120} /build/lilyvm --stats -c /cpu-$t.conf </dev/null 2>&1"
+            echo "/bin/timeout ${LILYVM_DEADLINE:-120} /build/lilyvm --stats ${LILYVM_DEBUG:+-d $LILYVM_DEBUG} -c /cpu-$t.conf </dev/null 2>&1"
             echo "echo \"@@@ END $t \$?\""
         done
     } >"$tmp/run.sh"
