@@ -74,6 +74,10 @@ for mapping in plain qemu; do
         skip "no CPU plugin yet: lilyvm builds the machine but cannot run it"
         continue
     fi
+    if [ "$rc" = 125 ] && grep -q "cannot run 32-bit guest code" "$tmp/$mapping.out"; then
+        skip "this host cannot run 32-bit guest code (see docs/native.md)"
+        continue
+    fi
     if ! grep -q '^1\.\.[0-9]' "$tmp/$mapping.log"; then
         not_ok "$what (no TAP plan in the serial log; lilyvm exit $rc)"
         sed 's/^/# /' "$tmp/$mapping.out" "$tmp/$mapping.log" | head -40
