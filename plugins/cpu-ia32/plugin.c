@@ -27,6 +27,8 @@ typedef struct Cpu {
     bool ended;
     bool trace;                /* log every trap (debug level) */
     uint32_t last_n_ops;
+    uint64_t irq_gap_ns;       /* irq_min_gap_us */
+    uint64_t irq_not_before;   /* VM clock: no external interrupt before this */
     uint64_t reported[CPU_STAT_N];
     uint64_t crossings, crossings_reported;
 } Cpu;
@@ -41,6 +43,10 @@ static const LilyOption cpu_options[] = {
     { .name = "spin", .type = LILY_OPT_INT, .def = "0", .min = 0, .max = 1000000,
       .help = "signal transport: busy-wait rounds before sleeping on the futex "
               "(0: futex only; a few thousand pay off with a CPU for each side)" },
+    { .name = "irq_min_gap_us", .type = LILY_OPT_INT, .def = "0", .min = 0, .max = 1000000,
+      .help = "least guest run time between two external interrupts, in microseconds (0: "
+              "as hardware; raise it where traps are so slow that a fast timer would leave "
+              "the guest no time between ticks, e.g. under nested emulation)" },
     { .name = NULL },
 };
 
@@ -149,16 +155,25 @@ static void cpu_run(void *opaque)
             c->waiting = true; /* the INTR callback rearms the timer */
             break;
         }
-        if (cpu_poll_interrupt(&c->st, &c->env) == CPU_FATAL) {
-            cpu_end(c, c->st.fatal ? c->st.fatal : "interrupt delivery failed");
-            break;
-        }
         uint64_t now = h->clock_ns(c->inst), next = h->timer_next_deadline(c->inst);
+        /* Interrupt pacing (irq_min_gap_us): a halted CPU takes one at once. */
+        if (c->st.halted || now >= c->irq_not_before) {
+            uint64_t delivered = c->st.stats[CPU_STAT_INTERRUPTS];
+            if (cpu_poll_interrupt(&c->st, &c->env) == CPU_FATAL) {
+                cpu_end(c, c->st.fatal ? c->st.fatal : "interrupt delivery failed");
+                break;
+            }
+            if (c->st.stats[CPU_STAT_INTERRUPTS] != delivered)
+                c->irq_not_before = now + c->irq_gap_ns;
+        }
         if (next <= now || now - start >= CPU_SLICE_NS) {
             cpu_rearm(c); /* let the main loop run due timers and host I/O */
             break;
         }
         uint64_t wait = next - now;
+        if (cpu_can_take_interrupt(&c->st) && c->irq_not_before > now &&
+            c->irq_not_before - now < wait)
+            wait = c->irq_not_before - now;
         if (wait > CPU_MAX_WAIT_NS)
             wait = CPU_MAX_WAIT_NS;
         cpu_queue_ops(c);
@@ -296,6 +311,7 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
     if (!host->cpu_register(inst, cpu_intr, c, error))
         goto fail_free;
     c->trace = host->log_enabled(inst, LILY_LOG_DEBUG);
+    c->irq_gap_ns = (uint64_t)values[2].i * 1000;
     c->run_timer = host->timer_new(inst, cpu_run, c);
     cpu_rearm(c);
     host->log(inst, LILY_LOG_INFO, "guest process %d (%s transport) enters at 0x%x%s",

@@ -14,6 +14,9 @@
 #   LILYVM_DEADLINE     seconds per lilyvm run [120]
 #   LILYVM_TRANSPORTS   which transports [signal ptrace]
 #   LILYVM_DEBUG        lilyvm --debug categories (e.g. cpu: every trap)
+#   LILYVM_IRQ_GAP_US   --qemu: [machine] irq_min_gap_us [20000]: a trap costs
+#                       about a millisecond under nested emulation, so the
+#                       test kernel's 1 kHz timer would leave it no time
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 B=$top/build
@@ -36,6 +39,7 @@ done
 machine_conf() {
     printf '[machine]\nkernel = %s\ncmdline = verbose %s\ntransport = %s\n' \
         "$kernel" "${TESTKERNEL_CMDLINE:-}" "$1"
+    [ "$mode" = qemu ] && printf 'irq_min_gap_us = %s\n' "${LILYVM_IRQ_GAP_US:-20000}"
     printf '[device serial0]\nplugin = console\niobase = 0x3f8\nirq = 4\n%s\n' "$2"
     printf '[device debug-exit]\nplugin = debug-exit\nstatus = plain\n'
     printf '[device pic]\nplugin = pic-i8259\n[device pit]\nplugin = pit-i8254\n'
