@@ -206,6 +206,12 @@ static PtraceWait ptrace_precise(LilyTransport *t, int sig, LilyTrap *trap, int 
     if (!ptrace_cont(t, sig))
         return STOP_ERROR;
     w = ptrace_wait(t, transport_now_ns() + PTRACE_GRACE_NS, status);
+    /* A kick sent just before the fault stop is delivered first: drop it. */
+    while (w == STOP_OK && (*status >> 16) == 0 && WSTOPSIG(*status) == TRANSPORT_KICK_SIGNAL) {
+        if (!ptrace_cont(t, 0))
+            return STOP_ERROR;
+        w = ptrace_wait(t, transport_now_ns() + PTRACE_GRACE_NS, status);
+    }
     if (w != STOP_OK)
         return w;
     if (WSTOPSIG(*status) != sig || ptrace(PTRACE_GETSIGINFO, t->pid, NULL, &si) != 0 ||
