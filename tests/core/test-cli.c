@@ -163,7 +163,8 @@ static void test_no_cpu(void)
     test_assert_contains(text, "r: debug: initialised", "registry: debug: loaded");
     g_free(text);
     run_free(&r);
-    r = run_lilyvm("-c", conf, "--kernel", kernel, "-d", "nosuchcat", NULL);
+    r = run_lilyvm("-c", conf, "--kernel", kernel, "--set", "machine.cpu=none", "-d",
+                    "nosuchcat", NULL);
     g_assert_cmpint(r.status, ==, LILYVM_EXIT_CONFIG);
     test_assert_contains(r.err, "unknown log category 'nosuchcat'", "registry", "r");
     run_free(&r);
