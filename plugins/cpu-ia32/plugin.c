@@ -267,7 +267,8 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
     }
     if (!transport_probe_compat_mode(&err)) {
         g_set_error(error, CPU_ERROR, 1,
-                    "this host cannot run 32-bit guest code natively: %s (see docs/native.md; "
+                    "this host cannot run 32-bit guest code natively (no compatibility mode): %s "
+                    "(see docs/native.md; "
                     "tests/cpu/testkernel-lilyvm.sh --qemu runs the test kernel inside QEMU instead)",
                     err->message);
         g_error_free(err);

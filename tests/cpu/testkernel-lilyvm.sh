@@ -120,7 +120,7 @@ function finish(t, status) {
 /^@@@ END / { finish($3, $4 + 0); inside = 0; next }
 !inside { next }
 { line = $0; sub(/^@@@ STDERR /, "", line) }
-line ~ /cannot run 32-bit guest code/ { compat = line; sub(/^.*natively: /, "", compat) }
+line ~ /cannot run 32-bit guest code/ { compat = line; sub(/^.*natively[^:]*: /, "", compat) }
 line ~ /^(ok|not ok) [0-9]+/ {
     results++; n++
     ok = (line ~ /^ok/)

@@ -54,6 +54,10 @@ if [ "$rc" -eq 123 ]; then
     echo "1..0 # SKIP no CPU plugin yet: lilyvm built the machine but cannot run it"
     exit 0
 fi
+if [ "$rc" -eq 125 ] && grep -q "cannot run 32-bit guest code" "$log"; then
+    echo "1..0 # SKIP this host cannot run 32-bit guest code (see docs/native.md)"
+    exit 0
+fi
 if ! grep -q '^1\.\.' "$log"; then
     echo "1..1"
     echo "not ok 1 - /ne2000/guest/boot: no TAP from the guest (lilyvm exit $rc), see $log"
