@@ -13,6 +13,14 @@
 #include <lilyvm/mmu.h>
 #include "src/transport/transport.h"
 
+/*
+ * An MMU answer newer than this tree's mmu.h: *gpa is RAM that cannot be
+ * mapped in the guest process (below vm.mmap_min_addr): emulate the access.
+ */
+#ifndef LILY_MMU_EMULATE
+#define LILY_MMU_EMULATE 5
+#endif
+
 /* Segment registers in x86 encoding order (the sreg field of ModRM). */
 enum { CPU_ES = 0, CPU_CS = 1, CPU_SS = 2, CPU_DS = 3, CPU_FS = 4, CPU_GS = 5, CPU_NSEG = 6 };
 /* General registers in x86 encoding order. */

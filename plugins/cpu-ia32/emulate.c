@@ -822,6 +822,25 @@ CpuRes cpu_emulate(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
                     trap ? trap->trapno : 0, trap ? trap->error_code : 0);
 }
 
+/* One access to guest-physical memory: RAM directly, else the device bus. */
+static uint32_t cpu_phys_read(const CpuEnv *env, uint64_t gpa, unsigned size)
+{
+    if (gpa + size <= env->ram_size) {
+        uint32_t v = 0;
+        memcpy(&v, env->ram + gpa, size);
+        return v;
+    }
+    return env->mmio_read(env->opaque, gpa, size);
+}
+
+static void cpu_phys_write(const CpuEnv *env, uint64_t gpa, unsigned size, uint32_t v)
+{
+    if (gpa + size <= env->ram_size)
+        memcpy(env->ram + gpa, &v, size);
+    else
+        env->mmio_write(env->opaque, gpa, size, v);
+}
+
 CpuRes cpu_emulate_mmio(CpuState *s, const CpuEnv *env, uint32_t va, uint64_t gpa)
 {
     Insn d;
@@ -835,13 +854,13 @@ CpuRes cpu_emulate_mmio(CpuState *s, const CpuEnv *env, uint32_t va, uint64_t gp
         unsigned size = o0->size / 8;
         uint32_t v = o1->type == ZYDIS_OPERAND_TYPE_REGISTER ? cpu_get_reg(s, o1->reg.value)
                                                              : (uint32_t)o1->imm.value.u;
-        env->mmio_write(env->opaque, gpa, size, v);
+        cpu_phys_write(env, gpa, size, v);
     } else if ((m == ZYDIS_MNEMONIC_MOV || m == ZYDIS_MNEMONIC_MOVZX ||
                 m == ZYDIS_MNEMONIC_MOVSX) &&
                o1->type == ZYDIS_OPERAND_TYPE_MEMORY &&
                o0->type == ZYDIS_OPERAND_TYPE_REGISTER) {
         unsigned size = o1->size / 8;
-        uint32_t v = env->mmio_read(env->opaque, gpa, size);
+        uint32_t v = cpu_phys_read(env, gpa, size);
         if (size < 4)
             v &= (1u << (8 * size)) - 1;
         if (m == ZYDIS_MNEMONIC_MOVSX)
@@ -932,7 +951,7 @@ static CpuRes cpu_page_fault(CpuState *s, const CpuEnv *env, const LilyTrap *tra
     uint32_t pf_error = 0;
     uint64_t gpa = 0;
     LilyMmuResult res = env->mmu->fault(env->mmu_state, va, acc, &s->batch, &pf_error, &gpa);
-    switch (res) {
+    switch ((int)res) {
     case LILY_MMU_OK:
     case LILY_MMU_BATCH_FULL:
         return CPU_R_OK;
@@ -942,6 +961,7 @@ static CpuRes cpu_page_fault(CpuState *s, const CpuEnv *env, const LilyTrap *tra
         return cpu_raise(s, CPU_EXC_PF, true, pf_error);
     case LILY_MMU_MMIO:
     case LILY_MMU_BAD_GPA:
+    case LILY_MMU_EMULATE: /* RAM the guest process cannot map (page 0) */
         return cpu_emulate_mmio(s, env, va, gpa);
     }
     return cpu_fail(s, "the MMU answered %d for a fault at 0x%x", (int)res, va);

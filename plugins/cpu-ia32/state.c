@@ -152,8 +152,9 @@ static CpuRes cpu_translate(CpuState *s, const CpuEnv *env, uint32_t va, unsigne
         a |= CPU_ACC_USER;
     uint32_t pf_error = 0;
     LilyMmuResult r = env->mmu->translate(env->mmu_state, va, a, gpa, &pf_error);
-    switch (r) {
+    switch ((int)r) {
     case LILY_MMU_OK:
+    case LILY_MMU_EMULATE:
         *mmio = *gpa >= env->ram_size;
         return CPU_R_OK;
     case LILY_MMU_MMIO:
