@@ -81,7 +81,7 @@ extern const char *const cpu_stat_names[CPU_STAT_N];
 
 #define CPU_MMU_OPS_MAX LILY_MAP_OPS_MAX
 /* ESP at entry (Multiboot leaves it undefined). */
-#define CPU_BOOT_ESP 0x7c00u
+#define CPU_BOOT_ESP 0x80000u
 
 /*
  * What the core needs from outside: the bus, guest RAM and the MMU.  The

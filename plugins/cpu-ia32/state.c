@@ -38,7 +38,8 @@ void cpu_reset(CpuState *s, uint32_t eip, uint32_t eax, uint32_t ebx)
     /*
      * Multiboot leaves ESP undefined, yet kernels push before they load
      * their own stack (as under QEMU, whose loader leaves a low stack):
-     * start with one below the traditional boot sector address.
+     * start with one in free conventional memory, above the 64 KiB that
+     * vm.mmap_min_addr often keeps unmappable and below the Multiboot info.
      */
     s->gpr[CPU_ESP] = CPU_BOOT_ESP;
     s->eflags = CPU_FL_FIXED;
