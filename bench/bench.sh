@@ -6,8 +6,11 @@
 # usage: bench/bench.sh [--quick] [--out DIR]
 #   --quick    fewer iterations (the format check in make check uses it)
 #   --out DIR  where raw.tsv, report.md and the logs go (default build/bench)
-# Environment: QEMU (default: config.mk's QEMU), LILYVM_DEADLINE and
-# QEMU_DEADLINE (seconds per guest run), NATIVE_BENCH_TRIPS.
+# Environment: QEMU (default: config.mk's QEMU), LILYVM (default
+# build/lilyvm), LILYVM_DEADLINE (seconds for all runs of one transport;
+# 60, quick 20), QEMU_DEADLINE (seconds per QEMU run),
+# BENCH_RUNS (runs of each guest and of host-ops; default 3, quick 1),
+# NATIVE_BENCH_TRIPS (lily-native-bench's round trips; 2000, quick 100).
 
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,7 +23,7 @@ while [ $# -gt 0 ]; do
         [ $# -ge 2 ] || { echo "bench.sh: --out needs a directory" >&2; exit 2; }
         out=$2
         shift ;;
-    -h | --help) sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1' (accepted: --quick, --out DIR)" >&2; exit 2 ;;
     esac
     shift
@@ -30,15 +33,17 @@ out=$(cd "$out" && pwd)
 
 hostops=$top/build/bench/host-ops
 native_bench=$top/build/tools/lily-native-bench
-lilyvm=$top/build/lilyvm
+lilyvm=${LILYVM:-$top/build/lilyvm}
 kernel_plain=$top/build/guest/testkernel.elf
 kernel_lily=$top/build/guest/testkernel-lily.elf
 if [ "$quick" -eq 1 ]; then
     hostops_args=--quick
+    runs=${BENCH_RUNS:-1}
     trips=${NATIVE_BENCH_TRIPS:-100}
-    LILYVM_DEADLINE=${LILYVM_DEADLINE:-30}
+    LILYVM_DEADLINE=${LILYVM_DEADLINE:-20}
 else
     hostops_args=
+    runs=${BENCH_RUNS:-3}
     trips=${NATIVE_BENCH_TRIPS:-2000}
     LILYVM_DEADLINE=${LILYVM_DEADLINE:-60}
 fi
@@ -54,54 +59,78 @@ first_words() {
 hostops_na="" qemu_na="" signal_na="" ptrace_na="" nb_na=""
 
 # --- native: host-ops ------------------------------------------------------
-echo "bench: native host operations (build/bench/host-ops $hostops_args)" >&2
+# Each source runs $runs times; the table takes the median of the runs'
+# medians (the host is shared: one unlucky run should not make a row).
+: >"$out/host-ops.txt"
 if [ -x "$hostops" ]; then
-    "$hostops" $hostops_args >"$out/host-ops.txt" 2>"$out/host-ops.err"
-    st=$?
-    if [ $st -ne 0 ] || ! grep -q '^# host-ops done' "$out/host-ops.txt"; then
-        hostops_na="host-ops failed (exit $st): $(first_words "$(head -n 2 "$out/host-ops.err")")"
-    fi
+    i=1
+    while [ $i -le "$runs" ]; do
+        echo "bench: native host operations, run $i/$runs (build/bench/host-ops $hostops_args)" >&2
+        "$hostops" $hostops_args >"$out/host-ops.$i.txt" 2>"$out/host-ops.err"
+        st=$?
+        if [ $st -ne 0 ] || ! grep -q '^# host-ops done' "$out/host-ops.$i.txt"; then
+            [ $i -gt 1 ] && { echo "bench: host-ops run $i failed (exit $st): keeping $((i - 1))" >&2; break; }
+            hostops_na="host-ops failed (exit $st): $(first_words "$(head -n 2 "$out/host-ops.err")")"
+            break
+        fi
+        cat "$out/host-ops.$i.txt" >>"$out/host-ops.txt"
+        i=$((i + 1))
+    done
 else
-    : >"$out/host-ops.txt"
     hostops_na="build/bench/host-ops is not built (run make bench)"
 fi
-tsc_hz=$(sed -n 's/^# tsc-hz \([0-9][0-9]*\)$/\1/p' "$out/host-ops.txt")
+tsc_hz=$(sed -n 's/^# tsc-hz \([0-9][0-9]*\)$/\1/p' "$out/host-ops.txt" | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }')
 if [ -z "$tsc_hz" ]; then
     # Without host-ops' calibration: the nominal clock (TSC ticks at it on
     # hosts with constant_tsc); the µs are then approximate.
     tsc_hz=$(awk '/^cpu MHz/ { printf "%.0f", $4 * 1e6; exit }' /proc/cpuinfo)
 fi
 
+# has_results LOG: the guest finished its bench mode in LOG.
+has_results() {
+    tr -d '\r' <"$1" | grep -a -q '^# bench done'
+}
+
 # --- QEMU TCG: the plain test kernel ----------------------------------------
 qemu=${QEMU:-}
 if [ -z "$qemu" ] && [ -f "$top/config.mk" ]; then
     qemu=$(sed -n 's/^QEMU *= *//p' "$top/config.mk")
 fi
-echo "bench: QEMU TCG, testkernel.elf bench" >&2
 : >"$out/qemu.log"
 if [ -z "$qemu" ] || [ ! -x "$qemu" ]; then
     qemu_na="qemu-system-i386 not found (apt-get install qemu-system-x86, then re-run ./configure)"
 elif [ ! -f "$kernel_plain" ]; then
     qemu_na="build/guest/testkernel.elf is not built"
 else
-    timeout "$QEMU_DEADLINE" "$qemu" -kernel "$kernel_plain" -nographic -serial stdio \
-        -monitor none -display none -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-        -no-reboot -append bench </dev/null >"$out/qemu.log" 2>&1
-    st=$?
-    if ! tr -d '\r' <"$out/qemu.log" | grep -a -q '^# bench done'; then
-        qemu_na="QEMU gave no bench results (exit $st, log build/bench/qemu.log)"
-    fi
     "$qemu" --version 2>/dev/null | head -n 1 >"$out/qemu.version"
+    i=1
+    while [ $i -le "$runs" ]; do
+        echo "bench: QEMU TCG, testkernel.elf bench, run $i/$runs" >&2
+        timeout "$QEMU_DEADLINE" "$qemu" -kernel "$kernel_plain" -nographic -serial stdio \
+            -monitor none -display none -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+            -no-reboot -append bench </dev/null >"$out/qemu.$i.log" 2>&1
+        st=$?
+        if ! has_results "$out/qemu.$i.log"; then
+            [ $i -gt 1 ] && { echo "bench: QEMU run $i failed (exit $st): keeping $((i - 1))" >&2; break; }
+            qemu_na="QEMU gave no bench results (exit $st, log build/bench/qemu.$i.log)"
+            break
+        fi
+        cat "$out/qemu.$i.log" >>"$out/qemu.log"
+        i=$((i + 1))
+    done
 fi
 
 # --- LilyVM: the rewritten test kernel, both transports ---------------------
-# run_lilyvm NAME [ARGS...]: sets lilyvm_reason (empty when results came).
+# run_lilyvm NAME [ARGS...]: up to $runs runs into lilyvm-NAME.log within
+# LILYVM_DEADLINE seconds for all of them (another run starts only if it
+# should fit); sets lilyvm_reason (empty when results came).  A failed run
+# ends the series; the runs before it count.
 run_lilyvm() {
     name=$1
     shift
     log=$out/lilyvm-$name.log
     : >"$log"
-    : >"$log.err"
+    lilyvm_reason=""
     if [ ! -x "$lilyvm" ]; then
         lilyvm_reason="build/lilyvm is not built"
         return
@@ -110,21 +139,32 @@ run_lilyvm() {
         lilyvm_reason="build/guest/testkernel-lily.elf is not built (no lily-cc)"
         return
     fi
-    echo "bench: LilyVM ($name transport), testkernel-lily.elf bench" >&2
-    timeout "$LILYVM_DEADLINE" "$lilyvm" --kernel "$kernel_lily" --cmdline bench "$@" \
-        </dev/null >"$log" 2>"$log.err"
-    st=$?
-    lilyvm_reason=""
-    if tr -d '\r' <"$log" | grep -a -q '^# bench done'; then
-        return
-    fi
-    msg=$(grep -a -m 1 '^lilyvm:' "$log.err")
-    [ -n "$msg" ] || msg=$(grep -a -v '^[[:space:]]*$' "$log.err" | tail -n 1)
-    case $st in
-    123) lilyvm_reason="$(first_words "$msg") (exit 123: no CPU plugin)" ;;
-    124) lilyvm_reason="${msg:+$(first_words "$msg") }(exit 124: guest crashed or no results within ${LILYVM_DEADLINE} s)" ;;
-    *) lilyvm_reason="$(first_words "${msg:-no bench results}") (exit $st)" ;;
-    esac
+    start=$(date +%s)
+    left=$LILYVM_DEADLINE
+    i=1
+    while [ $i -le "$runs" ]; do
+        echo "bench: LilyVM ($name transport), testkernel-lily.elf bench, run $i/$runs" >&2
+        timeout "$left" "$lilyvm" --kernel "$kernel_lily" --cmdline bench "$@" \
+            </dev/null >"$log.$i" 2>"$log.err"
+        st=$?
+        if ! has_results "$log.$i"; then
+            [ $i -gt 1 ] && { echo "bench: LilyVM ($name) run $i failed (exit $st): keeping $((i - 1))" >&2; return; }
+            msg=$(grep -a -m 1 '^lilyvm:' "$log.err")
+            [ -n "$msg" ] || msg=$(grep -a -v '^[[:space:]]*$' "$log.err" | tail -n 1)
+            case $st in
+            123) lilyvm_reason="$(first_words "$msg") (exit 123: no CPU plugin)" ;;
+            124) lilyvm_reason="${msg:+$(first_words "$msg") }(exit 124: the guest crashed, or no results within ${LILYVM_DEADLINE} s)" ;;
+            *) lilyvm_reason="$(first_words "${msg:-no bench results}") (exit $st)" ;;
+            esac
+            return
+        fi
+        cat "$log.$i" >>"$log"
+        used=$(($(date +%s) - start))
+        left=$((LILYVM_DEADLINE - used))
+        # Room for one more run at twice the average so far?
+        [ $((used + 2 * (used + i - 1) / i)) -le "$LILYVM_DEADLINE" ] || break
+        i=$((i + 1))
+    done
 }
 run_lilyvm signal
 signal_na=$lilyvm_reason
@@ -176,7 +216,7 @@ cols="signal ptrace qemu native"
         "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" "$(nproc)" "$(uname -r)" \
         "$(grep -q '^flags.* hypervisor' /proc/cpuinfo && printf ', under a hypervisor')"
     [ -s "$out/qemu.version" ] && printf '# qemu\t%s\n' "$(cat "$out/qemu.version")"
-    printf 'row\tlabel\tcolumn\tcycles\tmin_cycles\tus\tsamples\tbatch\tsource\tnote\n'
+    printf 'row\tlabel\tcolumn\tcycles\tmin_cycles\tus\truns\tsamples\tbatch\tsource\tnote\n'
 } >"$out/raw.tsv"
 
 for f in qemu.log lilyvm-signal.log lilyvm-ptrace.log; do
@@ -188,16 +228,34 @@ awk -F'|' -v hz="$tsc_hz" -v cols="$cols" \
     -v na_native="$hostops_na" -v na_nb="$nb_na" \
     -v f_signal="$out/lilyvm-signal.log.bench" -v f_ptrace="$out/lilyvm-ptrace.log.bench" \
     -v f_qemu="$out/qemu.log.bench" -v f_host="$out/host-ops.txt" -v f_nb="$out/native-bench.txt" '
-    # "# bench NAME MEDIAN min MIN samples N batch K" lines of FILE into dst.
-    function load_bench(file, dst, key,    line, f, n) {
+    # "# bench NAME MEDIAN min MIN samples N batch K" lines of FILE (one
+    # set per run): the median of each run, the overall minimum.
+    function load_bench(file, key,    line, f, n, k) {
         while ((getline line < file) > 0) {
             n = split(line, f, " ")
-            if (f[1] == "#" && f[2] == "bench" && n >= 10 && f[4] ~ /^[0-9]+$/)
-                dst[key, f[3]] = f[4] "\t" f[6] "\t" f[8] "\t" f[10]
-            else if (f[1] == "#" && f[2] == "n/a" && n >= 3)
+            if (f[1] == "#" && f[2] == "bench" && n >= 10 && f[4] ~ /^[0-9]+$/) {
+                k = key SUBSEP f[3]
+                cnt[k]++
+                val[k, cnt[k]] = f[4] + 0
+                if (!(k in gmin) || f[6] + 0 < gmin[k])
+                    gmin[k] = f[6] + 0
+                gsamples[k] = f[8]
+                gbatch[k] = f[10]
+            } else if (f[1] == "#" && f[2] == "n/a" && n >= 3)
                 nadst[key, f[3]] = substr(line, index(line, f[3]) + length(f[3]) + 1)
         }
         close(file)
+    }
+    # The median over the runs (the lower middle for an even count).
+    function run_median(k,    a, i, j, n, x) {
+        n = cnt[k]
+        for (i = 1; i <= n; i++) {
+            x = val[k, i]
+            for (j = i - 1; j >= 1 && a[j] > x; j--)
+                a[j + 1] = a[j]
+            a[j + 1] = x
+        }
+        return a[int((n + 1) / 2)]
     }
     function isnum(s) { return s ~ /^-?[0-9]+(\.[0-9]+)?$/ }
     # lily-native-bench: "TRANSPORT CASE... MIN MEDIAN [EXTRA]" or "... failed".
@@ -222,14 +280,21 @@ awk -F'|' -v hz="$tsc_hz" -v cols="$cols" \
         }
         close(file)
     }
-    function emit(row, label, col, cyc, mincyc, us, samples, batch, src, note) {
-        printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row, label, col, cyc, mincyc, us, samples, batch, src, note
+    function emit(row, label, col, cyc, mincyc, us, runs, samples, batch, src, note) {
+        printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row, label, col, cyc, mincyc, us, runs, samples, batch, src, note
+    }
+    function emit_na(row, label, col, src, why) {
+        emit(row, label, col, "n/a", "", "", "", "", "", src, why)
+    }
+    function emit_bench(row, label, col, k, src, note,    med) {
+        med = run_median(k)
+        emit(row, label, col, med, gmin[k], us_of(med), cnt[k], gsamples[k], gbatch[k], src, note)
     }
     function us_of(c) { return hz > 0 ? sprintf("%.4f", c * 1e6 / hz) : "?" }
     function cyc_of(u) { return hz > 0 ? sprintf("%.0f", u * hz / 1e6) : "?" }
     BEGIN {
-        load_bench(f_signal, g, "signal"); load_bench(f_ptrace, g, "ptrace")
-        load_bench(f_qemu, g, "qemu"); load_bench(f_host, g, "host")
+        load_bench(f_signal, "signal"); load_bench(f_ptrace, "ptrace")
+        load_bench(f_qemu, "qemu"); load_bench(f_host, "host")
         load_nb(f_nb)
         colna["signal"] = na_signal; colna["ptrace"] = na_ptrace
         colna["qemu"] = na_qemu; colna["native"] = na_native
@@ -244,38 +309,37 @@ awk -F'|' -v hz="$tsc_hz" -v cols="$cols" \
                 note = substr(spec, p + 1); spec = substr(spec, 1, p - 1)
             }
             if (spec ~ /^na:/) {
-                emit(row, label, col, "n/a", "", "", "", "", "-", substr(spec, 4))
+                emit_na(row, label, col, "-", substr(spec, 4))
             } else if (spec ~ /^guest:/) {
                 m = substr(spec, 7)
-                if (colna[col] != "") { emit(row, label, col, "n/a", "", "", "", "", spec, colna[col]); continue }
-                if (!((col, m) in g)) {
-                    emit(row, label, col, "n/a", "", "", "", "", spec, "the guest reported no " m " result"); continue
-                }
-                split(g[col, m], v, "\t")
-                emit(row, label, col, v[1], v[2], us_of(v[1]), v[3], v[4], spec, note)
+                if (colna[col] != "")
+                    emit_na(row, label, col, spec, colna[col])
+                else if (!((col, m) in cnt))
+                    emit_na(row, label, col, spec, "the guest reported no " m " result")
+                else
+                    emit_bench(row, label, col, col SUBSEP m, spec, note)
             } else if (spec ~ /^host:/) {
                 m = substr(spec, 6)
-                if (colna["native"] != "") { emit(row, label, col, "n/a", "", "", "", "", spec, colna["native"]); continue }
-                if (!(("host", m) in g)) {
-                    why = (("host", m) in nadst) ? nadst["host", m] : "host-ops printed no " m " result"
-                    emit(row, label, col, "n/a", "", "", "", "", spec, why); continue
-                }
-                split(g["host", m], v, "\t")
-                emit(row, label, col, v[1], v[2], us_of(v[1]), v[3], v[4], spec, note)
+                if (colna["native"] != "")
+                    emit_na(row, label, col, spec, colna["native"])
+                else if (!(("host", m) in cnt))
+                    emit_na(row, label, col, spec, (("host", m) in nadst) ? nadst["host", m] : "host-ops printed no " m " result")
+                else
+                    emit_bench(row, label, col, "host" SUBSEP m, spec, note)
             } else if (spec ~ /^nb:/) {
                 split(substr(spec, 4), v, ":")
                 t = v[1]; field = v[2]
                 c = substr(spec, 4 + length(t) + length(field) + 2)
-                if (na_nb != "") { emit(row, label, col, "n/a", "", "", "", "", spec, na_nb); continue }
-                if ((t, c, "failed") in nb) {
-                    emit(row, label, col, "n/a", "", "", "", "", spec, "lily-native-bench: case \"" c "\" failed (build/bench/native-bench.err)"); continue
+                if (na_nb != "")
+                    emit_na(row, label, col, spec, na_nb)
+                else if ((t, c, "failed") in nb)
+                    emit_na(row, label, col, spec, "lily-native-bench: case \"" c "\" failed (build/bench/native-bench.err)")
+                else if (!((t, c, field) in nb))
+                    emit_na(row, label, col, spec, "lily-native-bench printed no " field " for \"" c "\"")
+                else {
+                    u = nb[t, c, field]
+                    emit(row, label, col, cyc_of(u), field == "median" ? cyc_of(nb[t, c, "min"]) : "", sprintf("%.4f", u), 1, "", "", spec, note)
                 }
-                if (!((t, c, field) in nb)) {
-                    emit(row, label, col, "n/a", "", "", "", "", spec, "lily-native-bench printed no " field " for \"" c "\""); continue
-                }
-                u = nb[t, c, field]
-                mn = field == "median" ? cyc_of(nb[t, c, "min"]) : ""
-                emit(row, label, col, cyc_of(u), mn, sprintf("%.4f", u), "", "", spec, note)
             }
         }
     }' "$out/rows.spec" >>"$out/raw.tsv"

@@ -30,7 +30,7 @@ awk -F'\t' -v report="$2" '
         if (!($1 in seen)) { seen[$1] = 1; rows[++nrows] = $1; label[$1] = $2 }
         cyc[$1, $3] = $4
         us[$1, $3] = $6
-        note[$1, $3] = $10
+        note[$1, $3] = $11
     }
     END {
         ncol = split("signal ptrace qemu native", col, " ")

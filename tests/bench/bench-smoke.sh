@@ -76,7 +76,7 @@ bad=$(awk -F'\t' '
     /^#/ || $1 == "row" { next }
     { count++ }
     !bad && $4 != "n/a" && $4 !~ /^-?[0-9]+$/ { bad = "row " $1 " column " $3 ": cycles \"" $4 "\"" }
-    !bad && $4 == "n/a" && $10 == "" { bad = "row " $1 " column " $3 ": n/a without a reason" }
+    !bad && $4 == "n/a" && $11 == "" { bad = "row " $1 " column " $3 ": n/a without a reason" }
     END { if (bad) print bad; else if (count != 14 * 4) print count " data lines, expected " 14 * 4 }' "$out/raw.tsv")
 [ -z "$bad" ]
 check $? "raw.tsv has 4 columns for each of the 14 rows, numbers or n/a with a reason${bad:+ ($bad)}"
