@@ -55,121 +55,135 @@ first_words() {
     printf '%s' "$1" | tr '\n\t' '  ' | sed 's/\. [A-Z].*/./' | cut -c1-200
 }
 
-# Column reasons: empty while the column has results.
+# Column state: a reason while the column has no results (then it is n/a),
+# and whether it takes part in further rounds.
 hostops_na="" qemu_na="" signal_na="" ptrace_na="" nb_na=""
-
-# --- native: host-ops ------------------------------------------------------
-# Each source runs $runs times; the table takes the median of the runs'
-# medians (the host is shared: one unlucky run should not make a row).
-: >"$out/host-ops.txt"
-if [ -x "$hostops" ]; then
-    i=1
-    while [ $i -le "$runs" ]; do
-        echo "bench: native host operations, run $i/$runs (build/bench/host-ops $hostops_args)" >&2
-        "$hostops" $hostops_args >"$out/host-ops.$i.txt" 2>"$out/host-ops.err"
-        st=$?
-        if [ $st -ne 0 ] || ! grep -q '^# host-ops done' "$out/host-ops.$i.txt"; then
-            [ $i -gt 1 ] && { echo "bench: host-ops run $i failed (exit $st): keeping $((i - 1))" >&2; break; }
-            hostops_na="host-ops failed (exit $st): $(first_words "$(head -n 2 "$out/host-ops.err")")"
-            break
-        fi
-        cat "$out/host-ops.$i.txt" >>"$out/host-ops.txt"
-        i=$((i + 1))
-    done
-else
-    hostops_na="build/bench/host-ops is not built (run make bench)"
-fi
-tsc_hz=$(sed -n 's/^# tsc-hz \([0-9][0-9]*\)$/\1/p' "$out/host-ops.txt" | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }')
-if [ -z "$tsc_hz" ]; then
-    # Without host-ops' calibration: the nominal clock (TSC ticks at it on
-    # hosts with constant_tsc); the µs are then approximate.
-    tsc_hz=$(awk '/^cpu MHz/ { printf "%.0f", $4 * 1e6; exit }' /proc/cpuinfo)
-fi
+hostops_stop=0 qemu_stop=0 signal_stop=0 ptrace_stop=0
+signal_used=0 ptrace_used=0
 
 # has_results LOG: the guest finished its bench mode in LOG.
 has_results() {
     tr -d '\r' <"$1" | grep -a -q '^# bench done'
 }
 
-# --- QEMU TCG: the plain test kernel ----------------------------------------
+: >"$out/host-ops.txt"
+: >"$out/qemu.log"
+: >"$out/lilyvm-signal.log"
+: >"$out/lilyvm-ptrace.log"
+if [ ! -x "$hostops" ]; then
+    hostops_na="build/bench/host-ops is not built (run make bench)"
+    hostops_stop=1
+fi
 qemu=${QEMU:-}
 if [ -z "$qemu" ] && [ -f "$top/config.mk" ]; then
     qemu=$(sed -n 's/^QEMU *= *//p' "$top/config.mk")
 fi
-: >"$out/qemu.log"
 if [ -z "$qemu" ] || [ ! -x "$qemu" ]; then
     qemu_na="qemu-system-i386 not found (apt-get install qemu-system-x86, then re-run ./configure)"
+    qemu_stop=1
 elif [ ! -f "$kernel_plain" ]; then
     qemu_na="build/guest/testkernel.elf is not built"
+    qemu_stop=1
 else
     "$qemu" --version 2>/dev/null | head -n 1 >"$out/qemu.version"
-    i=1
-    while [ $i -le "$runs" ]; do
-        echo "bench: QEMU TCG, testkernel.elf bench, run $i/$runs" >&2
-        timeout "$QEMU_DEADLINE" "$qemu" -kernel "$kernel_plain" -nographic -serial stdio \
-            -monitor none -display none -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-            -no-reboot -append bench </dev/null >"$out/qemu.$i.log" 2>&1
-        st=$?
-        if ! has_results "$out/qemu.$i.log"; then
-            [ $i -gt 1 ] && { echo "bench: QEMU run $i failed (exit $st): keeping $((i - 1))" >&2; break; }
-            qemu_na="QEMU gave no bench results (exit $st, log build/bench/qemu.$i.log)"
-            break
-        fi
-        cat "$out/qemu.$i.log" >>"$out/qemu.log"
-        i=$((i + 1))
-    done
+fi
+lily_missing=""
+[ -x "$lilyvm" ] || lily_missing="build/lilyvm is not built"
+[ -n "$lily_missing" ] || [ -f "$kernel_lily" ] ||
+    lily_missing="build/guest/testkernel-lily.elf is not built (no lily-cc)"
+if [ -n "$lily_missing" ]; then
+    signal_na=$lily_missing ptrace_na=$lily_missing
+    signal_stop=1 ptrace_stop=1
 fi
 
-# --- LilyVM: the rewritten test kernel, both transports ---------------------
-# run_lilyvm NAME [ARGS...]: up to $runs runs into lilyvm-NAME.log within
-# LILYVM_DEADLINE seconds for all of them (another run starts only if it
-# should fit); sets lilyvm_reason (empty when results came).  A failed run
-# ends the series; the runs before it count.
-run_lilyvm() {
-    name=$1
-    shift
-    log=$out/lilyvm-$name.log
-    : >"$log"
-    lilyvm_reason=""
-    if [ ! -x "$lilyvm" ]; then
-        lilyvm_reason="build/lilyvm is not built"
+# A later run that fails leaves the earlier runs' results standing.
+# run_hostops N: the native column's run N.
+run_hostops() {
+    [ "$hostops_stop" -eq 0 ] || return
+    echo "bench: native host operations, run $1/$runs (build/bench/host-ops $hostops_args)" >&2
+    "$hostops" $hostops_args >"$out/host-ops.$1.txt" 2>"$out/host-ops.err"
+    st=$?
+    if [ $st -ne 0 ] || ! grep -q '^# host-ops done' "$out/host-ops.$1.txt"; then
+        echo "bench: host-ops run $1 failed (exit $st)" >&2
+        [ "$1" -gt 1 ] || hostops_na="host-ops failed (exit $st): $(first_words "$(head -n 2 "$out/host-ops.err")")"
+        hostops_stop=1
         return
     fi
-    if [ ! -f "$kernel_lily" ]; then
-        lilyvm_reason="build/guest/testkernel-lily.elf is not built (no lily-cc)"
-        return
-    fi
-    start=$(date +%s)
-    left=$LILYVM_DEADLINE
-    i=1
-    while [ $i -le "$runs" ]; do
-        echo "bench: LilyVM ($name transport), testkernel-lily.elf bench, run $i/$runs" >&2
-        timeout "$left" "$lilyvm" --kernel "$kernel_lily" --cmdline bench "$@" \
-            </dev/null >"$log.$i" 2>"$log.err"
-        st=$?
-        if ! has_results "$log.$i"; then
-            [ $i -gt 1 ] && { echo "bench: LilyVM ($name) run $i failed (exit $st): keeping $((i - 1))" >&2; return; }
-            msg=$(grep -a -m 1 '^lilyvm:' "$log.err")
-            [ -n "$msg" ] || msg=$(grep -a -v '^[[:space:]]*$' "$log.err" | tail -n 1)
-            case $st in
-            123) lilyvm_reason="$(first_words "$msg") (exit 123: no CPU plugin)" ;;
-            124) lilyvm_reason="${msg:+$(first_words "$msg") }(exit 124: the guest crashed, or no results within ${LILYVM_DEADLINE} s)" ;;
-            *) lilyvm_reason="$(first_words "${msg:-no bench results}") (exit $st)" ;;
-            esac
-            return
-        fi
-        cat "$log.$i" >>"$log"
-        used=$(($(date +%s) - start))
-        left=$((LILYVM_DEADLINE - used))
-        # Room for one more run at twice the average so far?
-        [ $((used + 2 * (used + i - 1) / i)) -le "$LILYVM_DEADLINE" ] || break
-        i=$((i + 1))
-    done
+    cat "$out/host-ops.$1.txt" >>"$out/host-ops.txt"
 }
-run_lilyvm signal
-signal_na=$lilyvm_reason
-run_lilyvm ptrace --set machine.transport=ptrace
-ptrace_na=$lilyvm_reason
+
+# run_qemu N: the QEMU column's run N (the plain test kernel).
+run_qemu() {
+    [ "$qemu_stop" -eq 0 ] || return
+    echo "bench: QEMU TCG, testkernel.elf bench, run $1/$runs" >&2
+    timeout "$QEMU_DEADLINE" "$qemu" -kernel "$kernel_plain" -nographic -serial stdio \
+        -monitor none -display none -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+        -no-reboot -append bench </dev/null >"$out/qemu.$1.log" 2>&1
+    st=$?
+    if ! has_results "$out/qemu.$1.log"; then
+        echo "bench: QEMU run $1 gave no results (exit $st)" >&2
+        [ "$1" -gt 1 ] || qemu_na="QEMU gave no bench results (exit $st, log build/bench/qemu.$1.log)"
+        qemu_stop=1
+        return
+    fi
+    cat "$out/qemu.$1.log" >>"$out/qemu.log"
+}
+
+# run_lilyvm NAME N [ARGS...]: LilyVM column NAME's run N (the rewritten
+# test kernel).  All runs of one transport share LILYVM_DEADLINE seconds: a
+# further run starts only if twice the average so far still fits.  NAME is
+# signal or ptrace (it selects the state variables).
+run_lilyvm() {
+    name=$1 round=$2
+    shift 2
+    eval "stop=\$${name}_stop used=\$${name}_used"
+    [ "$stop" -eq 0 ] || return
+    if [ "$round" -gt 1 ] && [ $((used + 2 * used / (round - 1))) -gt "$LILYVM_DEADLINE" ]; then
+        eval "${name}_stop=1"
+        return
+    fi
+    log=$out/lilyvm-$name.log
+    echo "bench: LilyVM ($name transport), testkernel-lily.elf bench, run $round/$runs" >&2
+    start=$(date +%s)
+    timeout $((LILYVM_DEADLINE - used)) "$lilyvm" --kernel "$kernel_lily" --cmdline bench "$@" \
+        </dev/null >"$log.$round" 2>"$log.err"
+    st=$?
+    eval "${name}_used=$((used + $(date +%s) - start))"
+    if has_results "$log.$round"; then
+        cat "$log.$round" >>"$log"
+        return
+    fi
+    eval "${name}_stop=1"
+    echo "bench: LilyVM ($name) run $round gave no results (exit $st)" >&2
+    [ "$round" -eq 1 ] || return
+    msg=$(grep -a -m 1 '^lilyvm:' "$log.err")
+    [ -n "$msg" ] || msg=$(grep -a -v '^[[:space:]]*$' "$log.err" | tail -n 1)
+    case $st in
+    123) reason="$(first_words "$msg") (exit 123: no CPU plugin)" ;;
+    124) reason="${msg:+$(first_words "$msg") }(exit 124: the guest crashed, or no results within ${LILYVM_DEADLINE} s)" ;;
+    *) reason="$(first_words "${msg:-no bench results}") (exit $st)" ;;
+    esac
+    eval "${name}_na=\$reason"
+}
+
+# Rounds: every column's run N before any column's run N + 1, so that a
+# slow spell of the shared host hits all columns alike.
+round=1
+while [ $round -le "$runs" ]; do
+    run_hostops $round
+    run_qemu $round
+    run_lilyvm signal $round
+    run_lilyvm ptrace $round --set machine.transport=ptrace
+    round=$((round + 1))
+done
+
+tsc_hz=$(sed -n 's/^# tsc-hz \([0-9][0-9]*\)$/\1/p' "$out/host-ops.txt" | sort -n |
+    awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }')
+if [ -z "$tsc_hz" ]; then
+    # Without host-ops' calibration: the nominal clock (TSC ticks at it on
+    # hosts with constant_tsc); the µs are then approximate.
+    tsc_hz=$(awk '/^cpu MHz/ { printf "%.0f", $4 * 1e6; exit }' /proc/cpuinfo)
+fi
 
 # --- LilyVM transports alone: lily-native-bench ----------------------------
 echo "bench: transport round trips (build/tools/lily-native-bench $trips)" >&2
