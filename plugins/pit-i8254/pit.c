@@ -118,8 +118,15 @@ static void pit_io_write(void *opaque, uint64_t offset, unsigned size, uint32_t 
     Pit *t = opaque;
     uint64_t now = t->host->clock_ns(t->inst);
 
+    uint32_t epoch = t->chip.counter[0].epoch;
     for (unsigned i = 0; i < size && offset + i < 4; i++)
         i8254_write(&t->chip, (unsigned)(offset + i), (uint8_t)(value >> (8 * i)), now);
+    if (epoch != t->chip.counter[0].epoch && t->chip.counter[0].counting &&
+        t->host->log_enabled(t->inst, LILY_LOG_INFO)) {
+        const I8254Counter *c = &t->chip.counter[0];
+        t->host->log(t->inst, LILY_LOG_INFO, "counter 0: mode %u, count %u (%.3f Hz)",
+                     c->mode, c->reload, (double)I8254_HZ / c->reload);
+    }
     pit_sync(t, now);
 }
 
