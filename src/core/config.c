@@ -728,7 +728,7 @@ static gboolean cfg_resolve_machine(LilyVm *vm, GError **error)
         return FALSE;
     }
 
-    LilyOptValue core[G_N_ELEMENTS(cfg_machine_options)];
+    LilyOptValue core[G_N_ELEMENTS(cfg_machine_options)] = { { 0 } };
     OptArena *arena = g_ptr_array_new_with_free_func(g_free);
     if (!cfg_fill_values(m, cfg_machine_options, core, arena, "machine", error)) {
         g_ptr_array_free(arena, TRUE);
@@ -860,3 +860,13 @@ char *cfg_default_machine_text(const Registry *reg)
     return g_string_free(s, FALSE);
 }
 
+
+const LilyOption *cfg_machine_core_options(void)
+{
+    return cfg_machine_options;
+}
+
+const LilyOption *cfg_netdev_core_options(void)
+{
+    return cfg_netdev_options;
+}

@@ -206,6 +206,19 @@ static gboolean registry_check_desc(const LilyPluginDesc *d, const char *path, G
     }
     char *who = g_strdup_printf("%s: plugin '%s'", path, d->name);
     gboolean ok = registry_check_options(d->options, who, error);
+    /* Keys the core owns in the plugin's config group would hide the plugin's own. */
+    const LilyOption *core = d->kind == LILY_PLUGIN_NETDEV ? cfg_netdev_core_options()
+                             : (d->kind == LILY_PLUGIN_CPU || d->kind == LILY_PLUGIN_MMU)
+                                 ? cfg_machine_core_options()
+                                 : NULL;
+    for (size_t i = 0; ok && core && d->options && d->options[i].name; i++) {
+        if (opt_find(core, d->options[i].name, NULL)) {
+            g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_PLUGIN,
+                        "%s: option '%s' is a key the core owns in the plugin's config "
+                        "group; rename it", who, d->options[i].name);
+            ok = FALSE;
+        }
+    }
     g_free(who);
     return ok;
 }

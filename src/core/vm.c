@@ -140,6 +140,15 @@ static gboolean vm_load_kernel(LilyVm *vm, GError **error)
     return TRUE;
 }
 
+/* Take back what an instance registered: its regions, lines, timers, watches, ports. */
+static void vm_instance_release(LilyVm *vm, LilyInstance *inst)
+{
+    bus_release_owner(&vm->bus, inst);
+    irq_release_owner(vm, inst);
+    loop_release_owner(vm, inst);
+    net_release_owner(vm, inst);
+}
+
 gboolean vm_realize(LilyVm *vm, GError **error)
 {
     if (vm->realized) {
@@ -168,7 +177,14 @@ gboolean vm_realize(LilyVm *vm, GError **error)
                         inst->name, d->name,
                         err ? err->message : "init failed without saying why");
             g_clear_error(&err);
+            /* Nothing may call into the failed instance's freed state later. */
+            vm_instance_release(vm, inst);
             return FALSE;
+        }
+        if (err) {
+            log_msg(inst->name, LILY_LOG_WARN, "init succeeded but left an error: %s",
+                    err->message);
+            g_clear_error(&err);
         }
         inst->state = state;
         inst->initialised = true;
@@ -241,6 +257,28 @@ void vm_print_stats(LilyVm *vm, FILE *out)
     }
     for (guint i = 0; i < vm->instances->len; i++) {
         LilyInstance *inst = g_ptr_array_index(vm->instances, i);
+        /* Bus accesses per instance, summed over its regions. */
+        uint64_t reads = 0, writes = 0;
+        bool has_regions = false;
+        GArray *spaces[] = { vm->bus.pio, vm->bus.mmio };
+        for (int sp = 0; sp < 2; sp++) {
+            for (guint j = 0; j < spaces[sp]->len; j++) {
+                BusRegion *r = &g_array_index(spaces[sp], BusRegion, j);
+                if (r->owner != inst)
+                    continue;
+                has_regions = true;
+                reads += r->reads;
+                writes += r->writes;
+            }
+        }
+        if (has_regions) {
+            char *name = g_strdup_printf("%s.bus_reads", inst->name);
+            g_ptr_array_add(lines, g_strdup_printf("%-33s %" G_GUINT64_FORMAT, name, reads));
+            g_free(name);
+            name = g_strdup_printf("%s.bus_writes", inst->name);
+            g_ptr_array_add(lines, g_strdup_printf("%-33s %" G_GUINT64_FORMAT, name, writes));
+            g_free(name);
+        }
         GHashTableIter it;
         gpointer k, v;
         g_hash_table_iter_init(&it, inst->stats);

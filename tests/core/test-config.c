@@ -285,6 +285,23 @@ static void test_garbage(void)
     }
 }
 
+static void test_init_failure_released(void)
+{
+    /* b claims its ports, then fails on MMIO: the core takes the ports back. */
+    LilyVm *vm = configured("[device a]\nplugin = test-regs\nmmio = 0x100000\n"
+                            "[device b]\nplugin = test-regs\niobase = 0x520\n"
+                            "mmio = 0x100008\n");
+    GError *err = NULL;
+    g_assert_false(vm_realize(vm, &err));
+    test_assert_contains(err->message, "b (plugin test-regs)", "MMIO", "claimed by a");
+    g_clear_error(&err);
+    g_assert_cmphex(bus_pio_read(vm, 0x520, 1), ==, 0xff);
+    bus_pio_write(vm, 0x500, 1, 0x12);
+    g_assert_cmphex(bus_pio_read(vm, 0x500, 1), ==, 0x12);
+    g_assert_cmpuint(vm->irq_lines->len, ==, 1);
+    vm_free(vm);
+}
+
 static void test_default_machine(void)
 {
     LilyVm *vm = test_vm_new();
@@ -334,6 +351,7 @@ int main(int argc, char **argv)
     g_test_add_func("/core/config/set-machine-unknown", test_set_machine_unknown);
     g_test_add_func("/core/config/cpu-keys", test_cpu_keys);
     g_test_add_func("/core/config/init-failure", test_init_failure);
+    g_test_add_func("/core/config/init-failure-released", test_init_failure_released);
     g_test_add_func("/core/config/default-machine", test_default_machine);
     g_test_add_func("/core/config/file", test_file);
     g_test_add_func("/core/config/garbage", test_garbage);
