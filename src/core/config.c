@@ -646,6 +646,7 @@ static LilyInstance *cfg_instance_new(LilyVm *vm, const char *name, const LilyPl
     inst->arena = g_ptr_array_new_with_free_func(g_free);
     inst->values = g_new0(LilyOptValue, opt_count(p->desc->options) + 1);
     inst->stats = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    inst->stats_by_ptr = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     return inst;
 }
 

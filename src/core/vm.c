@@ -28,6 +28,7 @@ static void vm_instance_free(LilyInstance *inst)
     g_free(inst->name);
     g_free(inst->values);
     g_ptr_array_free(inst->arena, TRUE);
+    g_hash_table_destroy(inst->stats_by_ptr);
     g_hash_table_destroy(inst->stats);
     g_free(inst);
 }
@@ -209,18 +210,44 @@ LilyInstance *vm_find_instance(LilyVm *vm, const char *name)
     return NULL;
 }
 
+/* A counter found through the caller's name pointer (stats_by_ptr). */
+typedef struct VmStatRef {
+    const char *key;  /* owned by inst->stats */
+    uint64_t *ctr;
+} VmStatRef;
+
 void vm_stat_add(LilyInstance *inst, const char *name, uint64_t delta)
 {
     if (!inst || !name)
         return;
-    uint64_t *ctr = g_hash_table_lookup(inst->stats, name);
-    if (!ctr) {
+    /*
+     * Plugins count on hot paths with string literals: look the pointer up
+     * first, the text only when this pointer is new.
+     */
+    VmStatRef *ref = g_hash_table_lookup(inst->stats_by_ptr, name);
+    /* The text is compared too: a freed name's pointer may come back as another name. */
+    if (G_LIKELY(ref && strcmp(ref->key, name) == 0)) {
+        *ref->ctr += delta;
+        return;
+    }
+    gpointer key = NULL, value = NULL;
+    if (!g_hash_table_lookup_extended(inst->stats, name, &key, &value)) {
         if (g_hash_table_size(inst->stats) >= 1024)
             return;  /* a runaway plugin must not grow the table forever */
-        ctr = g_new0(uint64_t, 1);
-        g_hash_table_insert(inst->stats, g_strdup(name), ctr);
+        key = g_strdup(name);
+        value = g_new0(uint64_t, 1);
+        g_hash_table_insert(inst->stats, key, value);
     }
-    *ctr += delta;
+    if (ref) {
+        ref->key = key;
+        ref->ctr = value;
+    } else if (g_hash_table_size(inst->stats_by_ptr) < 4096) {
+        ref = g_new(VmStatRef, 1);
+        ref->key = key;
+        ref->ctr = value;
+        g_hash_table_insert(inst->stats_by_ptr, (gpointer)name, ref);
+    }
+    *(uint64_t *)value += delta;
 }
 
 static gint vm_cmp_lines(gconstpointer a, gconstpointer b)

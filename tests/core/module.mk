@@ -68,3 +68,13 @@ fuzz-config:
 endif
 
 fuzz: fuzz-config
+
+# make bench: core dispatch costs (prints numbers, asserts nothing).
+$(TCORE)/bench-core: $(B)/obj/tests/core/bench-core.o $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_EXE) -o $@ $< $(CORE_LIBS)
+BENCH_DEPS += $(TCORE)/bench-core $(TCORE_PLUGINS)
+.PHONY: bench-core
+bench: bench-core
+bench-core: $(TCORE)/bench-core $(TCORE_PLUGINS)
+	$(TCORE)/bench-core
