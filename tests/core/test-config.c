@@ -246,6 +246,33 @@ static void test_cpu_keys(void)
     vm_free(vm);
 }
 
+static void test_mmu(void)
+{
+    LilyVm *vm = test_vm_from("[machine]\ncpu = test-cpu\nmmu = test-mmu\npse = off\n"
+                              "[device pic]\nplugin = test-chip\n"
+                              "[device r]\nplugin = test-regs\n");
+    /* Start order: MMU, interrupt controller, devices, CPU. */
+    const char *order[] = { "mmu", "pic", "r", "cpu" };
+    g_assert_cmpuint(vm->instances->len, ==, G_N_ELEMENTS(order));
+    for (guint i = 0; i < G_N_ELEMENTS(order); i++)
+        g_assert_cmpstr(((LilyInstance *)g_ptr_array_index(vm->instances, i))->name, ==,
+                        order[i]);
+    /* What the CPU would do to find the MMU and its kind-specific table. */
+    void *state = NULL;
+    const LilyPluginDesc *desc = NULL;
+    const LilyHost *h = hostapi_table();
+    LilyInstance *mmu = h->find_instance(vm->cpu, LILY_PLUGIN_MMU, &state, &desc);
+    g_assert_true(mmu == vm->mmu);
+    g_assert_cmpstr(desc->name, ==, "test-mmu");
+    g_assert_cmpint(*(const int *)desc->kind_ops, ==, 0x4d4d55);
+    g_assert_cmpint(*(int *)state, ==, 0);  /* pse = off reached the MMU */
+    g_assert_cmpstr(h->instance_name(mmu), ==, "mmu");
+    vm_free(vm);
+    char *msg = test_config_error("[machine]\nmmu = test-cpu\n");
+    test_assert_contains(msg, "test.conf:2", "mmu = 'test-cpu'", "not a mmu plugin");
+    g_free(msg);
+}
+
 static void test_init_failure(void)
 {
     /* Two devices on the same ports: the second init fails and says why. */
@@ -350,6 +377,7 @@ int main(int argc, char **argv)
     g_test_add_func("/core/config/set", test_set);
     g_test_add_func("/core/config/set-machine-unknown", test_set_machine_unknown);
     g_test_add_func("/core/config/cpu-keys", test_cpu_keys);
+    g_test_add_func("/core/config/mmu", test_mmu);
     g_test_add_func("/core/config/init-failure", test_init_failure);
     g_test_add_func("/core/config/init-failure-released", test_init_failure_released);
     g_test_add_func("/core/config/default-machine", test_default_machine);
