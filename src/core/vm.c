@@ -3,7 +3,10 @@
  * lines, guest RAM, the kernel loader and the main loop together, and
  * creates the configured plugin instances in their start order.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 #include "src/core/core.h"
 
 G_DEFINE_QUARK(lily-core-error-quark, lily_core_error)
@@ -89,24 +92,48 @@ gboolean vm_configure_data(LilyVm *vm, const char *text, const char *filename, G
     return cfg_load_data(vm, text, filename, error);
 }
 
+#define VM_CONFIG_MAX (1 << 20)  /* a config file is text written by hand */
+
 gboolean vm_configure_file(LilyVm *vm, const char *path, GError **error)
 {
-    char *text = NULL;
-    gsize len;
-    GError *err = NULL;
-    if (!g_file_get_contents(path, &text, &len, &err)) {
-        g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG, "%s", err->message);
-        g_error_free(err);
+    /* Read with a bound: -c /dev/zero must not eat the memory. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG, "%s: %s", path,
+                    g_strerror(errno));
         return FALSE;
     }
-    if (strlen(text) != len) {
+    GString *text = g_string_new(NULL);
+    char buf[8192];
+    gboolean ok = FALSE;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG, "%s: %s", path,
+                        g_strerror(errno));
+            goto out_free_text;
+        }
+        if (n == 0)
+            break;
+        if (text->len + (size_t)n > VM_CONFIG_MAX) {
+            g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG,
+                        "%s: larger than %d bytes: not a LilyVM config file", path,
+                        VM_CONFIG_MAX);
+            goto out_free_text;
+        }
+        g_string_append_len(text, buf, n);
+    }
+    if (strlen(text->str) != text->len) {
         g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG,
                     "%s: contains a NUL byte: not a text file", path);
-        g_free(text);
-        return FALSE;
+        goto out_free_text;
     }
-    gboolean ok = vm_configure_data(vm, text, path, error);
-    g_free(text);
+    ok = vm_configure_data(vm, text->str, path, error);
+out_free_text:
+    g_string_free(text, TRUE);
+    close(fd);
     return ok;
 }
 

@@ -354,7 +354,13 @@ static void test_file(void)
     g_free(where);
     g_clear_error(&err);
     g_assert_false(vm_configure_file(vm, "/nonexistent/x.conf", &err));
-    test_assert_contains(err->message, "/nonexistent/x.conf");
+    test_assert_contains(err->message, "/nonexistent/x.conf", "No such file");
+    g_clear_error(&err);
+    g_assert_false(vm_configure_file(vm, "/dev/zero", &err));
+    test_assert_contains(err->message, "/dev/zero", "larger than");
+    g_clear_error(&err);
+    g_assert_false(vm_configure_file(vm, "/", &err));
+    test_assert_contains(err->message, "/: ");
     g_clear_error(&err);
     vm_free(vm);
     g_unlink(path);
