@@ -831,8 +831,8 @@ char *cfg_default_machine_text(const Registry *reg)
     const LilyPlugin *p;
     if ((p = registry_find(reg, "pic-i8259"))) {
         g_string_append(s, "\n[device pic]\nplugin = pic-i8259\n");
-        cfg_default_key(s, p, "iobase", "0x20");
-        cfg_default_key(s, p, "iobase2", "0xa0");
+        cfg_default_key(s, p, "iobase-master", "0x20");
+        cfg_default_key(s, p, "iobase-slave", "0xa0");
     }
     if ((p = registry_find(reg, "pit-i8254"))) {
         g_string_append(s, "\n[device pit]\nplugin = pit-i8254\n");
