@@ -1,4 +1,5 @@
 /* Config files and --set: values reach the plugin, every error says where. */
+#include <lilyvm/mmu.h>
 #include "tests/core/testutil.h"
 
 static const char good_conf[] =
@@ -264,7 +265,12 @@ static void test_mmu(void)
     LilyInstance *mmu = h->find_instance(vm->cpu, LILY_PLUGIN_MMU, &state, &desc);
     g_assert_true(mmu == vm->mmu);
     g_assert_cmpstr(desc->name, ==, "test-mmu");
-    g_assert_cmpint(*(const int *)desc->kind_ops, ==, 0x4d4d55);
+    const LilyMmuOps *ops = desc->kind_ops;
+    g_assert_cmpuint(ops->size, ==, sizeof(LilyMmuOps));
+    uint64_t gpa = 0;
+    uint32_t pf = 0;
+    g_assert_cmpint(ops->translate(state, 0x1000, LILY_MMU_ACC_WRITE, &gpa, &pf), ==,
+                    LILY_MMU_GUEST_FAULT);
     g_assert_cmpint(*(int *)state, ==, 0);  /* pse = off reached the MMU */
     g_assert_cmpstr(h->instance_name(mmu), ==, "mmu");
     vm_free(vm);

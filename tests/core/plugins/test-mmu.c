@@ -1,14 +1,30 @@
 /*
  * test-mmu: an MMU plugin that translates nothing, for the core tests: it
- * has a [machine] option of its own and a kind_ops table the CPU can find.
+ * has a [machine] option of its own and a LilyMmuOps table the CPU can find.
  */
 #include <lilyvm/lilyvm.h>
+#include <lilyvm/mmu.h>
 
-typedef struct TestMmuOps {
-    int magic;
-} TestMmuOps;
+/* Nothing is ever mapped: every access is a guest page fault. */
+static LilyMmuResult mmu_fault(void *mmu, uint32_t vaddr, uint32_t access, LilyMmuBatch *batch,
+                               uint32_t *pf_error, uint64_t *gpa)
+{
+    *pf_error = access;
+    return LILY_MMU_GUEST_FAULT;
+}
 
-static const TestMmuOps mmu_ops = { 0x4d4d55 };
+static LilyMmuResult mmu_translate(void *mmu, uint32_t vaddr, uint32_t access, uint64_t *gpa,
+                                   uint32_t *pf_error)
+{
+    *pf_error = access;
+    return LILY_MMU_GUEST_FAULT;
+}
+
+static const LilyMmuOps mmu_ops = {
+    .size = sizeof(LilyMmuOps),
+    .fault = mmu_fault,
+    .translate = mmu_translate,
+};
 
 static const LilyOption mmu_options[] = {
     { "pse", LILY_OPT_BOOL, "on", 0, 0, NULL, "4 MiB pages", 0, 0 },
