@@ -31,6 +31,7 @@ extern const char *const log_core_categories[];
 
 /* -d bus: trace every bus access (checked on the hot path, so a plain flag). */
 extern bool log_bus_trace;
+extern bool log_irq_trace;  /* -d irq */
 
 void log_msg(const char *category, LilyLogLevel level, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
@@ -298,6 +299,7 @@ struct LilyInstance {
     void *state;
     bool initialised;
     GHashTable *stats;   /* counter name -> uint64_t * */
+    GHashTable *stats_by_ptr; /* the caller's name pointer -> the same counter */
 };
 
 typedef struct CoreStats {

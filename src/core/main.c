@@ -66,7 +66,7 @@ static void main_list_plugins(LilyVm *vm)
 static void main_describe_option(const LilyOption *o)
 {
     char *accepted = opt_describe_accepted(o);
-    printf("  %-12s %s%s", o->name, opt_type_name(o->type),
+    printf("  %-14s %s%s", o->name, opt_type_name(o->type),
            (o->flags & LILY_OPT_F_LIST) ? " list" : "");
     if (o->def)
         printf(", default %s", o->def);

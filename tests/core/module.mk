@@ -9,7 +9,7 @@ $(TCORE)/plugins/%.so: $(B)/pic/tests/core/plugins/%.o
 	@mkdir -p $(@D)
 	$(CC) -shared -Wl,-z,defs -o $@ $^ $(LDFLAGS_HOST) $(GLIB_LIBS)
 
-TCORE_BAD := $(addprefix $(TCORE)/bad/,bad-major.so bad-minor.so bad-options.so bad-corekey.so no-entry.so \
+TCORE_BAD := $(addprefix $(TCORE)/bad/,bad-major.so bad-minor.so bad-options.so bad-corekey.so bad-mmu.so no-entry.so \
 	dup-a.so dup-b.so garbage.so missing-lib.so)
 $(TCORE)/bad/%.so: $(B)/pic/tests/core/bad/%.o
 	@mkdir -p $(@D)
@@ -68,3 +68,13 @@ fuzz-config:
 endif
 
 fuzz: fuzz-config
+
+# make bench: core dispatch costs (prints numbers, asserts nothing).
+$(TCORE)/bench-core: $(B)/obj/tests/core/bench-core.o $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_EXE) -o $@ $< $(CORE_LIBS)
+BENCH_DEPS += $(TCORE)/bench-core $(TCORE_PLUGINS)
+.PHONY: bench-core
+bench: bench-core
+bench-core: $(TCORE)/bench-core $(TCORE_PLUGINS)
+	$(TCORE)/bench-core

@@ -224,6 +224,10 @@ static void test_default_machine(void)
     test_assert_contains(r.err, "32 MiB");
     if (console)
         test_assert_contains(r.err, "serial0 (console)", "0x3f8-0x3ff (serial0)");
+    if (build_plugin("pic-i8259"))
+        test_assert_contains(r.err, "pic (pic-i8259)", "0x20-0x21 (pic)", "0xa0-0xa1 (pic)");
+    if (build_plugin("pit-i8254"))
+        test_assert_contains(r.err, "pit (pit-i8254)", "0x40-0x43 (pit)");
     if (build_plugin("debug-exit"))
         test_assert_contains(r.err, "debug-exit (debug-exit)", "0xf4-0xf4");
     if (build_plugin("nic-ne2000") && build_plugin("net-socket"))
