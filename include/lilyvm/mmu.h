@@ -26,6 +26,9 @@ extern "C" {
 #define LILY_MMU_OP_MAP 1u     /* map RAM [gpa, gpa+len) at vaddr with prot */
 #define LILY_MMU_OP_UNMAP 2u   /* unmap [vaddr, vaddr+len) */
 #define LILY_MMU_OP_PROTECT 3u /* set prot on [vaddr, vaddr+len) */
+/* MAP, and fill the host page tables now (transport's MAP_POPULATE): no
+ * host minor fault on first touch.  Emitted for 4 KiB fills (fault-around). */
+#define LILY_MMU_OP_MAP_POPULATE 4u
 
 /* prot bits (same values as PROT_READ/WRITE/EXEC). */
 #define LILY_MMU_PROT_READ 0x1u
@@ -46,6 +49,13 @@ typedef struct LilyMmuBatch {
     uint32_t n;   /* operations queued */
     uint32_t max; /* capacity; the MMU never writes past it */
 } LilyMmuBatch;
+
+/*
+ * Free slots the functions that return void (reset, set_control, invlpg,
+ * set_cpl) need at most: when their exact operations do not fit they fall
+ * back to one coarse unmap (two when it spans all 4 GiB).
+ */
+#define LILY_MMU_BATCH_RESERVE 2u
 
 /* Access bits for fault() and translate(). */
 #define LILY_MMU_ACC_WRITE 0x2u /* x86 #PF error-code bit 1 */

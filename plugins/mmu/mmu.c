@@ -1,0 +1,173 @@
+/*
+ * The mmu plugin: shadow paging for IA-32 guests (shadow.c) behind the
+ * LilyMmuOps table the CPU plugin calls, with its options and statistics.
+ */
+#include <lilyvm/lilyvm.h>
+#include <lilyvm/mmu.h>
+
+#include "plugins/mmu/shadow.h"
+
+/* Order of the option table. */
+enum {
+    OPT_FAULT_AROUND,
+    OPT_POPULATE,
+    OPT_TABLES,
+};
+
+static GQuark mmu_error_quark(void)
+{
+    return g_quark_from_static_string("lilyvm-mmu-error");
+}
+
+typedef struct MmuPlugin {
+    Mmu mmu; /* first: the ops receive the plugin state as the Mmu */
+    LilyInstance *inst;
+    const LilyHost *host;
+    MmuTable *tables;
+    uint16_t *free_list;
+} MmuPlugin;
+
+static bool mmu_plugin_mmio(void *ctx, uint64_t gpa)
+{
+    MmuPlugin *p = ctx;
+    return p->host->mmio_claimed && p->host->mmio_claimed(p->inst, gpa);
+}
+
+static void mmu_op_reset(void *mmu, LilyMmuBatch *batch)
+{
+    mmu_reset(mmu, batch);
+}
+
+static void mmu_op_set_control(void *mmu, uint32_t cr0, uint32_t cr3, uint32_t cr4,
+                               LilyMmuBatch *batch)
+{
+    mmu_set_control(mmu, cr0, cr3, cr4, batch);
+}
+
+static void mmu_op_invlpg(void *mmu, uint32_t vaddr, LilyMmuBatch *batch)
+{
+    mmu_invlpg(mmu, vaddr, batch);
+}
+
+static void mmu_op_set_cpl(void *mmu, unsigned cpl, LilyMmuBatch *batch)
+{
+    mmu_set_cpl(mmu, cpl, batch);
+}
+
+static LilyMmuResult mmu_op_fault(void *mmu, uint32_t vaddr, uint32_t access,
+                                  LilyMmuBatch *batch, uint32_t *pf_error, uint64_t *gpa)
+{
+    return mmu_fault(mmu, vaddr, access, batch, pf_error, gpa);
+}
+
+static LilyMmuResult mmu_op_translate(void *mmu, uint32_t vaddr, uint32_t access,
+                                      uint64_t *gpa, uint32_t *pf_error)
+{
+    return mmu_translate(mmu, vaddr, access, gpa, pf_error);
+}
+
+static void mmu_op_get_stats(void *mmu, LilyMmuStats *stats)
+{
+    *stats = ((Mmu *)mmu)->stats;
+}
+
+static const LilyMmuOps mmu_ops = {
+    .size = sizeof(LilyMmuOps),
+    .reset = mmu_op_reset,
+    .set_control = mmu_op_set_control,
+    .invlpg = mmu_op_invlpg,
+    .set_cpl = mmu_op_set_cpl,
+    .fault = mmu_op_fault,
+    .translate = mmu_op_translate,
+    .get_stats = mmu_op_get_stats,
+};
+
+static gboolean mmu_plugin_init(LilyInstance *inst, const LilyHost *host,
+                                const LilyOptValue *values, void **state, GError **error)
+{
+    uint64_t ram_size = 0;
+    uint8_t *ram = host->ram ? host->ram(inst, &ram_size) : NULL;
+    int64_t around = values[OPT_FAULT_AROUND].i;
+
+    if (!ram || ram_size < MMU_PAGE_SIZE) {
+        g_set_error(error, mmu_error_quark(), 0,
+                    "mmu: the VM has no guest RAM to map (configure [machine] memory)");
+        return FALSE;
+    }
+    if (ram_size > ((uint64_t)1 << 32)) {
+        g_set_error(error, mmu_error_quark(), 0,
+                    "mmu: %" G_GUINT64_FORMAT " bytes of RAM, but IA-32 paging "
+                    "without PAE reaches at most 4G", ram_size);
+        return FALSE;
+    }
+    if (around < 1 || around > MMU_FAULT_AROUND_MAX || (around & (around - 1))) {
+        g_set_error(error, mmu_error_quark(), 0,
+                    "mmu: mmu_fault_around = %" G_GINT64_FORMAT ": must be a power "
+                    "of two from 1 (off) to %u pages", around, MMU_FAULT_AROUND_MAX);
+        return FALSE;
+    }
+
+    MmuPlugin *p = g_new0(MmuPlugin, 1);
+    uint32_t n_tables = (uint32_t)values[OPT_TABLES].i;
+    p->inst = inst;
+    p->host = host;
+    p->tables = g_new(MmuTable, n_tables);
+    p->free_list = g_new(uint16_t, n_tables);
+    mmu_setup(&p->mmu, ram, ram_size, p->tables, p->free_list, n_tables,
+              mmu_plugin_mmio, p);
+    p->mmu.fault_around = (uint32_t)around;
+    p->mmu.populate = values[OPT_POPULATE].i != 0;
+    *state = p;
+    return TRUE;
+}
+
+static void mmu_plugin_fini(void *state)
+{
+    MmuPlugin *p = state;
+    const LilyMmuStats *s = &p->mmu.stats;
+
+    if (p->host->stat_add) {
+        p->host->stat_add(p->inst, "faults", s->faults);
+        p->host->stat_add(p->inst, "guest_faults", s->guest_faults);
+        p->host->stat_add(p->inst, "ops_map", s->ops_map);
+        p->host->stat_add(p->inst, "ops_unmap", s->ops_unmap);
+        p->host->stat_add(p->inst, "ops_protect", s->ops_protect);
+        p->host->stat_add(p->inst, "flushes", s->flushes);
+    }
+    g_free(p->tables);
+    g_free(p->free_list);
+    g_free(p);
+}
+
+/* [machine] keys: they share the group with the core's and the CPU's. */
+static const LilyOption mmu_options[] = {
+    [OPT_FAULT_AROUND] = {
+        .name = "mmu_fault_around", .type = LILY_OPT_INT, .def = "16",
+        .min = 1, .max = MMU_FAULT_AROUND_MAX,
+        .help = "a fault on a 4 KiB page also maps the present neighbours in its "
+                "aligned window of this many pages (power of two; 1: off)" },
+    [OPT_POPULATE] = {
+        .name = "mmu_populate", .type = LILY_OPT_BOOL, .def = "true",
+        .help = "map 4 KiB fills with MAP_POPULATE (no host minor fault on first "
+                "touch); 4 MiB pages are mapped without it" },
+    [OPT_TABLES] = {
+        .name = "mmu_tables", .type = LILY_OPT_INT, .def = "256",
+        .min = 1, .max = MMU_MAX_TABLES,
+        .help = "shadow tables, 4 KiB each, one per 4 MiB of guest-virtual space "
+                "in use; when all are taken every mapping is flushed" },
+    { .name = NULL },
+};
+
+static const LilyPluginDesc mmu_desc = {
+    LILYVM_PLUGIN_STAMP,
+    .name = "mmu",
+    .kind = LILY_PLUGIN_MMU,
+    .description = "IA-32 shadow paging (2-level tables, 4 KiB and 4 MiB pages, "
+                   "A/D emulation, global pages) onto guest-process mappings",
+    .options = mmu_options,
+    .init = mmu_plugin_init,
+    .fini = mmu_plugin_fini,
+    .kind_ops = &mmu_ops,
+};
+
+LILYVM_PLUGIN_DEFINE(mmu_desc)
