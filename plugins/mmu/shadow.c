@@ -154,8 +154,10 @@ static void entry_set(Mmu *m, MmuTable *t, uint32_t idx, uint32_t e)
             t->n_global--;
             m->total_global--;
         }
-        if (old & MMU_E_LARGE)
+        if (old & MMU_E_LARGE) {
             t->n_large--;
+            m->total_large--;
+        }
     }
     t->entry[idx] = e;
     if (e & MMU_E_VALID) {
@@ -169,8 +171,10 @@ static void entry_set(Mmu *m, MmuTable *t, uint32_t idx, uint32_t e)
             t->n_global++;
             m->total_global++;
         }
-        if (e & MMU_E_LARGE)
+        if (e & MMU_E_LARGE) {
             t->n_large++;
+            m->total_large++;
+        }
     }
 }
 
@@ -340,7 +344,7 @@ static bool flush_all(Mmu *m, LilyMmuBatch *b)
     for (uint32_t slot = lo_slot; slot <= hi_slot; slot++)
         if (table_of(m, slot))
             table_release(m, slot);
-    m->total_mapped = m->total_sensitive = m->total_global = 0;
+    m->total_mapped = m->total_sensitive = m->total_global = m->total_large = 0;
     m->flush_pending = false;
     m->stats.flushes++;
     return true;
@@ -767,9 +771,12 @@ LilyMmuResult mmu_fault(Mmu *m, uint32_t vaddr, uint32_t access, LilyMmuBatch *b
 
     uint32_t slot = vaddr / MMU_SLOT_SIZE, me = (vaddr >> 12) & 0x3ffu;
     MmuTable *t = table_of(m, slot);
-    if (!t && m->n_free == 0) {
+    bool small_full = !w.large && m->total_mapped - m->total_large + m->fault_around >
+                                      MMU_MAX_SMALL_PAGES;
+    if ((!t && m->n_free == 0) || small_full) {
         if (!flush_all(m, batch))
             return LILY_MMU_BATCH_FULL;
+        t = NULL;
     }
     bool dirty = w.dirty || write;
     uint32_t map_kind = LILY_MMU_OP_MAP, n;

@@ -18,6 +18,12 @@
 #define MMU_NO_TABLE 0xffffu
 #define MMU_MAX_TABLES 1024u            /* one per slot at most */
 #define MMU_FAULT_AROUND_MAX 1024u
+/*
+ * Bound on mapped pages that came from 4 KiB PTEs.  Each may be a VMA of
+ * its own in the guest process, and Linux refuses mappings beyond
+ * vm.max_map_count (65530 by default): flush before getting near it.
+ */
+#define MMU_MAX_SMALL_PAGES 32768u
 
 /* Control-register bits the MMU looks at. */
 #define MMU_CR0_WP 0x00010000u
@@ -81,7 +87,7 @@ typedef struct Mmu {
     MmuTable *tables;         /* n_tables, owned by the caller */
     uint16_t *free_list;      /* n_tables, owned by the caller */
     uint32_t n_tables, n_free;
-    uint32_t total_mapped, total_sensitive, total_global;
+    uint32_t total_mapped, total_sensitive, total_global, total_large;
 
     MmuPlanStep plan[MMU_SLOT_PAGES]; /* fault-path scratch */
     LilyMmuStats stats;

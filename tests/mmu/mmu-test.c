@@ -902,6 +902,26 @@ static void test_tables_full(void)
     fx_free(f);
 }
 
+static void test_small_page_bound(void)
+{
+    /* Whole tables per fault, so that the bound is reached quickly. */
+    static const char *const wide[] = { "mmu_fault_around", "1024", NULL };
+    Fixture *f = fx_paging(wide);
+    uint32_t err;
+    uint64_t flushes = stats(f).flushes;
+    for (uint32_t t = 0; t < 33; t++) {
+        uint32_t va = 0x10000000u + t * 0x400000u;
+        for (uint32_t i = 0; i < 1024; i++) /* frames may alias: only the count matters */
+            set_pte(f, PD0, va + i * PAGE, (0x00400000 + ((i + t) % 1024) * PAGE) | P | W | A);
+        g_assert_cmpint(touch(f, va, ACC_R, &err, NULL), ==, LILY_MMU_OK);
+        g_assert_cmpuint(g_hash_table_size(f->host), <=, 32768);
+    }
+    /* 32 tables' worth fit; the 33rd flushed first. */
+    g_assert_cmpuint(stats(f).flushes, ==, flushes + 1);
+    g_assert_cmpuint(g_hash_table_size(f->host), ==, 1024);
+    fx_free(f);
+}
+
 /* --- a context-switch workload ----------------------------------------------- */
 
 #define WL_PROCS 4
@@ -1330,6 +1350,7 @@ int main(int argc, char **argv)
     g_test_add_func("/mmu/batch/full", test_batch_full);
     g_test_add_func("/mmu/cpl/hide-restore-supervisor", test_cpl_hides_supervisor);
     g_test_add_func("/mmu/tables/full-flushes", test_tables_full);
+    g_test_add_func("/mmu/tables/small-page-bound", test_small_page_bound);
     g_test_add_func("/mmu/workload/context-switch", test_workload_context_switch);
     g_test_add_func("/mmu/model/random", test_model_random);
     return g_test_run();
