@@ -69,6 +69,10 @@ typedef enum LilyMmuResult {
     LILY_MMU_MMIO = 2,        /* *gpa belongs to a device: emulate the access */
     LILY_MMU_BAD_GPA = 3,     /* *gpa is outside RAM and no device claims it */
     LILY_MMU_BATCH_FULL = 4,  /* resume with what is queued and retry */
+    LILY_MMU_EMULATE = 5,     /* *gpa is RAM, but the page cannot be mapped
+                                 in the guest process (below the host's
+                                 vm.mmap_min_addr): emulate the access on
+                                 RAM at *gpa (A/D are already set) */
 } LilyMmuResult;
 
 typedef struct LilyMmuStats {

@@ -12,7 +12,11 @@ enum {
     OPT_FAULT_AROUND,
     OPT_POPULATE,
     OPT_TABLES,
+    OPT_MIN_VADDR,
 };
+
+#define MMU_MIN_VADDR_FILE "/proc/sys/vm/mmap_min_addr"
+#define MMU_MIN_VADDR_FALLBACK 0x10000u /* what most distributions set */
 
 static GQuark mmu_error_quark(void)
 {
@@ -107,6 +111,24 @@ static gboolean mmu_plugin_init(LilyInstance *inst, const LilyHost *host,
         return FALSE;
     }
 
+    uint64_t min_vaddr = MMU_MIN_VADDR_FALLBACK;
+    if (values[OPT_MIN_VADDR].present) {
+        min_vaddr = (uint64_t)values[OPT_MIN_VADDR].i;
+    } else {
+        g_autofree char *text = NULL;
+        if (g_file_get_contents(MMU_MIN_VADDR_FILE, &text, NULL, NULL))
+            min_vaddr = g_ascii_strtoull(text, NULL, 10);
+        else
+            host->log(inst, LILY_LOG_WARN, "cannot read %s: assuming pages below "
+                      "0x%x cannot be mapped", MMU_MIN_VADDR_FILE, MMU_MIN_VADDR_FALLBACK);
+    }
+    if (min_vaddr > 0x10000000u) {
+        g_set_error(error, mmu_error_quark(), 0,
+                    "mmu: lowest mappable address 0x%" G_GINT64_MODIFIER "x is above "
+                    "256M (set mmu_min_vaddr, or lower vm.mmap_min_addr)", min_vaddr);
+        return FALSE;
+    }
+
     MmuPlugin *p = g_new0(MmuPlugin, 1);
     uint32_t n_tables = (uint32_t)values[OPT_TABLES].i;
     p->inst = inst;
@@ -117,6 +139,10 @@ static gboolean mmu_plugin_init(LilyInstance *inst, const LilyHost *host,
               mmu_plugin_mmio, p);
     p->mmu.fault_around = (uint32_t)around;
     p->mmu.populate = values[OPT_POPULATE].i != 0;
+    p->mmu.min_vaddr = (uint32_t)((min_vaddr + MMU_PAGE_SIZE - 1) & ~(uint64_t)(MMU_PAGE_SIZE - 1));
+    if (p->mmu.min_vaddr)
+        host->log(inst, LILY_LOG_DEBUG, "guest pages below 0x%x are emulated, not mapped",
+                  p->mmu.min_vaddr);
     *state = p;
     return TRUE;
 }
@@ -155,6 +181,11 @@ static const LilyOption mmu_options[] = {
         .min = 1, .max = MMU_MAX_TABLES,
         .help = "shadow tables, 4 KiB each, one per 4 MiB of guest-virtual space "
                 "in use; when all are taken every mapping is flushed" },
+    [OPT_MIN_VADDR] = {
+        .name = "mmu_min_vaddr", .type = LILY_OPT_SIZE, .def = NULL,
+        .min = 0, .max = 0x10000000,
+        .help = "guest-virtual pages below this address are never mapped (their "
+                "accesses are emulated); default: the host's vm.mmap_min_addr" },
     { .name = NULL },
 };
 

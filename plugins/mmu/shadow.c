@@ -661,6 +661,17 @@ static bool frame_is_ram(const Mmu *m, uint64_t frame)
     return frame + MMU_PAGE_SIZE <= m->ram_size && !m->mmio(m->mmio_ctx, frame);
 }
 
+static inline uint32_t slot_of(uint32_t vaddr)
+{
+    return vaddr / MMU_SLOT_SIZE;
+}
+
+/* Can page idx of slot be mapped in the guest process at all? */
+static inline bool vaddr_mappable(const Mmu *m, uint32_t slot, uint32_t idx)
+{
+    return (uint64_t)slot * MMU_SLOT_SIZE + (uint64_t)idx * MMU_PAGE_SIZE >= m->min_vaddr;
+}
+
 /* --- faults ------------------------------------------------------------------ */
 
 /* Queue the ops of a plan (ascending pages of slot); false if they do not fit. */
@@ -695,7 +706,7 @@ static uint32_t plan_large(Mmu *m, const MmuTable *t, const MmuWalk *w, uint32_t
     uint32_t base = w->frame - ((vaddr >> 12) & 0x3ffu) * MMU_PAGE_SIZE;
     for (uint32_t i = 0; i < MMU_SLOT_PAGES; i++) {
         uint64_t frame = (uint64_t)base + i * MMU_PAGE_SIZE;
-        if (!frame_is_ram(m, frame))
+        if (!frame_is_ram(m, frame) || !vaddr_mappable(m, slot_of(vaddr), i))
             continue;
         uint32_t en = fill_entry(m, w, (uint32_t)frame, dirty);
         if (t && t->entry[i] == en)
@@ -732,7 +743,8 @@ static uint32_t plan_small(Mmu *m, const MmuTable *t, const MmuWalk *w, uint32_t
         nw.user = (w->pde & pte & MMU_PTE_U) != 0;
         nw.writable = (w->pde & pte & MMU_PTE_W) != 0;
         nw.global = (m->cr4 & MMU_CR4_PGE) && (pte & MMU_PTE_G);
-        if ((mmu_user_mode(m) && !nw.user) || !frame_is_ram(m, nw.frame))
+        if ((mmu_user_mode(m) && !nw.user) || !frame_is_ram(m, nw.frame) ||
+            !vaddr_mappable(m, slot_of(vaddr), i))
             continue;
         m->plan[n++] = (MmuPlanStep){ .idx = (uint16_t)i, .set_accessed = 1,
                                       .entry = fill_entry(m, &nw, nw.frame,
@@ -766,6 +778,10 @@ LilyMmuResult mmu_fault(Mmu *m, uint32_t vaddr, uint32_t access, LilyMmuBatch *b
     }
     if ((uint64_t)w.frame + MMU_PAGE_SIZE > m->ram_size)
         return LILY_MMU_BAD_GPA;
+    if (!vaddr_mappable(m, slot_of(vaddr), (vaddr >> 12) & 0x3ffu)) {
+        walk_set_ad(m, &w, write);
+        return LILY_MMU_EMULATE;
+    }
     if (!catch_up(m, batch))
         return LILY_MMU_BATCH_FULL;
 

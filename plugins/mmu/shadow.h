@@ -82,6 +82,7 @@ typedef struct Mmu {
     uint32_t fault_around; /* pages per fault-around window, power of 2 */
     bool populate;         /* 4 KiB fills use LILY_MMU_OP_MAP_POPULATE */
     bool flush_pending;    /* a flush found no room in its batch */
+    uint32_t min_vaddr;    /* pages below are never mapped (vm.mmap_min_addr) */
 
     uint16_t dir[MMU_SLOTS];  /* table index per slot, or MMU_NO_TABLE */
     MmuTable *tables;         /* n_tables, owned by the caller */

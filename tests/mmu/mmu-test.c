@@ -161,7 +161,14 @@ static Fixture *fx_new_with(const char *const *over)
     f->desc = load_mmu(&f->dl);
     f->ops = f->desc->kind_ops;
     f->host = g_hash_table_new(g_direct_hash, g_direct_equal);
-    g_autofree LilyOptValue *v = option_values(f->desc, over);
+    /* The host's vm.mmap_min_addr varies: pin it (overrides come later and win). */
+    const char *all[16] = { "mmu_min_vaddr", "0x1000" };
+    size_t n = 2;
+    for (const char *const *p = over; p && *p && n + 2 < G_N_ELEMENTS(all); p += 2) {
+        all[n++] = p[0];
+        all[n++] = p[1];
+    }
+    g_autofree LilyOptValue *v = option_values(f->desc, all);
     GError *err = NULL;
     gboolean ok = f->desc->init(&f->inst, &fake_host, v, &f->mmu, &err);
     g_assert_no_error(err);
@@ -433,8 +440,9 @@ static void test_paging_off_identity(void)
     /* The whole 4 MiB slot in one or two maps (split at the MMIO hole). */
     g_assert_cmpuint(f->batch.n, ==, 2);
     g_assert_cmpuint(f->batch.ops[0].kind, ==, LILY_MMU_OP_MAP);
-    g_assert_cmphex(f->batch.ops[0].vaddr, ==, 0);
-    g_assert_cmphex(f->batch.ops[0].len, ==, MMIO_LO);
+    g_assert_cmphex(f->batch.ops[0].vaddr, ==, 0x1000); /* not below mmap_min_addr */
+    g_assert_cmphex(f->batch.ops[0].gpa, ==, 0x1000);
+    g_assert_cmphex(f->batch.ops[0].len, ==, MMIO_LO - 0x1000);
     g_assert_cmphex(f->batch.ops[1].vaddr, ==, MMIO_HI);
     g_assert_cmphex(f->batch.ops[1].gpa, ==, MMIO_HI);
     g_assert_cmphex(f->batch.ops[1].len, ==, 0x400000 - MMIO_HI);
@@ -448,6 +456,8 @@ static void test_paging_off_identity(void)
     g_assert_cmphex(gpa, ==, 0xb8010);
     g_assert_cmpint(fault(f, RAM_SIZE + 0x10, ACC_R, &err, &gpa), ==, LILY_MMU_BAD_GPA);
     g_assert_cmphex(gpa, ==, RAM_SIZE + 0x10);
+    g_assert_cmpint(fault(f, 0x10, ACC_R, &err, &gpa), ==, LILY_MMU_EMULATE);
+    g_assert_cmphex(gpa, ==, 0x10);
     g_assert_cmpuint(f->batch.n, ==, 0);
     fx_free(f);
 }
@@ -802,6 +812,37 @@ static void test_mmio_and_bad_gpa(void)
     fx_free(f);
 }
 
+/* Pages below vm.mmap_min_addr cannot be mapped: their accesses are emulated. */
+static void test_low_pages_emulated(void)
+{
+    static const char *const low[] = { "mmu_min_vaddr", "0x10000", NULL };
+    Fixture *f = fx_paging(low);
+    uint32_t err;
+    uint64_t gpa;
+    for (uint32_t i = 0; i < 32; i++)
+        set_pte(f, PD0, i * PAGE, (0x00500000 + i * PAGE) | P | W | U);
+    g_assert_cmpint(fault(f, 0x0000f123, ACC_W, &err, &gpa), ==, LILY_MMU_EMULATE);
+    g_assert_cmphex(gpa, ==, 0x0050f123);
+    g_assert_cmpuint(f->batch.n, ==, 0);
+    g_assert_cmphex(get_pte(f, PD0, 0x0000f000) & (A | D), ==, A | D);
+    /* Fault-around from above stops at the limit. */
+    g_assert_cmpint(touch(f, 0x00010000, ACC_R, &err, &gpa), ==, LILY_MMU_OK);
+    g_assert_cmpuint(g_hash_table_size(f->host), ==, 16);
+    g_assert_cmphex(host_at(f, 0x0000f000), ==, 0);
+    /* Not-present and protection faults still come first. */
+    set_pte(f, PD0, 0x00001000, 0);
+    g_assert_cmpint(fault(f, 0x00001000, ACC_R, &err, &gpa), ==, LILY_MMU_GUEST_FAULT);
+    /* A 4 MiB page over the limit is mapped above it. */
+    set_pde_large(f, PD0, 0, 0x00400000 | P | W);
+    invlpg(f, 0);
+    g_assert_cmpint(fault(f, 0x00020000, ACC_R, &err, &gpa), ==, LILY_MMU_OK);
+    g_assert_cmpuint(f->batch.n, ==, 1);
+    g_assert_cmphex(f->batch.ops[0].vaddr, ==, 0x10000);
+    g_assert_cmphex(f->batch.ops[0].gpa, ==, 0x00410000);
+    apply(f);
+    fx_free(f);
+}
+
 static void test_batch_full(void)
 {
     Fixture *f = fx_paging(NULL);
@@ -1050,6 +1091,8 @@ typedef struct Ref {
     uint32_t pde_gpa, leaf_gpa; /* leaf == PDE for a 4 MiB page */
 } Ref;
 
+#define MODEL_MIN_VADDR 0x1000u /* as the fixture pins mmu_min_vaddr */
+
 /* The IA-32 (no PAE) walk, written from the manual, with no side effects. */
 static Ref ref_walk(Fixture *f, uint32_t va, uint32_t acc)
 {
@@ -1107,6 +1150,8 @@ static Ref ref_walk(Fixture *f, uint32_t va, uint32_t acc)
         r.r = LILY_MMU_MMIO;
     else if (frame + PAGE > RAM_SIZE)
         r.r = LILY_MMU_BAD_GPA;
+    else if (va < MODEL_MIN_VADDR)
+        r.r = LILY_MMU_EMULATE;
     return r;
 }
 
@@ -1198,7 +1243,7 @@ static void model_pde(Fixture *f, GRand *rng, uint32_t slot, uint32_t table)
 }
 
 /* What the model test's accesses came to, over all seeds. */
-static uint64_t model_outcomes[6]; /* LilyMmuResult, then 5: no fault needed */
+static uint64_t model_outcomes[7]; /* by LilyMmuResult; [6]: no fault needed */
 
 static void model_step_access(Fixture *f, GRand *rng)
 {
@@ -1213,7 +1258,7 @@ static void model_step_access(Fixture *f, GRand *rng)
         g_assert_cmpint(ref.r, ==, LILY_MMU_OK);
         g_assert_cmphex(ref.gpa, ==, (h & ~0xfffu) | (va & 0xfffu));
         check_ad(f, &ref, acc & ACC_W);
-        model_outcomes[5]++;
+        model_outcomes[6]++;
         return;
     }
     uint32_t err = 0;
@@ -1231,7 +1276,7 @@ static void model_step_access(Fixture *f, GRand *rng)
         g_assert_cmphex(gpa, ==, ref.gpa);
     model_outcomes[r]++;
     apply(f);
-    if (r == LILY_MMU_OK || r == LILY_MMU_MMIO)
+    if (r == LILY_MMU_OK || r == LILY_MMU_MMIO || r == LILY_MMU_EMULATE)
         check_ad(f, &ref, acc & ACC_W);
     if (r == LILY_MMU_OK) {
         h = host_at(f, va);
@@ -1292,6 +1337,8 @@ static void model_run(uint32_t seed)
             uint64_t gpa = 0;
             Ref ref = ref_walk(f, va, acc);
             LilyMmuResult r = f->ops->translate(f->mmu, va, acc, &gpa, &err);
+            if (ref.r == LILY_MMU_EMULATE) /* translate() maps nothing: plain RAM */
+                ref.r = LILY_MMU_OK;
             g_assert_cmpint(r, ==, ref.r);
             if (r == LILY_MMU_GUEST_FAULT)
                 g_assert_cmphex(err, ==, ref.err);
@@ -1319,11 +1366,12 @@ static void test_model_random(void)
     for (uint32_t seed = 1; seed <= 24; seed++)
         model_run(seed);
     g_test_message("accesses: %" PRIu64 " without fault, %" PRIu64 " filled, %" PRIu64
-                   " guest faults, %" PRIu64 " MMIO, %" PRIu64 " bad gpa",
-                   model_outcomes[5], model_outcomes[LILY_MMU_OK],
+                   " guest faults, %" PRIu64 " MMIO, %" PRIu64 " bad gpa, %" PRIu64
+                   " emulated (low pages)",
+                   model_outcomes[6], model_outcomes[LILY_MMU_OK],
                    model_outcomes[LILY_MMU_GUEST_FAULT], model_outcomes[LILY_MMU_MMIO],
-                   model_outcomes[LILY_MMU_BAD_GPA]);
-    g_assert_cmpuint(model_outcomes[5], >, 0);
+                   model_outcomes[LILY_MMU_BAD_GPA], model_outcomes[LILY_MMU_EMULATE]);
+    g_assert_cmpuint(model_outcomes[6], >, 0);
     g_assert_cmpuint(model_outcomes[LILY_MMU_OK], >, 0);
     g_assert_cmpuint(model_outcomes[LILY_MMU_GUEST_FAULT], >, 0);
     g_assert_cmpuint(model_outcomes[LILY_MMU_MMIO], >, 0);
@@ -1347,6 +1395,7 @@ int main(int argc, char **argv)
     g_test_add_func("/mmu/flush/cr3-keeps-global", test_cr3_keeps_global);
     g_test_add_func("/mmu/flush/cr4-cr0-all", test_cr4_cr0_flush_all);
     g_test_add_func("/mmu/gpa/mmio-and-bad", test_mmio_and_bad_gpa);
+    g_test_add_func("/mmu/gpa/low-pages-emulated", test_low_pages_emulated);
     g_test_add_func("/mmu/batch/full", test_batch_full);
     g_test_add_func("/mmu/cpl/hide-restore-supervisor", test_cpl_hides_supervisor);
     g_test_add_func("/mmu/tables/full-flushes", test_tables_full);
