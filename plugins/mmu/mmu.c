@@ -29,12 +29,46 @@ typedef struct MmuPlugin {
     const LilyHost *host;
     MmuTable *tables;
     uint16_t *free_list;
+    LilyTimer *stats_timer;
+    LilyMmuStats pushed; /* what stat_add has been given so far */
 } MmuPlugin;
+
+/* How often the counters go to host->stat_add (lilyvm --stats). */
+#define MMU_STATS_PERIOD_NS 250000000ull
 
 static bool mmu_plugin_mmio(void *ctx, uint64_t gpa)
 {
     MmuPlugin *p = ctx;
     return p->host->mmio_claimed && p->host->mmio_claimed(p->inst, gpa);
+}
+
+/*
+ * Hand the counters' growth to the core.  Done from a timer in the main loop
+ * rather than on the fault path, which stays free of host calls.
+ */
+static void mmu_plugin_push_stats(MmuPlugin *p)
+{
+    const LilyMmuStats *s = &p->mmu.stats;
+    LilyMmuStats *o = &p->pushed;
+#define MMU_PUSH(field)                                                    \
+    if (s->field != o->field) {                                            \
+        p->host->stat_add(p->inst, #field, s->field - o->field);          \
+        o->field = s->field;                                               \
+    }
+    MMU_PUSH(faults);
+    MMU_PUSH(guest_faults);
+    MMU_PUSH(ops_map);
+    MMU_PUSH(ops_unmap);
+    MMU_PUSH(ops_protect);
+    MMU_PUSH(flushes);
+#undef MMU_PUSH
+}
+
+static void mmu_plugin_stats_tick(void *opaque)
+{
+    MmuPlugin *p = opaque;
+    mmu_plugin_push_stats(p);
+    p->host->timer_mod(p->stats_timer, p->host->clock_ns(p->inst) + MMU_STATS_PERIOD_NS);
 }
 
 static void mmu_op_reset(void *mmu, LilyMmuBatch *batch)
@@ -95,18 +129,18 @@ static gboolean mmu_plugin_init(LilyInstance *inst, const LilyHost *host,
 
     if (!ram || ram_size < MMU_PAGE_SIZE) {
         g_set_error(error, mmu_error_quark(), 0,
-                    "mmu: the VM has no guest RAM to map (configure [machine] memory)");
+                    "the VM has no guest RAM to map (configure [machine] memory)");
         return FALSE;
     }
     if (ram_size > ((uint64_t)1 << 32)) {
         g_set_error(error, mmu_error_quark(), 0,
-                    "mmu: %" G_GUINT64_FORMAT " bytes of RAM, but IA-32 paging "
+                    "%" G_GUINT64_FORMAT " bytes of RAM, but IA-32 paging "
                     "without PAE reaches at most 4G", ram_size);
         return FALSE;
     }
     if (around < 1 || around > MMU_FAULT_AROUND_MAX || (around & (around - 1))) {
         g_set_error(error, mmu_error_quark(), 0,
-                    "mmu: mmu_fault_around = %" G_GINT64_FORMAT ": must be a power "
+                    "mmu_fault_around = %" G_GINT64_FORMAT ": must be a power "
                     "of two from 1 (off) to %u pages", around, MMU_FAULT_AROUND_MAX);
         return FALSE;
     }
@@ -124,7 +158,7 @@ static gboolean mmu_plugin_init(LilyInstance *inst, const LilyHost *host,
     }
     if (min_vaddr > 0x10000000u) {
         g_set_error(error, mmu_error_quark(), 0,
-                    "mmu: lowest mappable address 0x%" G_GINT64_MODIFIER "x is above "
+                    "lowest mappable address 0x%" G_GINT64_MODIFIER "x is above "
                     "256M (set mmu_min_vaddr, or lower vm.mmap_min_addr)", min_vaddr);
         return FALSE;
     }
@@ -143,6 +177,10 @@ static gboolean mmu_plugin_init(LilyInstance *inst, const LilyHost *host,
     if (p->mmu.min_vaddr)
         host->log(inst, LILY_LOG_DEBUG, "guest pages below 0x%x are emulated, not mapped",
                   p->mmu.min_vaddr);
+    if (host->stat_add && host->timer_new && host->clock_ns) {
+        p->stats_timer = host->timer_new(inst, mmu_plugin_stats_tick, p);
+        host->timer_mod(p->stats_timer, host->clock_ns(inst) + MMU_STATS_PERIOD_NS);
+    }
     *state = p;
     return TRUE;
 }
@@ -150,15 +188,10 @@ static gboolean mmu_plugin_init(LilyInstance *inst, const LilyHost *host,
 static void mmu_plugin_fini(void *state)
 {
     MmuPlugin *p = state;
-    const LilyMmuStats *s = &p->mmu.stats;
 
-    if (p->host->stat_add) {
-        p->host->stat_add(p->inst, "faults", s->faults);
-        p->host->stat_add(p->inst, "guest_faults", s->guest_faults);
-        p->host->stat_add(p->inst, "ops_map", s->ops_map);
-        p->host->stat_add(p->inst, "ops_unmap", s->ops_unmap);
-        p->host->stat_add(p->inst, "ops_protect", s->ops_protect);
-        p->host->stat_add(p->inst, "flushes", s->flushes);
+    if (p->stats_timer) {
+        p->host->timer_del(p->stats_timer);
+        p->host->timer_free(p->stats_timer);
     }
     g_free(p->tables);
     g_free(p->free_list);
