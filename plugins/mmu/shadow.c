@@ -202,7 +202,7 @@ static void forget_pages(Mmu *m, uint64_t lo, uint64_t hi, bool keep_global)
     }
 }
 
-/* First/last mapped page index of a table that has at least one. */
+/* First/last mapped page index of a table (tables in use are never empty). */
 static uint32_t table_first(const MmuTable *t)
 {
     uint32_t i = 0;
@@ -368,7 +368,7 @@ static void flush_nonglobal(Mmu *m, LilyMmuBatch *b)
     uint64_t lo = 0, hi = 0; /* page numbers */
     for (uint32_t slot = 0; slot < MMU_SLOTS; slot++) {
         const MmuTable *t = table_of(m, slot);
-        if (!t)
+        if (!t || t->n_mapped == 0)
             continue;
         uint64_t base = (uint64_t)slot * MMU_SLOT_PAGES;
         if (t->n_global == 0) {
@@ -443,7 +443,7 @@ void mmu_invlpg(Mmu *m, uint32_t vaddr, LilyMmuBatch *batch)
         return;
     uint32_t slot = vaddr / MMU_SLOT_SIZE, idx = (vaddr / MMU_PAGE_SIZE) % MMU_SLOT_PAGES;
     MmuTable *t = table_of(m, slot);
-    if (!t)
+    if (!t || t->n_mapped == 0)
         return;
     Emitter e;
     em_begin(&e, batch);
