@@ -31,6 +31,7 @@ typedef struct MmuPlugin {
     uint16_t *free_list;
     LilyTimer *stats_timer;
     LilyMmuStats pushed; /* what stat_add has been given so far */
+    uint64_t pushed_remaps;
 } MmuPlugin;
 
 /* How often the counters go to host->stat_add (lilyvm --stats). */
@@ -62,6 +63,10 @@ static void mmu_plugin_push_stats(MmuPlugin *p)
     MMU_PUSH(ops_protect);
     MMU_PUSH(flushes);
 #undef MMU_PUSH
+    if (p->mmu.remaps != p->pushed_remaps) {
+        p->host->stat_add(p->inst, "remaps", p->mmu.remaps - p->pushed_remaps);
+        p->pushed_remaps = p->mmu.remaps;
+    }
 }
 
 static void mmu_plugin_stats_tick(void *opaque)

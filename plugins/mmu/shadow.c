@@ -674,15 +674,20 @@ static inline bool vaddr_mappable(const Mmu *m, uint32_t slot, uint32_t idx)
 
 /* --- faults ------------------------------------------------------------------ */
 
-/* Queue the ops of a plan (ascending pages of slot); false if they do not fit. */
+/*
+ * Queue the ops of a plan (ascending pages of slot); false if they do not
+ * fit.  remap is the page that faulted although its entry says the access
+ * is allowed: the guest process lost that mapping (an op that failed, as the
+ * transport stops at the first failing op), so it is mapped again.
+ */
 static bool plan_emit(Mmu *m, const MmuTable *t, uint32_t slot, uint32_t n, uint32_t map_kind,
-                      LilyMmuBatch *b)
+                      uint32_t remap, LilyMmuBatch *b)
 {
     Emitter e;
     em_begin(&e, b);
     for (uint32_t i = 0; i < n; i++) {
         const MmuPlanStep *s = &m->plan[i];
-        uint32_t old = t ? t->entry[s->idx] : 0;
+        uint32_t old = t && s->idx != remap ? t->entry[s->idx] : 0;
         uint32_t vaddr = slot * MMU_SLOT_SIZE + s->idx * MMU_PAGE_SIZE;
         uint32_t prot = e_prot_now(m, s->entry);
         if ((old & MMU_E_VALID) && (old & MMU_E_FRAME) == (s->entry & MMU_E_FRAME)) {
@@ -709,7 +714,7 @@ static uint32_t plan_large(Mmu *m, const MmuTable *t, const MmuWalk *w, uint32_t
         if (!frame_is_ram(m, frame) || !vaddr_mappable(m, slot_of(vaddr), i))
             continue;
         uint32_t en = fill_entry(m, w, (uint32_t)frame, dirty);
-        if (t && t->entry[i] == en)
+        if (t && t->entry[i] == en && i != ((vaddr >> 12) & 0x3ffu))
             continue;
         m->plan[n++] = (MmuPlanStep){ .idx = (uint16_t)i, .entry = en };
     }
@@ -795,7 +800,16 @@ LilyMmuResult mmu_fault(Mmu *m, uint32_t vaddr, uint32_t access, LilyMmuBatch *b
         t = NULL;
     }
     bool dirty = w.dirty || write;
-    uint32_t map_kind = LILY_MMU_OP_MAP, n;
+    uint32_t map_kind = LILY_MMU_OP_MAP, n, remap = MMU_SLOT_PAGES;
+    if (t && (t->entry[me] & MMU_E_VALID)) {
+        uint32_t need = write ? LILY_MMU_PROT_WRITE
+                        : (access & LILY_MMU_ACC_EXEC) ? LILY_MMU_PROT_EXEC
+                                                       : LILY_MMU_PROT_READ;
+        if (e_prot_now(m, t->entry[me]) & need) {
+            remap = me;
+            m->remaps++;
+        }
+    }
     if (w.large) {
         n = plan_large(m, t, &w, vaddr, dirty);
     } else {
@@ -803,12 +817,12 @@ LilyMmuResult mmu_fault(Mmu *m, uint32_t vaddr, uint32_t access, LilyMmuBatch *b
         if (m->populate)
             map_kind = LILY_MMU_OP_MAP_POPULATE;
     }
-    if (!plan_emit(m, t, slot, n, map_kind, batch)) {
+    if (!plan_emit(m, t, slot, n, map_kind, remap, batch)) {
         /* Not enough room for the whole fill: the faulting page alone. */
         m->plan[0] = (MmuPlanStep){ .idx = (uint16_t)me,
                                     .entry = fill_entry(m, &w, w.frame, dirty) };
         n = 1;
-        if (!plan_emit(m, t, slot, n, map_kind, batch))
+        if (!plan_emit(m, t, slot, n, map_kind, remap, batch))
             return LILY_MMU_BATCH_FULL;
     }
 

@@ -92,6 +92,7 @@ typedef struct Mmu {
 
     MmuPlanStep plan[MMU_SLOT_PAGES]; /* fault-path scratch */
     LilyMmuStats stats;
+    uint64_t remaps; /* faults on pages the table had mapped: the guest process lost them */
 } Mmu;
 
 /**

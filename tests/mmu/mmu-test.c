@@ -847,6 +847,26 @@ static void test_low_pages_emulated(void)
     fx_free(f);
 }
 
+/* The transport stops at the first failing op: later faults map again. */
+static void test_lost_mapping_remapped(void)
+{
+    Fixture *f = fx_paging(NULL);
+    uint32_t err;
+    set_pte(f, PD0, 0x08048000, 0x00500000 | P | U | W | D);
+    set_pde_large(f, PD0, 0xc0000000, 0x00800000 | P | W | D);
+    g_assert_cmpint(touch(f, 0x08048000, ACC_W, &err, NULL), ==, LILY_MMU_OK);
+    g_assert_cmpint(touch(f, 0xc0000000, ACC_W, &err, NULL), ==, LILY_MMU_OK);
+    g_hash_table_remove_all(f->host); /* as if the ops had failed */
+    for (const uint32_t *va = (const uint32_t[]){ 0x08048000, 0xc0001000, 0 }; *va; va++) {
+        g_assert_cmpint(fault(f, *va, ACC_W, &err, NULL), ==, LILY_MMU_OK);
+        g_assert_cmpuint(f->batch.n, ==, 1);
+        g_assert_cmpuint(f->batch.ops[0].vaddr, ==, *va);
+        g_assert_cmphex(f->batch.ops[0].prot, ==, RWX);
+        apply(f);
+    }
+    fx_free(f);
+}
+
 static void test_batch_full(void)
 {
     Fixture *f = fx_paging(NULL);
@@ -1408,6 +1428,7 @@ int main(int argc, char **argv)
     g_test_add_func("/mmu/flush/cr4-cr0-all", test_cr4_cr0_flush_all);
     g_test_add_func("/mmu/gpa/mmio-and-bad", test_mmio_and_bad_gpa);
     g_test_add_func("/mmu/gpa/low-pages-emulated", test_low_pages_emulated);
+    g_test_add_func("/mmu/fault/lost-mapping-remapped", test_lost_mapping_remapped);
     g_test_add_func("/mmu/batch/full", test_batch_full);
     g_test_add_func("/mmu/cpl/hide-restore-supervisor", test_cpl_hides_supervisor);
     g_test_add_func("/mmu/tables/full-flushes", test_tables_full);
