@@ -2,11 +2,15 @@
  * Tests of the mmu plugin as the CPU plugin sees it: build/plugins/mmu.so
  * loaded with dlopen under a fake host (a RAM buffer holding page tables, one
  * MMIO region), driven through its LilyMmuOps with a batch whose operations
- * are applied to a model of the guest process's mappings.
+ * are applied to a model of the guest process's mappings (and, in one test,
+ * to real mappings of a memfd in this process).
  */
+#define _GNU_SOURCE /* memfd_create */
 #include <dlfcn.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <lilyvm/lilyvm.h>
@@ -71,7 +75,14 @@ typedef struct Fixture {
     unsigned cpl;
     uint64_t ops_applied;
     uint64_t pages_unmapped, pages_protected; /* what one-op-per-page would cost */
+    /* Real mappings (optional): RAM is a memfd, and every op is also done
+     * on a 4 GiB reservation in this process, as the guest process would. */
+    int memfd;
+    uint8_t *real;
 } Fixture;
+
+/* Real mode for fixtures made while this is set. */
+static bool fx_real;
 
 static Fixture *cur; /* the fake host's callbacks find the RAM here */
 
@@ -157,7 +168,19 @@ static Fixture *fx_new_with(const char *const *over)
 {
     Fixture *f = g_new0(Fixture, 1);
     cur = f;
-    f->ram = g_malloc0(RAM_SIZE);
+    f->memfd = -1;
+    if (fx_real) {
+        f->memfd = memfd_create("mmu-test-ram", MFD_CLOEXEC);
+        g_assert_cmpint(f->memfd, >=, 0);
+        g_assert_cmpint(ftruncate(f->memfd, RAM_SIZE), ==, 0);
+        f->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f->memfd, 0);
+        g_assert_true(f->ram != MAP_FAILED);
+        f->real = mmap(NULL, (size_t)1 << 32, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        g_assert_true(f->real != MAP_FAILED);
+    } else {
+        f->ram = g_malloc0(RAM_SIZE);
+    }
     f->pt_next = PT_POOL;
     f->desc = load_mmu(&f->dl);
     f->ops = f->desc->kind_ops;
@@ -189,7 +212,13 @@ static void fx_free(Fixture *f)
 {
     f->desc->fini(f->mmu);
     g_hash_table_destroy(f->host);
-    g_free(f->ram);
+    if (f->real) {
+        munmap(f->real, (size_t)1 << 32);
+        munmap(f->ram, RAM_SIZE);
+        close(f->memfd);
+    } else {
+        g_free(f->ram);
+    }
     dlclose(f->dl);
     g_free(f);
     cur = NULL;
@@ -202,6 +231,39 @@ static void fx_free(Fixture *f)
 static bool mmio_page(uint64_t gpa)
 {
     return fh_mmio_claimed(NULL, gpa);
+}
+
+/* One op on the reservation, with the syscalls the guest process's stub uses. */
+static void real_op(Fixture *f, const LilyMmuOp *op)
+{
+    void *at = f->real + op->vaddr;
+    void *r;
+    switch (op->kind) {
+    case LILY_MMU_OP_MAP:
+    case LILY_MMU_OP_MAP_POPULATE:
+        r = mmap(at, op->len, (int)op->prot, MAP_SHARED | MAP_FIXED |
+                 (op->kind == LILY_MMU_OP_MAP_POPULATE ? MAP_POPULATE : 0),
+                 f->memfd, (off_t)op->gpa);
+        g_assert_true(r == at);
+        break;
+    case LILY_MMU_OP_UNMAP:
+        /* munmap would open a hole in the reservation: cover it again. */
+        r = mmap(at, op->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
+                 MAP_NORESERVE, -1, 0);
+        g_assert_true(r == at);
+        break;
+    case LILY_MMU_OP_PROTECT:
+        g_assert_cmpint(mprotect(at, op->len, (int)op->prot), ==, 0);
+        break;
+    }
+}
+
+/* Through the real mapping, va's page holds gpa's page. */
+static void real_check(Fixture *f, uint32_t va, uint64_t gpa)
+{
+    if (f->real)
+        g_assert_cmpint(memcmp(f->real + (va & ~0xfffu), f->ram + (gpa & ~0xfffull), PAGE),
+                        ==, 0);
 }
 
 /* Apply (and check) what the MMU queued, as the guest process would. */
@@ -218,6 +280,8 @@ static void apply(Fixture *f)
         g_assert_cmpuint((uint64_t)op->vaddr + op->len, <=, (uint64_t)1 << 32);
         g_assert_cmphex(op->prot & ~(uint32_t)RWX, ==, 0);
         uint32_t first = op->vaddr / PAGE, count = op->len / PAGE;
+        if (f->real)
+            real_op(f, op);
         switch (op->kind) {
         case LILY_MMU_OP_MAP:
         case LILY_MMU_OP_MAP_POPULATE:
@@ -1291,6 +1355,7 @@ static void model_step_access(Fixture *f, GRand *rng)
         g_assert_cmphex(ref.gpa, ==, (h & ~0xfffu) | (va & 0xfffu));
         check_ad(f, &ref, acc & ACC_W);
         model_outcomes[6]++;
+        real_check(f, va, ref.gpa);
         return;
     }
     uint32_t err = 0;
@@ -1311,6 +1376,7 @@ static void model_step_access(Fixture *f, GRand *rng)
     if (r == LILY_MMU_OK || r == LILY_MMU_MMIO || r == LILY_MMU_EMULATE)
         check_ad(f, &ref, acc & ACC_W);
     if (r == LILY_MMU_OK) {
+        real_check(f, va, ref.gpa);
         h = host_at(f, va);
         g_assert_cmphex(h & access_prot(acc), !=, 0);
         g_assert_cmphex(h & ~0xfffu, ==, ref.gpa & ~0xfffu);
@@ -1321,6 +1387,12 @@ static void model_run(uint32_t seed)
 {
     Fixture *f = fx_new();
     GRand *rng = g_rand_new_with_seed(seed);
+    if (f->real) {
+        /* Distinct contents everywhere, so that a wrong frame shows. */
+        for (uint32_t i = 0; i < RAM_SIZE / 4; i++)
+            ((uint32_t *)f->ram)[i] = g_rand_int(rng);
+        memset(f->ram + PD0, 0, PAGE);
+    }
     uint32_t tables[G_N_ELEMENTS(model_slots)];
     for (size_t s = 0; s < G_N_ELEMENTS(model_slots); s++) {
         tables[s] = f->pt_next;
@@ -1393,6 +1465,15 @@ static void model_run(uint32_t seed)
     fx_free(f);
 }
 
+/* The same with real mappings: the kernel takes every op, contents agree. */
+static void test_model_real(void)
+{
+    fx_real = true;
+    for (uint32_t seed = 100; seed < 104; seed++)
+        model_run(seed);
+    fx_real = false;
+}
+
 static void test_model_random(void)
 {
     for (uint32_t seed = 1; seed <= 24; seed++)
@@ -1435,5 +1516,6 @@ int main(int argc, char **argv)
     g_test_add_func("/mmu/tables/small-page-bound", test_small_page_bound);
     g_test_add_func("/mmu/workload/context-switch", test_workload_context_switch);
     g_test_add_func("/mmu/model/random", test_model_random);
+    g_test_add_func("/mmu/model/real-mappings", test_model_real);
     return g_test_run();
 }
