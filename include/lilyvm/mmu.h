@@ -89,7 +89,9 @@ typedef struct LilyMmuOps {
     /*
      * The guest wrote CR0, CR3 or CR4 (all three are passed).  Applies x86
      * TLB rules: a CR3 load drops non-global mappings, a change of CR0.PG,
-     * CR0.WP, CR4.PSE or CR4.PGE drops everything.
+     * CR0.WP, CR4.PSE or CR4.PGE drops everything.  A call that changes
+     * none of the three is a CR3 reload with the same value (it flushes the
+     * non-global mappings): call it only when the guest writes one of them.
      */
     void (*set_control)(void *mmu, uint32_t cr0, uint32_t cr3, uint32_t cr4,
                         LilyMmuBatch *batch);

@@ -1554,7 +1554,7 @@ static void test_model_real(void)
 
 static void test_model_random(void)
 {
-    for (uint32_t seed = 1; seed <= 24; seed++)
+    for (uint32_t seed = 1; seed <= 16; seed++)
         model_run(seed);
     g_test_message("accesses: %" PRIu64 " without fault, %" PRIu64 " filled, %" PRIu64
                    " guest faults, %" PRIu64 " MMIO, %" PRIu64 " bad gpa, %" PRIu64
