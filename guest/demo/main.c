@@ -191,11 +191,24 @@ static void cmd_nslookup(int argc, char **argv)
     char a[16];
     const char *err = "";
 
-    if (argc != 2) {
-        printf("usage: nslookup NAME\n");
+    ip4_t server = net_if.dns;
+    unsigned long port = 53;
+
+    if (argc < 2 || argc > 3) {
+        printf("usage: nslookup NAME [SERVER[:PORT]]\n");
         return;
     }
-    if (dns_resolve(argv[1], &ip, 5000, &err) < 0) {
+    if (argc == 3) {
+        char *colon = strchr(argv[2], ':');
+        if (colon)
+            *colon = 0;
+        if (ip4_parse(argv[2], &server) < 0 ||
+            (colon && (parse_uint(colon + 1, 65535, &port) < 0 || port == 0))) {
+            printf("nslookup: bad server %s (a.b.c.d or a.b.c.d:port)\n", argv[2]);
+            return;
+        }
+    }
+    if (dns_query(argv[1], server, (uint16_t)port, &ip, 5000, &err) < 0) {
         printf("nslookup: %s: %s\n", argv[1], err);
         return;
     }
@@ -494,7 +507,7 @@ static const struct {
     { "ifconfig", cmd_ifconfig, "the interface and its address" },
     { "dhcp", cmd_dhcp, "ask DHCP for an address again" },
     { "ping", cmd_ping, "ping HOST [COUNT]: ICMP echo" },
-    { "nslookup", cmd_nslookup, "nslookup NAME: DNS A record" },
+    { "nslookup", cmd_nslookup, "nslookup NAME [SERVER[:PORT]]: DNS A record" },
     { "wget", cmd_wget, "wget http://HOST[:PORT]/PATH: byte count and SHA-256 of the body" },
     { "httpd", cmd_httpd, "status of the web server on port 80" },
     { "serve", cmd_serve, "serve N [SECONDS]: wait until httpd has served N requests" },

@@ -107,7 +107,8 @@ static size_t dns_build(uint8_t *m, size_t cap, uint16_t id, const char *name)
     return o + 4;
 }
 
-int dns_resolve(const char *name, ip4_t *out, uint32_t timeout_ms, const char **err)
+int dns_query(const char *name, ip4_t server, uint16_t port, ip4_t *out, uint32_t timeout_ms,
+              const char **err)
 {
     struct dns_query q = { .id = (uint16_t)net_random() };
     struct udp_sock *s;
@@ -123,7 +124,7 @@ int dns_resolve(const char *name, ip4_t *out, uint32_t timeout_ms, const char **
         *err = "not a valid host name";
         return -1;
     }
-    if (!net_if.dns) {
+    if (!server) {
         *err = "no DNS server (DHCP gave none)";
         return -1;
     }
@@ -134,7 +135,7 @@ int dns_resolve(const char *name, ip4_t *out, uint32_t timeout_ms, const char **
     }
     while (!q.done && net_now_ms - start < timeout_ms) {
         if (!sent || net_now_ms - sent_at >= DNS_RETRY_MS) {
-            udp_sendto(s, net_if.dns, 53, m, len);
+            udp_sendto(s, server, port, m, len);
             sent = 1;
             sent_at = net_now_ms;
         }
@@ -147,4 +148,9 @@ int dns_resolve(const char *name, ip4_t *out, uint32_t timeout_ms, const char **
     }
     *err = q.done ? q.err : "no answer (timed out)";
     return -1;
+}
+
+int dns_resolve(const char *name, ip4_t *out, uint32_t timeout_ms, const char **err)
+{
+    return dns_query(name, net_if.dns, 53, out, timeout_ms, err);
 }

@@ -108,6 +108,9 @@ int dhcp_run(uint32_t timeout_ms);
 /* ---- DNS client (A records) ---- */
 /* Resolve name through net_if.dns; 0 with *out set, -1 on failure (why in err). */
 int dns_resolve(const char *name, ip4_t *out, uint32_t timeout_ms, const char **err);
+/* The same through a given server and port (a dotted name is returned as is). */
+int dns_query(const char *name, ip4_t server, uint16_t port, ip4_t *out, uint32_t timeout_ms,
+              const char **err);
 
 /* ---- TCP ---- */
 enum tcp_state {
