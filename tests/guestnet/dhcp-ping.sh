@@ -3,7 +3,7 @@
 # (mask, router, DNS from slirp) and the host answers its pings at 10.0.2.2.
 . "$(dirname "$0")/lib.sh"
 guestnet_setup
-log=$logdir/dhcp-ping.log
+log=$logdir/dhcp-ping-$flavour.log
 boot_demo "$log" "run=ifconfig;ping 10.0.2.2 3;ps;poweroff"
 check "guest powered off by itself (QEMU status $status, 1 = debug-exit 0)" [ "$status" -eq 1 ]
 check "DHCP bound the guest to 10.0.2.15" has "$log" '^dhcp: bound to 10\.0\.2\.15$'

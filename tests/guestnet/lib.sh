@@ -2,7 +2,9 @@
 # build/guest/demo.elf on QEMU's user networking with a deadline.  Sourced.
 top=$(cd "$(dirname "$0")/../.." && pwd)
 logdir=$top/build/tests/guestnet
-kernel=$top/build/guest/demo.elf
+# GUESTNET_KERNEL: another image (the rewritten one runs under QEMU too).
+kernel=${GUESTNET_KERNEL:-$top/build/guest/demo.elf}
+flavour=$(basename "$kernel" .elf)
 GUESTNET_DEADLINE=${GUESTNET_DEADLINE:-60}
 mkdir -p "$logdir"
 
