@@ -29,7 +29,7 @@ size_t ne2k_recv(void *buf, size_t cap);
 
 /* ---- addresses and interface state ---- */
 typedef uint32_t ip4_t; /* in host byte order: 10.0.2.15 is 0x0a00020f */
-#define IP4(a, b, c, d) ((ip4_t)((a) << 24 | (b) << 16 | (c) << 8 | (d)))
+#define IP4(a, b, c, d) ((ip4_t)(a) << 24 | (ip4_t)(b) << 16 | (ip4_t)(c) << 8 | (ip4_t)(d))
 
 struct net_if {
     uint8_t mac[6];
