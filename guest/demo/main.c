@@ -161,7 +161,7 @@ static void cmd_ping(int argc, char **argv)
     ip4_t ip;
     char a[16];
 
-    if (argc < 2 || (argc > 2 && parse_uint(argv[2], 100, &count) < 0)) {
+    if (argc < 2 || (argc > 2 && (parse_uint(argv[2], 100, &count) < 0 || count == 0))) {
         printf("usage: ping HOST [COUNT (1-100)]\n");
         return;
     }
