@@ -20,6 +20,7 @@
 #include "sha256.h"
 
 #define TIMER_HZ 1000
+#define NE2K_IRQ 9
 #define LINE_MAX 256
 #define CMDLINE_MAX 1024
 
@@ -126,6 +127,10 @@ static void cmd_ifconfig(int argc, char **argv)
            (unsigned)net_if.lease_s);
     printf("  rx %u frames (%u dropped), tx %u frames (%u errors)\n", (unsigned)net_if.rx_frames,
            (unsigned)net_if.rx_dropped, (unsigned)net_if.tx_frames, (unsigned)net_if.tx_errors);
+    if (net_if.irq >= 0)
+        printf("  irq %d, %u interrupts\n", net_if.irq, (unsigned)net_if.irqs);
+    else
+        printf("  polled (no interrupt)\n");
 }
 
 static void cmd_dhcp(int argc, char **argv)
@@ -613,10 +618,13 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 
     if (net_init(NE2K_DEFAULT_IOBASE) < 0) {
         printf("eth0: no NE2000 at %#x\n", NE2K_DEFAULT_IOBASE);
-    } else if (dhcp_run(10000) < 0) {
-        printf("dhcp: no answer, interface unconfigured\n");
     } else {
-        printf("dhcp: bound to %s\n", ip4_format(net_if.addr, a));
+        /* Frames end an idle hlt at once instead of at the next tick. */
+        ne2k_irq_attach(NE2K_IRQ);
+        if (dhcp_run(10000) < 0)
+            printf("dhcp: no answer, interface unconfigured\n");
+        else
+            printf("dhcp: bound to %s\n", ip4_format(net_if.addr, a));
     }
     httpd_start();
 

@@ -4,6 +4,8 @@
  */
 #include <string.h>
 #include <lily/io.h>
+#include <lily/pic.h>
+#include <lily/trap.h>
 
 #include "net.h"
 
@@ -48,6 +50,9 @@
 #define FRAME_MAX 1518
 
 static uint16_t io;
+/* IRQ line when interrupts are on (ne2k_irq_attach), else -1; set by the handler. */
+static int irq_line = -1;
+static volatile int irq_fired;
 
 static inline void reg_out(unsigned r, uint8_t v) { outb((uint16_t)(io + r), v); }
 static inline uint8_t reg_in(unsigned r) { return inb((uint16_t)(io + r)); }
@@ -176,10 +181,42 @@ int ne2k_send(const void *frame, size_t len)
     return 0;
 }
 
+/*
+ * The handler touches only the PIC: the main loop may be half-way through a
+ * register sequence (page select, remote DMA) that an access from here would
+ * break.  It masks the line; ne2k_recv() acknowledges the card and unmasks.
+ */
+static void ne2k_irq(struct trap_frame *f)
+{
+    irq_fired = 1;
+    net_if.irqs++;
+    pic_mask((unsigned)irq_line);
+    pic_eoi((unsigned)irq_line);
+}
+
+void ne2k_irq_attach(unsigned irq)
+{
+    irq_line = (int)irq;
+    net_if.irq = (int)irq;
+    trap_set_handler(VEC_IRQ0 + irq, ne2k_irq);
+    reg_out(NE_ISR, 0xff);
+    reg_out(NE_IMR, 0x15); /* received, receive error, overwrite */
+    if (irq >= 8)
+        pic_unmask(2); /* the cascade */
+    pic_unmask(irq);
+}
+
 size_t ne2k_recv(void *buf, size_t cap)
 {
     uint8_t hdr[4], curr, next;
     size_t len;
+
+    if (irq_fired) {
+        /* Acknowledge before draining: a frame that lands later raises a new edge. */
+        irq_fired = 0;
+        reg_out(NE_ISR, reg_in(NE_ISR) & 0x15);
+        pic_unmask((unsigned)irq_line);
+    }
 
     reg_out(NE_CR, CR_PAGE1 | CR_NODMA | CR_START);
     curr = reg_in(NE_CURR);

@@ -423,6 +423,7 @@ int net_init(uint16_t iobase)
         return -1;
     ne2k_start(iobase, net_if.mac);
     net_if.up = 1;
+    net_if.irq = -1;
     ip_ident = (uint16_t)net_random();
     return 0;
 }

@@ -22,6 +22,12 @@ extern void (*net_idle_hook)(void);
 int ne2k_probe(uint16_t iobase, uint8_t mac[6]);
 /* Start the card with mac, accepting unicast to it and broadcasts. */
 void ne2k_start(uint16_t iobase, const uint8_t mac[6]);
+/*
+ * Wake the kernel on received frames through irq (the SDK's PIC helpers and
+ * trap_set_handler; the PIC must be remapped to VEC_IRQ0).  Receiving stays
+ * polled: the interrupt only ends an idle hlt sooner.
+ */
+void ne2k_irq_attach(unsigned irq);
 /* Send one frame (14..1514 bytes; shorter frames are padded); 0 or -1. */
 int ne2k_send(const void *frame, size_t len);
 /* The next received frame into buf (at most cap bytes); its length or 0. */
@@ -38,6 +44,8 @@ struct net_if {
     int up; /* the card answered */
     /* counters for ifconfig */
     uint32_t rx_frames, tx_frames, rx_dropped, tx_errors;
+    int irq;        /* the card's interrupt line, -1 while polled only */
+    uint32_t irqs;  /* interrupts taken */
 };
 extern struct net_if net_if;
 
