@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A tiny DNS server for the guestnet tests: answers A queries for the names
 given as NAME=ADDRESS on the command line (NXDOMAIN otherwise), on
-127.0.0.1:PORT over UDP, until killed or for at most --seconds."""
+127.0.0.1:PORT over UDP, until killed or for at most SECONDS; prints
+"ready" once it listens.  Usage: dns-server.py PORT SECONDS NAME=ADDR..."""
 import socket
 import struct
 import sys
@@ -17,6 +18,7 @@ def main():
         names[name.lower().rstrip(".")] = socket.inet_aton(addr)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", port))
+    print("ready", flush=True)
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         sock.settimeout(max(0.1, end - time.monotonic()))

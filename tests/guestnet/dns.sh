@@ -12,9 +12,12 @@ name=${GUESTNET_DNS_NAME:-example.com}
 want=$(getent ahostsv4 "$name" 2>/dev/null | awk 'NR == 1 { print $1 }')
 
 python3 "$(dirname "$0")/dns-server.py" "$port" "$GUESTNET_DEADLINE" \
-    demo.lilyvm.test=192.0.2.42 &
+    demo.lilyvm.test=192.0.2.42 >"$logdir/dns-server.log" 2>&1 &
 server=$!
-sleep 0.3
+for _ in $(seq 50); do
+    grep -q ready "$logdir/dns-server.log" 2>/dev/null && break
+    sleep 0.1
+done
 boot_demo "$log" "run=nslookup demo.lilyvm.test 10.0.2.2:$port;nslookup missing.lilyvm.test 10.0.2.2:$port;nslookup $name;poweroff"
 kill "$server" 2>/dev/null
 wait "$server" 2>/dev/null
