@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -207,6 +208,22 @@ static gboolean netslirp_add_fwd(NetSlirp *ns, const LilyHostFwd *f, GError **er
 
 /* ---- instance ----------------------------------------------------------- */
 
+/*
+ * libslirp writes to its sockets with plain send(): a host peer that has
+ * closed its end would raise SIGPIPE and kill the whole VM.  The write
+ * failing with EPIPE is what libslirp expects, so SIGPIPE must be ignored;
+ * a program that handles it itself is left alone.
+ */
+static void netslirp_ignore_sigpipe(NetSlirp *ns)
+{
+    struct sigaction old;
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+        old.sa_handler == SIG_DFL) {
+        signal(SIGPIPE, SIG_IGN);
+        ns->host->log(ns->inst, LILY_LOG_DEBUG, "SIGPIPE is now ignored (libslirp needs it)");
+    }
+}
+
 static void netslirp_free(NetSlirpInstance *si)
 {
     NetSlirp *ns = &si->ns;
@@ -232,6 +249,7 @@ static gboolean netslirp_init(LilyInstance *inst, const LilyHost *host,
     ns->host = host;
     if (!netslirp_config(si, values, &cfg, error))
         goto out_free;
+    netslirp_ignore_sigpipe(ns);
     netslirp_loop_init(ns);
     ns->slirp = slirp_new(&cfg, &netslirp_callbacks, si);
     if (!ns->slirp) {

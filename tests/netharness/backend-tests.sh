@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 netns=$root/build/tools/lily-netns
 helper=$here/nh-helper.py
-ntests=11
+ntests=12
 
 skip_all() {
     echo "1..0 # SKIP $*"
@@ -56,16 +56,25 @@ echo "nameserver 127.0.0.1" >"$tmp/resolv.conf"
 mount --bind "$tmp/resolv.conf" /etc/resolv.conf 2>/dev/null
 
 n=0
-ok() { n=$((n + 1)); echo "ok $n - $backend: $1"; }
+ok() {
+    n=$((n + 1))
+    echo "ok $n - $backend: $1"
+    [ -f "$tmp/times" ] && cat "$tmp/times" && rm -f "$tmp/times"
+}
 skip() { n=$((n + 1)); echo "ok $n # SKIP $backend: $1"; }
 fail() {
     n=$((n + 1))
     echo "not ok $n - $backend: $1"
+    [ -f "$tmp/times" ] && cat "$tmp/times" && rm -f "$tmp/times"
     [ -f "$tmp/log" ] && sed 's/^/# /' "$tmp/log" | tail -n 20
 }
 # Run a command in the namespace; its output and errors go to $tmp/log.
 inns() {
+    t0=$(date +%s%N)
     "$netns" --backend "$backend" "$@" >"$tmp/log" 2>&1
+    rc=$?
+    echo "# $(( ($(date +%s%N) - t0) / 1000000 )) ms in the namespace" >>"$tmp/times"
+    return $rc
 }
 bg() {
     "$@" >/dev/null 2>&1 &
@@ -96,7 +105,16 @@ else
     fail "ping the gateway 10.0.2.2"
 fi
 
-# 2: a 100 MB download from a host server, checked by SHA-256.
+# 2: the backend's DHCP server leases the addresses lily-netns configured.
+if inns "$@" -- python3 "$helper" dhcp tap0 &&
+    grep -qx "address 10.0.2.15" "$tmp/log" && grep -qx "router 10.0.2.2" "$tmp/log" &&
+    grep -qx "dns 10.0.2.3" "$tmp/log" && grep -qx "netmask 255.255.255.0" "$tmp/log"; then
+    ok "DHCP lease: 10.0.2.15/24, router 10.0.2.2, DNS 10.0.2.3"
+else
+    fail "DHCP lease: 10.0.2.15/24, router 10.0.2.2, DNS 10.0.2.3"
+fi
+
+# 3: a 100 MB download from a host server, checked by SHA-256.
 if have curl; then
     if inns "$@" -- sh -c "curl -sS --max-time 60 http://10.0.2.2:8000/big | sha256sum" &&
         grep -q "^$big_sum" "$tmp/log"; then
@@ -108,7 +126,7 @@ else
     skip "curl is not installed"
 fi
 
-# 3: a 100 MB upload; the server answers with the SHA-256 it computed.
+# 4: a 100 MB upload; the server answers with the SHA-256 it computed.
 # net-socket sometimes leaves the guest's zero-window probes unanswered and
 # never reopens the window (about one run in five here): a known bug, kept
 # visible as TODO until it is fixed.
@@ -125,7 +143,7 @@ else
     skip "curl is not installed"
 fi
 
-# 4, 5: iperf3 both ways, briefly.
+# 5, 6: iperf3 both ways, briefly.
 for dir in "" -R; do
     what="iperf3 ${dir:+(-R) }namespace $([ -z "$dir" ] && echo '->' || echo '<-') host, 2 s"
     if ! have iperf3; then
@@ -138,7 +156,7 @@ for dir in "" -R; do
     fi
 done
 
-# 6: a DNS query to the backend's DNS address reaches the host's resolver.
+# 7: a DNS query to the backend's DNS address reaches the host's resolver.
 if have dig; then
     if inns "$@" -- dig +short +time=2 +tries=2 @10.0.2.3 lily.example A &&
         grep -qx "192.0.2.77" "$tmp/log"; then
@@ -150,7 +168,7 @@ else
     skip "dig is not installed"
 fi
 
-# 7: name lookups inside use resolv.conf, which names the DNS address.
+# 8: name lookups inside use resolv.conf, which names the DNS address.
 if inns "$@" -- python3 -c 'import socket; print(socket.gethostbyname("www.lily.example"))' &&
     grep -qx "192.0.2.77" "$tmp/log"; then
     ok "getaddrinfo inside uses the backend's DNS address (resolv.conf)"
@@ -158,7 +176,7 @@ else
     fail "getaddrinfo inside uses the backend's DNS address (resolv.conf)"
 fi
 
-# 8: an inbound connection through a port forward to a server inside.
+# 9: an inbound connection through a port forward to a server inside.
 rm -f "$tmp/fwd-ready" "$tmp/fwd-done"
 inns "$@" --set hostfwd=tcp:127.0.0.1:8080-:80 -- sh -c "
     cd '$tmp/www' && python3 -m http.server --bind 0.0.0.0 80 >/dev/null 2>&1 &
@@ -177,7 +195,7 @@ else
     fail "inbound TCP through hostfwd 127.0.0.1:8080 -> :80 inside (got $got)"
 fi
 
-# 9: 50 connections at once.
+# 10: 50 connections at once.
 if have curl; then
     if inns "$@" -- sh -c "
         for i in \$(seq 50); do
@@ -194,12 +212,12 @@ else
     skip "curl is not installed"
 fi
 
-# 10: lily-netns exits with the command's status.
+# 11: lily-netns exits with the command's status.
 inns "$@" -- sh -c 'exit 7'
 rc=$?
 if [ $rc = 7 ]; then ok "exit status of the command (7)"; else fail "exit status 7, got $rc"; fi
 
-# 11: a bad backend option is refused with a message naming it.
+# 12: a bad backend option is refused with a message naming it.
 if ! inns "$@" --set no-such-key=1 -- true && grep -q "no-such-key" "$tmp/log"; then
     ok "an unknown backend option is refused and named"
 else

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Small network helpers for the lily-netns tests: an ICMP echo client, an
 upload sink that answers with the SHA-256 of what it received, a fake DNS
-resolver and a port waiter.  Loopback and namespace addresses only."""
+resolver, a DHCP client and a port waiter.  Loopback and namespace addresses only."""
 
+import fcntl
 import hashlib
 import http.server
 import os
@@ -114,6 +115,68 @@ def dns_server(host, port, answer):
         sock.sendto(hdr + question + ans, peer)
 
 
+def dhcp_packet(xid, mac, msg_type, extra=b""):
+    hdr = struct.pack("!BBBBIHHIIII", 1, 1, 6, 0, xid, 0, 0x8000, 0, 0, 0, 0)
+    opts = b"\x63\x82\x53\x63" + bytes([53, 1, msg_type]) + extra
+    opts += bytes([55, 4, 1, 3, 6, 26]) + b"\xff"
+    return hdr + mac + b"\0" * 10 + b"\0" * 192 + opts
+
+
+def dhcp_options(data):
+    opts, i = {}, 240
+    while i < len(data) and data[i] != 255:
+        if data[i] == 0:
+            i += 1
+            continue
+        opts[data[i]] = data[i + 2:i + 2 + data[i + 1]]
+        i += 2 + data[i + 1]
+    return opts
+
+
+def dhcp(ifname):
+    """DISCOVER, OFFER, REQUEST, ACK on ifname; print what the lease says."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    ifreq = fcntl.ioctl(sock.fileno(), 0x8927,  # SIOCGIFHWADDR
+                        struct.pack("16s16s", ifname.encode(), b""))
+    mac = ifreq[18:24]
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+    sock.bind(("0.0.0.0", 68))
+    sock.settimeout(3.0)
+    xid = int.from_bytes(os.urandom(4), "big")
+
+    def exchange(pkt, want):
+        for _ in range(3):
+            sock.sendto(pkt, ("255.255.255.255", 67))
+            try:
+                while True:
+                    data = sock.recv(4096)
+                    if len(data) < 240 or data[0] != 2:
+                        continue
+                    if struct.unpack("!I", data[4:8])[0] != xid:
+                        continue
+                    opts = dhcp_options(data)
+                    if opts.get(53) == bytes([want]):
+                        return data, opts
+            except socket.timeout:
+                pass
+        raise SystemExit("no DHCP message type %d after 3 tries" % want)
+
+    offer, opts = exchange(dhcp_packet(xid, mac, 1), 2)
+    yiaddr = offer[16:20]
+    server = opts.get(54, b"")
+    extra = bytes([50, 4]) + yiaddr + (bytes([54, 4]) + server if server else b"")
+    ack, opts = exchange(dhcp_packet(xid, mac, 3, extra), 5)
+    ntoa = socket.inet_ntoa
+    print("address", ntoa(ack[16:20]))
+    for code, name in ((1, "netmask"), (3, "router"), (6, "dns")):
+        if code in opts:
+            print(name, ntoa(opts[code][:4]))
+    if 26 in opts:
+        print("mtu", struct.unpack("!H", opts[26])[0])
+    return 0
+
+
 def wait_port(host, port, timeout):
     deadline = time.monotonic() + float(timeout)
     while time.monotonic() < deadline:
@@ -132,10 +195,12 @@ def main(argv):
         "upload-server": lambda a: upload_server(a[0], a[1]),
         "dns-server": lambda a: dns_server(a[0], a[1], a[2]),
         "wait-port": lambda a: wait_port(a[0], a[1], a[2]),
+        "dhcp": lambda a: dhcp(a[0]),
     }
     if len(argv) < 2 or argv[1] not in cmds:
         print("usage: nh-helper.py ping ADDR N | upload-server HOST PORT | "
-              "dns-server HOST PORT ANSWER | wait-port HOST PORT SECONDS", file=sys.stderr)
+              "dns-server HOST PORT ANSWER | wait-port HOST PORT SECONDS | "
+              "dhcp IFNAME", file=sys.stderr)
         return 2
     return cmds[argv[1]](argv[2:])
 

@@ -297,6 +297,9 @@ int main(int argc, char **argv)
         g_ptr_array_free(o.sets, TRUE);
         return st ? st : NETNS_EXIT_SETUP;
     }
+    /* Backends write to sockets whose peer may be gone: EPIPE, not death.
+     * (After the fork: the command keeps the default disposition.) */
+    signal(SIGPIPE, SIG_IGN);
     run.vm = vm_new();
     NetnsSetup su;
     if (!netns_build_vm(&run, &o, &err) ||

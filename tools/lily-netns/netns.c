@@ -234,6 +234,10 @@ static G_GNUC_NORETURN void child_main(char **argv, bool userns, pid_t parent, i
         _exit(NETNS_EXIT_SETUP);  /* the harness gave up and said why */
     if (n != (ssize_t)sizeof su)
         child_fail("bad setup message from the harness (%zd bytes)", n);
+    /* A sysfs of this namespace over the host's, so that /sys/class/net shows its links. */
+    if (mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        fprintf(stderr, "lily-netns: warning: cannot mount a sysfs for the namespace: %s\n",
+                g_strerror(errno));
     child_configure(&su);
     if (su.dns)
         child_resolv_conf(su.dns);
