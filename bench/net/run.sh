@@ -15,7 +15,7 @@ secs=${NET_BENCH_SECONDS:-3}
 mtus=${NET_BENCH_MTUS:-"1500 65520"}
 rr_count=${NET_BENCH_RR_COUNT:-5000}
 port_ip=${NET_BENCH_PORT:-15401}
-port_rr=$((port_ip + 1))
+port_rr=$((port_ip + 1))  # iperf3 servers take the odd ports above
 
 for t in iperf3 python3; do
     command -v $t >/dev/null || { echo "bench/net: $t is not installed; skipped"; exit 0; }
@@ -33,19 +33,18 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-iperf3 -s -B 127.0.0.1 -p $port_ip >/dev/null 2>&1 &
-pids="$pids $!"
 "$rr" server 127.0.0.1 $port_rr >/dev/null 2>&1 &
 pids="$pids $!"
 sleep 0.5
 
 # The client side: both iperf3 directions, then the latency run, against
-# server address $1; results in $tmp/$2.*
+# server address $1; results in $tmp/$2.*  A stalled transfer is cut short.
+limit=$((secs * 2 + 20))
 client_script() {
     cat <<EOF
-iperf3 -c $1 -p $port_ip -t $secs -O 1 -J >$tmp/$2.up.json 2>/dev/null
-iperf3 -c $1 -p $port_ip -t $secs -O 1 -R -J >$tmp/$2.down.json 2>/dev/null
-$rr client $1 $port_rr $rr_count 64 >$tmp/$2.rr 2>/dev/null
+timeout $limit iperf3 -c $1 -p $port_ip -t $secs -O 1 -J >$tmp/$2.up.json 2>/dev/null
+timeout $limit iperf3 -c $1 -p $port_ip -t $secs -O 1 -R -J >$tmp/$2.down.json 2>/dev/null
+timeout $limit $rr client $1 $port_rr $rr_count 64 >$tmp/$2.rr 2>/dev/null
 EOF
 }
 
@@ -54,6 +53,22 @@ pasta_runas=
 
 run() {  # NAME MTU: one path at one MTU
     name=$1 mtu=$2 tag=$1-$2
+    # A fresh iperf3 server per path: a stalled test must not block the next.
+    port_ip=$((port_ip + 2))
+    iperf3 -s -B 127.0.0.1 -p $port_ip >/dev/null 2>&1 &
+    ipid=$!
+    python3 -c "import socket,time
+for i in range(100):
+    try: socket.create_connection(('127.0.0.1', $port_ip)).close(); break
+    except OSError: time.sleep(0.05)"
+    run_path "$name" "$mtu" "$tag"
+    kill $ipid 2>/dev/null
+    wait $ipid 2>/dev/null
+    echo "$name $mtu" >>"$tmp/runs"
+}
+
+run_path() {
+    name=$1 mtu=$2 tag=$3
     case $name in
     native)
         sh -c "$(client_script 127.0.0.1 "$tag")" ;;
@@ -66,7 +81,6 @@ run() {  # NAME MTU: one path at one MTU
         "$netns" --backend "$name" --mtu "$mtu" -- sh -c "$(client_script 10.0.2.2 "$tag")" \
             >/dev/null 2>"$tmp/$tag.err" ;;
     esac
-    echo "$name $mtu" >>"$tmp/runs"
 }
 
 echo "bench/net: ${secs}s iperf3 each way and $rr_count 64-byte round trips per path"
