@@ -17,7 +17,8 @@ rr_count=${NET_BENCH_RR_COUNT:-5000}
 port_ip=${NET_BENCH_PORT:-15401}
 port_rr=$((port_ip + 1))  # iperf3 servers take the odd ports above
 
-for t in iperf3 python3; do
+if [ -x /usr/bin/python3 ]; then py=/usr/bin/python3; else py=python3; fi
+for t in iperf3 $py; do
     command -v $t >/dev/null || { echo "bench/net: $t is not installed; skipped"; exit 0; }
 done
 for f in "$netns" "$rr"; do
@@ -57,7 +58,7 @@ run() {  # NAME MTU: one path at one MTU
     port_ip=$((port_ip + 2))
     iperf3 -s -B 127.0.0.1 -p $port_ip >/dev/null 2>&1 &
     ipid=$!
-    python3 -c "import socket,time
+    $py -c "import socket,time
 for i in range(100):
     try: socket.create_connection(('127.0.0.1', $port_ip)).close(); break
     except OSError: time.sleep(0.05)"
@@ -93,7 +94,7 @@ done
 printf '  native loopback...\n'
 run native lo
 
-python3 - "$tmp" <<'EOF'
+$py - "$tmp" <<'EOF'
 import json, os, sys
 tmp = sys.argv[1]
 
