@@ -14,6 +14,10 @@
  *   4  end of stream on the picked socket (the host peer shut down)
  *   5  a connection arrives on the picked listener
  *   6  the guest side refuses (odd first byte) or takes frames again
+ *   7  the guest answers the last TCP segment the core sent: flags (first
+ *      byte), window (next two), payload (the rest); sequence and
+ *      acknowledgement numbers are taken from that segment, so the fuzzer
+ *      reaches established connections without guessing them
  * A truncated record is taken as a frame with what is left.
  */
 #include <errno.h>
@@ -45,6 +49,10 @@ typedef struct Fuzz {
     unsigned watched[FAKE_MAX];
     uint64_t now;
     bool refuse;
+    /* The last TCP segment sent to the guest (host order). */
+    bool have_seg;
+    uint32_t seg_src, seg_dst, seg_seq, seg_ack;
+    uint16_t seg_sport, seg_dport;
 } Fuzz;
 
 static FakeSock *fs_get(Fuzz *z, int fd)
@@ -153,7 +161,12 @@ static int f_sock_error(void *o, int fd)
 }
 
 static int f_send_space(void *o, int fd) { return (int)fs_get(o, fd)->space; }
-static int f_local_port(void *o, int fd, uint16_t *p) { fs_get(o, fd); *p = 1; return 0; }
+
+static int f_set_lowat(void *o, int fd, int bytes)
+{
+    /* Sometimes refuse, like a kernel without the option would. */
+    return fs_get(o, fd)->space & 1 ? -ENOPROTOOPT : 0;
+}
 
 static void f_close(void *o, int fd, bool abort_)
 {
@@ -167,9 +180,11 @@ static void f_close(void *o, int fd, bool abort_)
 }
 
 static const NsSockOps fake_ops = {
-    f_open, f_bind, f_listen, f_connect, f_accept, f_sendto, f_recvfrom,
-    f_peek, f_discard, f_shutdown, f_sock_error, f_send_space, f_local_port,
-    f_close,
+    .open = f_open, .bind = f_bind, .listen = f_listen, .connect = f_connect,
+    .accept = f_accept, .sendto = f_sendto, .recvfrom = f_recvfrom,
+    .peek = f_peek, .discard = f_discard, .shutdown_wr = f_shutdown,
+    .sock_error = f_sock_error, .send_space = f_send_space, .close = f_close,
+    .set_lowat = f_set_lowat,
 };
 
 static bool cb_output(void *opaque, const uint8_t *f, size_t len)
@@ -182,6 +197,19 @@ static bool cb_output(void *opaque, const uint8_t *f, size_t len)
     if (ns_rd16(f + 12) == NS_ETH_P_IP &&
         ns_csum_fold(ns_csum_add(0, f + NS_ETH_HLEN, 20)) != 0)
         abort();
+    if (ns_rd16(f + 12) == NS_ETH_P_IP && len >= NS_ETH_HLEN + 40 &&
+        f[NS_ETH_HLEN + 9] == NS_IPPROTO_TCP && !z->refuse) {
+        const uint8_t *ip = f + NS_ETH_HLEN, *t = ip + 20;
+        size_t tot = ns_rd16(ip + 2), doff = (size_t)(t[12] >> 4) * 4;
+        uint32_t seglen = (uint32_t)(tot - 20 - doff);
+        z->have_seg = true;
+        z->seg_src = ns_rd32(ip + 12);
+        z->seg_dst = ns_rd32(ip + 16);
+        z->seg_sport = ns_rd16(t);
+        z->seg_dport = ns_rd16(t + 2);
+        z->seg_ack = ns_rd32(t + 8);
+        z->seg_seq = ns_rd32(t + 4) + seglen + ((t[13] & 3) ? 1 : 0);
+    }
     return !z->refuse;
 }
 
@@ -195,7 +223,44 @@ static void cb_watch(void *opaque, int fd, unsigned events)
 
 static uint64_t cb_now(void *opaque) { return ((Fuzz *)opaque)->now; }
 
-static const NsCallbacks fuzz_cb = { cb_output, cb_watch, cb_now, NULL, NULL };
+static const NsCallbacks fuzz_cb = {
+    .output = cb_output, .watch = cb_watch, .now_ns = cb_now,
+};
+
+/* Op 7: a guest segment answering the last one the core sent. */
+static void guest_reply(NsCtx *ctx, Fuzz *z, const uint8_t *p, size_t len)
+{
+    static uint8_t frame[NS_ETH_HLEN + 20 + 20 + 1400];
+    uint8_t *ip = frame + NS_ETH_HLEN, *t = ip + 20;
+    size_t dlen = len > 3 ? len - 3 : 0;
+
+    if (!z->have_seg || len < 3)
+        return;
+    if (dlen > 1400)
+        dlen = 1400;
+    memset(frame, 0, NS_ETH_HLEN + 40);
+    memcpy(frame, "\x52\x55\x0a\x00\x02\x02\x52\x54\x00\x12\x34\x56", 12);
+    ns_wr16(frame + 12, NS_ETH_P_IP);
+    ip[0] = 0x45;
+    ns_wr16(ip + 2, (uint16_t)(40 + dlen));
+    ip[8] = 64;
+    ip[9] = NS_IPPROTO_TCP;
+    ns_wr32(ip + 12, z->seg_dst);
+    ns_wr32(ip + 16, z->seg_src);
+    ns_wr16(ip + 10, ns_csum_fold(ns_csum_add(0, ip, 20)));
+    ns_wr16(t, z->seg_dport);
+    ns_wr16(t + 2, z->seg_sport);
+    ns_wr32(t + 4, z->seg_ack);
+    ns_wr32(t + 8, z->seg_seq);
+    t[12] = 5 << 4;
+    t[13] = p[0];
+    ns_wr16(t + 14, ns_rd16(p + 1));
+    memcpy(t + 20, p + 3, dlen);
+    ns_wr16(t + 16, ns_csum_fold(ns_csum_add(
+                        ns_csum_pseudo(z->seg_dst, z->seg_src, NS_IPPROTO_TCP, 20 + dlen),
+                        t, 20 + dlen)));
+    ns_input(ctx, frame, NS_ETH_HLEN + 40 + dlen);
+}
 
 static int pick(Fuzz *z, uint8_t b)
 {
@@ -244,7 +309,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p = data + off;
         off += len;
 
-        switch (op % 7) {
+        switch (op % 8) {
         case 0:
             ns_input(ctx, p, len);
             break;
@@ -293,6 +358,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             z.refuse = len && (p[0] & 1);
             if (!z.refuse)
                 ns_output_ready(ctx);
+            break;
+        case 7:
+            guest_reply(ctx, &z, p, len);
             break;
         }
         if (ns_flow_count(ctx) > cfg.max_flows)

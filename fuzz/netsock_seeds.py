@@ -89,6 +89,14 @@ seeds = {
     "tcp-refused": rec(0, tcp(GW, 41001, 81, 5000, 0, 0x02, opts=SYN_OPTS)) + rec(3, b"\x02\x0c\x02"),
     "tcp-fwd": rec(0, arp_req(GW)) + rec(5, b"\x00") + rec(0, tcp(GW, 80, 40000, 7000, 1, 0x12, opts=SYN_OPTS))
     + rec(2, b"\x02GET /") + rec(1, b"\0" * 50),
+    # Established through op 7 (answers built from the core's last segment).
+    "tcp-est": rec(0, tcp(GW, 41002, 80, 1000, 0, 0x02, opts=SYN_OPTS)) + rec(3, b"\x02\x04\x00")
+    + rec(7, b"\x10\x10\x00") + rec(2, b"\x02" + b"h" * 3000) + rec(7, b"\x18\x10\x00data from guest")
+    + rec(7, b"\x10\x00\x00") + rec(1, b"\0" * 40) + rec(7, b"\x10\x40\x00") + rec(4, b"\x02")
+    + rec(7, b"\x10\x40\x00") + rec(7, b"\x11\x40\x00") + rec(1, b"\0" * 250),
+    "tcp-fwd-est": rec(0, arp_req(GW)) + rec(5, b"\x00") + rec(7, b"\x12\x20\x00")
+    + rec(2, b"\x02GET / HTTP/1.0\r\n\r\n") + rec(7, b"\x18\x20\x00HTTP/1.0 200 OK\r\n")
+    + rec(7, b"\x04\x00\x00"),
     "malformed": rec(0, b"\0" * 10) + rec(0, ip(GUEST, GW, 17, b"\0" * 12, frag=0x2000))
     + rec(0, ip(GUEST, GW, 6, b"\0" * 24)) + rec(0, eth(0x0800, b"\x45" + b"\0" * 30)),
 }

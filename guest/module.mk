@@ -11,7 +11,7 @@ NM ?= nm
 GUEST_GCC_INCLUDE := $(shell $(CC32) -m32 -print-file-name=include)
 # -mgeneral-regs-only: kernel code never touches x87/SSE state, so user
 # processes' FPU registers survive traps without a save.
-GUEST_CFLAGS := -m32 -march=i686 -std=gnu11 -O2 -g -ffreestanding -fno-pic -fno-pie \
+GUEST_CFLAGS := -m32 -march=i586 -std=gnu11 -O2 -g -ffreestanding -fno-pic -fno-pie \
 	-fno-stack-protector -fcf-protection=none -fno-asynchronous-unwind-tables \
 	-fno-omit-frame-pointer -mgeneral-regs-only -nostdinc -isystem $(GUEST_GCC_INCLUDE) \
 	-Iguest/sdk/include -Iinclude $(WARN)
@@ -85,7 +85,7 @@ GUESTS += $(B)/guest/$(1).elf $(if $(GUEST_HAVE_LILY_CC),$(B)/guest/$(1)-lily.el
 endef
 
 $(eval $(call guest_kernel,testkernel,$(addprefix guest/testkernel/,main.c tap.c exc.c \
-	proc.c t_cpu.c t_exc.c t_paging.c t_user.c t_irq.c bench.c),guest/testkernel/user.c))
+	proc.c t_cpu.c t_exc.c t_paging.c t_user.c t_irq.c t_dev.c bench.c lowmem.S),guest/testkernel/user.c))
 
 # Further guest kernels (guest/NAME/module.mk) build on the rules above.
 include $(filter-out guest/module.mk,$(wildcard guest/*/module.mk))

@@ -487,7 +487,7 @@ static bool rw_include(LilyasRewriter *rw, const char *name, size_t len, GString
     char *file = g_strndup(name, len);
     unsigned saved_line = rw->line;
     bool saved_comment = rw->in_block_comment;
-    char *saved_file = g_strdup(rw->file_name);
+    char *saved_file;
     GError *error = NULL;
     char *path, *quoted;
 
@@ -496,6 +496,7 @@ static bool rw_include(LilyasRewriter *rw, const char *name, size_t len, GString
         g_free(file);
         return false;
     }
+    saved_file = g_strdup(rw->file_name);
     rw->in_block_comment = false;
     path = rw->include(rw->include_opaque, file, &error);
     rw->line = saved_line;
@@ -539,12 +540,10 @@ static unsigned rw_line(LilyasRewriter *rw, const char *line, size_t n, GString 
         case RW_STMT_EMPTY:
             break;
         case RW_STMT_PREFIX_ONLY:
-            if (rw->pending_prefix < 0 && !st.has_labels) {
+            if (rw->pending_prefix < 0) {
                 g_string_append_len(out, line + emitted, (gssize)(at - emitted));
                 emitted = at;
                 rw->pending_prefix = (gssize)out->len;
-            } else if (st.has_labels) {
-                rw->pending_prefix = -1;
             }
             break;
         case RW_STMT_OTHER:
@@ -558,8 +557,11 @@ static unsigned rw_line(LilyasRewriter *rw, const char *line, size_t n, GString 
             }
             break;
         case RW_STMT_SENSITIVE:
-            if (rw->pending_prefix >= 0 && !st.has_labels) {
-                /* `rep; pushf`: the trap must come before the prefix. */
+            if (rw->pending_prefix >= 0) {
+                /* `rep; pushf`: the trap must come before the prefix, or the
+                 * prefix would apply to the trap and the VM not see a site. */
+                if (st.has_labels)
+                    rw_warn(rw, "a label between a prefix and its instruction points into a rewrite site");
                 rw_append_trap(rw, out, rw->pending_prefix, st.vec);
             } else {
                 g_string_append_len(out, line + emitted, (gssize)(at - emitted));

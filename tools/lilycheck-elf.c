@@ -179,7 +179,13 @@ gboolean lilycheck_elf_load(const char *path, LilycheckElf *elf, GError **error)
     memset(elf, 0, sizeof *elf);
     if (!g_file_get_contents(path, &contents, &size, error))
         return FALSE;
-    elf->data = (uint8_t *)contents;
+    return lilycheck_elf_parse(path, (uint8_t *)contents, size, elf, error);
+}
+
+gboolean lilycheck_elf_parse(const char *path, uint8_t *data, size_t size, LilycheckElf *elf, GError **error)
+{
+    memset(elf, 0, sizeof *elf);
+    elf->data = data;
     elf->size = size;
     elf->code = g_array_new(FALSE, FALSE, sizeof(LilycheckCode));
     elf->symbols = g_array_new(FALSE, FALSE, sizeof(LilycheckSymbol));

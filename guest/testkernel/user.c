@@ -187,6 +187,21 @@ uint32_t user_fpu(uint32_t arg)
     return 0;
 }
 
+/*
+ * Write to, then read back, one word in each of the first pages of the
+ * demand-paged window: every first touch is a #PF the kernel resolves.
+ * Returns 0, or 1 + the index of the first page that lost its word.
+ */
+uint32_t user_touch_pages(uint32_t pages)
+{
+    for (uint32_t i = 0; i < pages; i++)
+        *(volatile uint32_t *)(USER_DEMAND_VA + i * 4096 + 4 * i) = 0xd0d00000u + i;
+    for (uint32_t i = 0; i < pages; i++)
+        if (*(volatile uint32_t *)(USER_DEMAND_VA + i * 4096 + 4 * i) != 0xd0d00000u + i)
+            return 1 + i;
+    return 0;
+}
+
 /* Cycles per null system call: USER_SAMPLES batches of arg calls each. */
 uint32_t user_bench_syscall(uint32_t arg)
 {

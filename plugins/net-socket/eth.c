@@ -8,7 +8,27 @@
 
 static const uint8_t ns_broadcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
+#define NS_DEFERRED_MAX 64
+
 void ns_input(NsCtx *ctx, const uint8_t *frame, size_t len)
+{
+    if (ctx->depth) {
+        /* Re-entered from our own output: the frame buffer and the flow
+         * being served are in use, so handle this frame afterwards. */
+        if (g_queue_get_length(&ctx->deferred) >= NS_DEFERRED_MAX ||
+            len > NS_FRAME_MAX) {
+            ns_stat_inc(ctx, NS_ST_RX_DEFERRED_DROP);
+            return;
+        }
+        g_queue_push_tail(&ctx->deferred, g_bytes_new(frame, len));
+        return;
+    }
+    ns_enter(ctx);
+    ns_eth_input(ctx, frame, len);
+    ns_leave(ctx);
+}
+
+void ns_eth_input(NsCtx *ctx, const uint8_t *frame, size_t len)
 {
     uint16_t type;
 

@@ -32,8 +32,9 @@ void ns_config_default(NsConfig *cfg)
     cfg->loopback = true;
     cfg->mtu = 1500;
     cfg->max_flows = 256;
-    cfg->udp_timeout_s = 60;
-    cfg->tcp_timeout_s = 7200;
+    /* NAT behaviour as RFC 4787 (REQ-5) and RFC 5382 (REQ-5) ask. */
+    cfg->udp_timeout_s = 120;
+    cfg->tcp_timeout_s = 7440;
     cfg->lease_s = 86400;
 }
 
@@ -96,12 +97,46 @@ void ns_sock_del(NsCtx *ctx, int fd)
         ctx->cb.watch(ctx->cb_opaque, fd, 0);
 }
 
+void ns_enter(NsCtx *ctx)
+{
+    ctx->depth++;
+}
+
+void ns_leave(NsCtx *ctx)
+{
+    GBytes *b;
+
+    if (ctx->depth > 1) {
+        ctx->depth--;
+        return;
+    }
+    /* Outermost: handle what arrived meanwhile (still at depth 1, so
+     * frames sent in answer to these are deferred in turn, bounded). */
+    for (;;) {
+        if ((b = g_queue_pop_head(&ctx->deferred))) {
+            gsize len;
+            const uint8_t *d = g_bytes_get_data(b, &len);
+            ns_eth_input(ctx, d, len);
+            g_bytes_unref(b);
+        } else if (ctx->kick_pending) {
+            ctx->kick_pending = false;
+            ns_tcp_kick(ctx);
+        } else {
+            break;
+        }
+    }
+    ctx->depth = 0;
+}
+
 void ns_sock_event(NsCtx *ctx, int fd, unsigned events)
 {
     NsSockHandler *h = g_hash_table_lookup(ctx->socks, GINT_TO_POINTER(fd));
 
-    if (h)
-        h->fn(ctx, h->obj, fd, events);
+    if (!h)
+        return;
+    ns_enter(ctx);
+    h->fn(ctx, h->obj, fd, events);
+    ns_leave(ctx);
 }
 
 bool ns_flow_admit(NsCtx *ctx)
@@ -218,6 +253,7 @@ void ns_free(NsCtx *ctx)
     ns_icmp_free_all(ctx);
     ns_dns_free(ctx);
     ns_fwd_close_all(ctx);
+    g_queue_clear_full(&ctx->deferred, (GDestroyNotify)g_bytes_unref);
     g_hash_table_destroy(ctx->tcp_flows);
     g_hash_table_destroy(ctx->udp_flows);
     g_hash_table_destroy(ctx->icmp_flows);
@@ -232,10 +268,12 @@ void ns_tick(NsCtx *ctx)
 {
     uint64_t now = ns_now(ctx);
 
+    ns_enter(ctx);
     ns_tcp_tick(ctx, now);
     ns_udp_tick(ctx, now);
     ns_icmp_tick(ctx, now);
     ns_dns_tick(ctx, now);
+    ns_leave(ctx);
 }
 
 uint64_t ns_next_deadline(NsCtx *ctx)
@@ -255,5 +293,11 @@ uint64_t ns_next_deadline(NsCtx *ctx)
 
 void ns_output_ready(NsCtx *ctx)
 {
+    if (ctx->depth) {
+        ctx->kick_pending = true;
+        return;
+    }
+    ns_enter(ctx);
     ns_tcp_kick(ctx);
+    ns_leave(ctx);
 }

@@ -95,7 +95,7 @@ static NsIcmpFlow *icmp_flow_get(NsCtx *ctx, uint16_t id, uint32_t dst)
         }
         return NULL;
     }
-    if (ctx->cfg.outbound)
+    if (ctx->cfg.outbound && (dst >> 24) != 127)
         ctx->sops->bind(ctx->sops_opaque, fd, ctx->cfg.outbound, 0);
     f = g_new0(NsIcmpFlow, 1);
     f->guest_id = id;

@@ -79,7 +79,8 @@
     X(TCP_CONNECT_FAIL, "tcp-connect-failed")                               \
     X(FLOW_LIMIT, "flow-limit-hit")                                         \
     X(FLOWS_OPENED, "flows-opened")                                         \
-    X(FLOWS_CLOSED, "flows-closed")
+    X(FLOWS_CLOSED, "flows-closed")                                         \
+    X(RX_DEFERRED_DROP, "rx-deferred-dropped")
 
 typedef enum NsStat {
 #define NS_STAT_ENUM(id, name) NS_ST_##id,
@@ -120,12 +121,14 @@ typedef struct NsSockOps {
     int (*sock_error)(void *o, int fd);
     /* Free space in the send buffer, in bytes. */
     int (*send_space)(void *o, int fd);
-    int (*local_port)(void *o, int fd, uint16_t *port);
     /* abort: reset the connection (SO_LINGER 0) instead of a clean close. */
     void (*close)(void *o, int fd, bool abort);
+    /* Report the socket readable only with at least bytes queued. */
+    int (*set_lowat)(void *o, int fd, int bytes);
 } NsSockOps;
 
 extern const NsSockOps ns_sock_posix; /* real host sockets (sock.c) */
+extern const NsSockOps ns_sock_posix_peek_copy; /* same, never SO_PEEK_OFF */
 
 /* What the embedder provides. */
 typedef struct NsCallbacks {
@@ -246,6 +249,12 @@ struct NsCtx {
     unsigned dns_pending;
     uint16_t dns_next_id;
 
+    /* Frames the guest side handed in while the core was itself sending
+     * (a NIC that answers synchronously): processed when it is done. */
+    unsigned depth;
+    GQueue deferred;        /* GBytes* */
+    bool kick_pending;      /* ns_output_ready() while busy */
+
     bool ping_warned;
     uint16_t ip_id;
     uint32_t isn_seed;
@@ -255,6 +264,10 @@ struct NsCtx {
 };
 
 /* flow.c */
+/* Bracket every entry point that may send frames (see NsCtx.depth). */
+void ns_enter(NsCtx *ctx);
+void ns_leave(NsCtx *ctx);
+void ns_eth_input(NsCtx *ctx, const uint8_t *frame, size_t len);
 void ns_stat_inc(NsCtx *ctx, NsStat id);
 void ns_logf(NsCtx *ctx, int level, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 uint64_t ns_now(NsCtx *ctx);

@@ -7,8 +7,10 @@
 #include "ns.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -110,10 +112,22 @@ static ssize_t posix_recvfrom(void *o, int fd, void *buf, size_t len,
     return n;
 }
 
+/* Nothing beyond the bytes in flight: end of stream, or just no data yet? */
+static ssize_t peek_nothing_new(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP)))
+        return 0;
+    return -EAGAIN;
+}
+
 /* Scratch space for the bytes a peek skips over or a discard throws away. */
 static uint8_t skip_buf[1 << 16];
 
-static ssize_t posix_peek(void *o, int fd, size_t skip, void *buf, size_t len)
+/* Peek past skip bytes by peeking them too, into a throw-away buffer:
+ * works on every kernel, but copies the bytes in flight again each time. */
+static ssize_t posix_peek_copy(void *o, int fd, size_t skip, void *buf, size_t len)
 {
     struct iovec iov[2 + 64];
     struct msghdr mh;
@@ -144,8 +158,26 @@ static ssize_t posix_peek(void *o, int fd, size_t skip, void *buf, size_t len)
     if (n == 0)
         return 0;
     if ((size_t)n <= skip)
-        return -EAGAIN; /* nothing new beyond what was sent */
+        return peek_nothing_new(fd);
     return n - (ssize_t)skip;
+}
+
+static ssize_t posix_peek(void *o, int fd, size_t skip, void *buf, size_t len)
+{
+    int off = (int)skip;
+    ssize_t n;
+
+    /* Where the kernel can start a peek at an offset (SO_PEEK_OFF on TCP,
+     * Linux 6.9 and later), the bytes in flight are not copied again. */
+    if (skip > INT_MAX ||
+        setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof off) < 0)
+        return posix_peek_copy(o, fd, skip, buf, len);
+    n = recv(fd, buf, len, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && errno == EAGAIN)
+        return peek_nothing_new(fd);
+    if (n < 0)
+        return -errno;
+    return n; /* 0: nothing follows and the peer has shut down */
 }
 
 static ssize_t posix_discard(void *o, int fd, size_t len)
@@ -191,15 +223,9 @@ static int posix_send_space(void *o, int fd)
     return sndbuf > outq ? sndbuf - outq : 0;
 }
 
-static int posix_local_port(void *o, int fd, uint16_t *port)
+static int posix_set_lowat(void *o, int fd, int bytes)
 {
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof sa;
-
-    if (getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
-        return -errno;
-    *port = ntohs(sa.sin_port);
-    return 0;
+    return setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes) < 0 ? -errno : 0;
 }
 
 static void posix_close(void *o, int fd, bool abort)
@@ -224,6 +250,24 @@ const NsSockOps ns_sock_posix = {
     .shutdown_wr = posix_shutdown_wr,
     .sock_error = posix_sock_error,
     .send_space = posix_send_space,
-    .local_port = posix_local_port,
     .close = posix_close,
+    .set_lowat = posix_set_lowat,
+};
+
+/* The same without SO_PEEK_OFF, as on kernels before 6.9 (for tests). */
+const NsSockOps ns_sock_posix_peek_copy = {
+    .open = posix_open,
+    .bind = posix_bind,
+    .listen = posix_listen,
+    .connect = posix_connect,
+    .accept = posix_accept,
+    .sendto = posix_sendto,
+    .recvfrom = posix_recvfrom,
+    .peek = posix_peek_copy,
+    .discard = posix_discard,
+    .shutdown_wr = posix_shutdown_wr,
+    .sock_error = posix_sock_error,
+    .send_space = posix_send_space,
+    .close = posix_close,
+    .set_lowat = posix_set_lowat,
 };

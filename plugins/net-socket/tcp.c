@@ -18,11 +18,14 @@
  *
  * No payload is ever buffered in this file:
  *  - host -> guest: bytes stay in the host socket's receive queue until the
- *    guest acknowledges them.  Sending peeks (MSG_PEEK) past the bytes
- *    already in flight; an ACK consumes the acknowledged bytes with a real
- *    recv.  A retransmission simply peeks from the start again.  When the
- *    guest's window is full we stop watching the socket, so the kernel's
- *    own flow control pushes back on the remote sender.
+ *    guest acknowledges them.  Sending peeks (MSG_PEEK, at an offset with
+ *    SO_PEEK_OFF where the kernel has it) past the bytes already in flight;
+ *    an ACK consumes the acknowledged bytes with a real recv.  A
+ *    retransmission simply peeks from the start again.  A receive
+ *    low-water mark (SO_RCVLOWAT) of "bytes in flight + 1" makes POLLIN
+ *    report new data only.  When the guest's window is full we stop
+ *    watching the socket, so the kernel's own flow control pushes back on
+ *    the remote sender.
  *  - guest -> host: a segment is acknowledged only for what send() took.
  *    When the host socket would block we advertise a zero window and watch
  *    for POLLOUT; the guest retransmits the rest.  The window we advertise
@@ -93,6 +96,8 @@ struct NsTcpFlow {
     bool fin_acked;
     bool guest_fin;      /* guest's FIN seen, host write side shut */
     bool wait_out;       /* host send buffer full: advertising 0 */
+    int lowat;           /* receive low-water mark set on the socket */
+    int64_t wnd_cache;   /* window for a burst of segments (-1: ask) */
     bool out_blocked;    /* the guest side refused a frame */
 
     uint64_t rto_deadline; /* 0: nothing to retransmit */
@@ -109,11 +114,17 @@ static uint32_t tcp_rcv_window(NsCtx *ctx, NsTcpFlow *f)
     int space;
     uint32_t max = 65535u << f->rcv_wscale;
 
+    if (f->wnd_cache >= 0)
+        return (uint32_t)f->wnd_cache;
     if (f->wait_out || f->guest_fin || f->fd < 0)
         return f->guest_fin ? 65535u << f->rcv_wscale : 0;
     space = ctx->sops->send_space(ctx->sops_opaque, f->fd);
-    if (space <= 0)
+    if (space <= 0) {
+        /* A closed window must reopen by itself: wait for POLLOUT. */
+        if (f->state == TCP_S_ESTABLISHED)
+            f->wait_out = true;
         return 0;
+    }
     return MIN((uint32_t)space, max);
 }
 
@@ -212,6 +223,9 @@ static void tcp_set_events(NsCtx *ctx, NsTcpFlow *f, unsigned events)
 
 static void tcp_flow_free(NsCtx *ctx, NsTcpFlow *f, bool abort)
 {
+    ns_logf(ctx, 3, "tcp %u <-> %u.%u.%u.%u:%u closed%s", f->gport,
+            f->raddr >> 24, (f->raddr >> 16) & 255, (f->raddr >> 8) & 255,
+            f->raddr & 255, f->rport, abort ? " (reset)" : "");
     if (f->fd >= 0) {
         ns_sock_del(ctx, f->fd);
         ctx->sops->close(ctx->sops_opaque, f->fd, abort);
@@ -250,6 +264,8 @@ static NsTcpFlow *tcp_flow_new(NsCtx *ctx, uint16_t gport, uint32_t raddr,
     f->snd_una = f->snd_nxt = f->iss;
     f->mss = TCP_DEFAULT_MSS;
     f->rto_ns = TCP_RTO_INIT_NS;
+    f->lowat = 1;
+    f->wnd_cache = -1;
     f->last_activity = ns_now(ctx);
     g_hash_table_insert(ctx->tcp_flows, &f->key, f);
     ns_flow_opened(ctx);
@@ -292,17 +308,37 @@ static void tcp_check_done(NsCtx *ctx, NsTcpFlow *f)
 
 /* ---- host -> guest ----------------------------------------------------- */
 
+/*
+ * The bytes in flight stay queued in the socket, so a level-triggered
+ * POLLIN would fire for them forever.  A receive low-water mark just above
+ * them makes it fire for new data (or end of stream) only.  Without one,
+ * reading resumes on the guest's next ACK instead.
+ */
+static bool tcp_set_lowat(NsCtx *ctx, NsTcpFlow *f, uint32_t inflight)
+{
+    int want = (int)inflight + 1;
+
+    if (f->lowat == want)
+        return true;
+    if (f->lowat < 0 || ctx->sops->set_lowat(ctx->sops_opaque, f->fd, want) < 0) {
+        f->lowat = -1; /* not supported: do not try again */
+        return inflight == 0;
+    }
+    f->lowat = want;
+    return true;
+}
+
 static void tcp_update_events(NsCtx *ctx, NsTcpFlow *f)
 {
     unsigned ev = 0;
     uint32_t inflight = f->snd_nxt - f->snd_una;
+    int32_t room = (int32_t)(f->snd_una + f->snd_wnd - f->snd_nxt);
 
     if (f->state == TCP_S_CONNECTING)
         ev = NS_EV_OUT;
     else if (f->state == TCP_S_ESTABLISHED) {
-        /* Reading resumes on the guest's next ACK while data is in flight:
-         * the unconsumed bytes would keep a level-triggered POLLIN firing. */
-        if (!f->host_eof && !f->out_blocked && inflight == 0 && f->snd_wnd > 0)
+        if (!f->host_eof && !f->out_blocked && room > 0 &&
+            inflight < TCP_MAX_INFLIGHT && tcp_set_lowat(ctx, f, inflight))
             ev |= NS_EV_IN;
         if (f->wait_out)
             ev |= NS_EV_OUT;
@@ -319,6 +355,8 @@ static bool tcp_host_read(NsCtx *ctx, NsTcpFlow *f)
     if (f->state != TCP_S_ESTABLISHED)
         return true;
     f->out_blocked = false;
+    /* One look at the host send buffer serves the whole burst. */
+    f->wnd_cache = tcp_rcv_window(ctx, f);
     while (!f->host_eof && budget-- > 0) {
         uint32_t inflight = f->snd_nxt - f->snd_una;
         int32_t room = (int32_t)(f->snd_una + f->snd_wnd - f->snd_nxt);
@@ -337,6 +375,7 @@ static bool tcp_host_read(NsCtx *ctx, NsTcpFlow *f)
             break;
         }
         if (n < 0) {
+            f->wnd_cache = -1;
             tcp_abort(ctx, f);
             return false;
         }
@@ -355,6 +394,7 @@ static bool tcp_host_read(NsCtx *ctx, NsTcpFlow *f)
         if (f->out_blocked)
             break;
     }
+    f->wnd_cache = -1;
     if (f->host_eof && !f->fin_sent && !f->out_blocked) {
         if (tcp_send(ctx, f, TCP_FIN | TCP_ACK, f->snd_nxt, NULL, 0)) {
             f->fin_sent = true;
@@ -474,6 +514,9 @@ static void tcp_connected(NsCtx *ctx, NsTcpFlow *f)
     int err = ctx->sops->sock_error(ctx->sops_opaque, f->fd);
 
     if (err < 0) {
+        ns_logf(ctx, 3, "tcp %u -> %u.%u.%u.%u:%u: connect failed (%s), reset",
+                f->gport, f->raddr >> 24, (f->raddr >> 16) & 255,
+                (f->raddr >> 8) & 255, f->raddr & 255, f->rport, g_strerror(-err));
         ns_stat_inc(ctx, NS_ST_TCP_CONNECT_FAIL);
         ns_stat_inc(ctx, NS_ST_TCP_RST_TX);
         tcp_emit(ctx, f->raddr, f->rport, ctx->cfg.guest, f->gport, 0,

@@ -112,9 +112,12 @@ static NsUdpFlow *udp_flow_new(NsCtx *ctx, uint64_t key, uint16_t gport)
     return f;
 }
 
-static NsUdpFlow *udp_flow_outbound(NsCtx *ctx, uint16_t gport)
+/* One socket per guest port; a second one for host loopback when outgoing
+ * sockets are bound to an outbound address (which cannot reach 127/8). */
+static NsUdpFlow *udp_flow_outbound(NsCtx *ctx, uint16_t gport, bool loopback)
 {
-    uint64_t key = ns_flow_key(gport, 0, 0);
+    bool bind_out = ctx->cfg.outbound && !loopback;
+    uint64_t key = ns_flow_key(gport, 0, bind_out ? 1 : 0);
     NsUdpFlow *f = g_hash_table_lookup(ctx->udp_flows, &key);
     int fd;
 
@@ -125,7 +128,7 @@ static NsUdpFlow *udp_flow_outbound(NsCtx *ctx, uint16_t gport)
         ns_stat_inc(ctx, NS_ST_UDP_ERR);
         return NULL;
     }
-    if (ctx->cfg.outbound &&
+    if (bind_out &&
         ctx->sops->bind(ctx->sops_opaque, fd, ctx->cfg.outbound, 0) < 0) {
         ns_stat_inc(ctx, NS_ST_UDP_ERR);
         ctx->sops->close(ctx->sops_opaque, fd, false);
@@ -203,7 +206,7 @@ void ns_udp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
             ns_icmp_unreach(ctx, 3, ip_pkt, ip_len);
         return;
     }
-    f = udp_flow_outbound(ctx, sport);
+    f = udp_flow_outbound(ctx, sport, (host >> 24) == 127);
     if (!f)
         return;
     n = ctx->sops->sendto(ctx->sops_opaque, f->fd, p, len, host, dport);

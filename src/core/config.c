@@ -646,6 +646,7 @@ static LilyInstance *cfg_instance_new(LilyVm *vm, const char *name, const LilyPl
     inst->arena = g_ptr_array_new_with_free_func(g_free);
     inst->values = g_new0(LilyOptValue, opt_count(p->desc->options) + 1);
     inst->stats = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    inst->stats_by_ptr = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     return inst;
 }
 
@@ -728,7 +729,7 @@ static gboolean cfg_resolve_machine(LilyVm *vm, GError **error)
         return FALSE;
     }
 
-    LilyOptValue core[G_N_ELEMENTS(cfg_machine_options)];
+    LilyOptValue core[G_N_ELEMENTS(cfg_machine_options)] = { { 0 } };
     OptArena *arena = g_ptr_array_new_with_free_func(g_free);
     if (!cfg_fill_values(m, cfg_machine_options, core, arena, "machine", error)) {
         g_ptr_array_free(arena, TRUE);
@@ -830,8 +831,8 @@ char *cfg_default_machine_text(const Registry *reg)
     const LilyPlugin *p;
     if ((p = registry_find(reg, "pic-i8259"))) {
         g_string_append(s, "\n[device pic]\nplugin = pic-i8259\n");
-        cfg_default_key(s, p, "iobase", "0x20");
-        cfg_default_key(s, p, "iobase2", "0xa0");
+        cfg_default_key(s, p, "iobase-master", "0x20");
+        cfg_default_key(s, p, "iobase-slave", "0xa0");
     }
     if ((p = registry_find(reg, "pit-i8254"))) {
         g_string_append(s, "\n[device pit]\nplugin = pit-i8254\n");
@@ -860,3 +861,13 @@ char *cfg_default_machine_text(const Registry *reg)
     return g_string_free(s, FALSE);
 }
 
+
+const LilyOption *cfg_machine_core_options(void)
+{
+    return cfg_machine_options;
+}
+
+const LilyOption *cfg_netdev_core_options(void)
+{
+    return cfg_netdev_options;
+}

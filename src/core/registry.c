@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "config.h"
+#include <lilyvm/mmu.h>
 #include "src/core/core.h"
 
 /* A descriptor must at least reach the end of the fields of ABI 1.0. */
@@ -204,8 +205,32 @@ static gboolean registry_check_desc(const LilyPluginDesc *d, const char *path, G
                     "%s: plugin '%s' has no init function", path, d->name);
         return FALSE;
     }
+    if (d->kind == LILY_PLUGIN_MMU) {
+        /* The CPU calls fault() and translate() through this table. */
+        const LilyMmuOps *ops = d->kind_ops;
+        size_t need = offsetof(LilyMmuOps, translate) + sizeof ops->translate;
+        if (!ops || ops->size < need || !ops->fault || !ops->translate) {
+            g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_PLUGIN,
+                        "%s: MMU plugin '%s' needs kind_ops pointing to a LilyMmuOps "
+                        "(lilyvm/mmu.h) with size, fault and translate set", path, d->name);
+            return FALSE;
+        }
+    }
     char *who = g_strdup_printf("%s: plugin '%s'", path, d->name);
     gboolean ok = registry_check_options(d->options, who, error);
+    /* Keys the core owns in the plugin's config group would hide the plugin's own. */
+    const LilyOption *core = d->kind == LILY_PLUGIN_NETDEV ? cfg_netdev_core_options()
+                             : (d->kind == LILY_PLUGIN_CPU || d->kind == LILY_PLUGIN_MMU)
+                                 ? cfg_machine_core_options()
+                                 : NULL;
+    for (size_t i = 0; ok && core && d->options && d->options[i].name; i++) {
+        if (opt_find(core, d->options[i].name, NULL)) {
+            g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_PLUGIN,
+                        "%s: option '%s' is a key the core owns in the plugin's config "
+                        "group; rename it", who, d->options[i].name);
+            ok = FALSE;
+        }
+    }
     g_free(who);
     return ok;
 }

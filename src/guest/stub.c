@@ -189,8 +189,8 @@ static void stub_record(VcpuPage *p, int sig, const siginfo_t *si, const ucontex
         p->trap.syscall_nr = 0;
         p->trap.syscall_arch = 0;
     }
-    p->trap.flags = 0;
     p->trap.host_ip = (uint64_t)g[REG_RIP];
+    p->trap.flags = vcpu_trap_flags(&p->trap);
 }
 
 static void stub_write_back(const VcpuPage *p, ucontext_t *uc)
@@ -237,12 +237,14 @@ static void stub_exec_ops(VcpuPage *p)
         if ((addr & STUB_PAGE_MASK) || (len & STUB_PAGE_MASK) || len == 0 ||
             addr + len > STUB_4G || (prot & ~7ull)) {
             ret = -EINVAL;
-        } else if (kind == LILY_MAP_OP_MAP) {
+        } else if (kind == LILY_MAP_OP_MAP || kind == LILY_MAP_OP_MAP_POPULATE) {
+            long flags = MAP_SHARED | MAP_FIXED | (kind == LILY_MAP_OP_MAP_POPULATE ? MAP_POPULATE : 0);
+
             if ((off & STUB_PAGE_MASK) || off > stub.memfd_size || len > stub.memfd_size - off)
                 ret = -EINVAL;
             else
-                ret = stub_syscall(__NR_mmap, (long)addr, (long)len, (long)prot,
-                                   MAP_SHARED | MAP_FIXED, stub.memfd, (long)off);
+                ret = stub_syscall(__NR_mmap, (long)addr, (long)len, (long)prot, flags,
+                                   stub.memfd, (long)off);
             if (ret == (long)addr)
                 ret = 0;
         } else if (kind == LILY_MAP_OP_UNMAP) {
@@ -319,6 +321,13 @@ __attribute__((no_stack_protector)) static void stub_handler(int sig, siginfo_t 
     }
 
     stub_record(p, sig, si, uc, guest_fs);
+    /* The start trap always goes to the VM: it carries the first entry. */
+    if (stub.local_handler && uc->uc_mcontext.gregs[REG_RIP] != (greg_t)stub_start_ip() &&
+        stub.local_handler(stub.local_ctx, &p->regs, &p->trap)) {
+        stub_write_back(p, uc);
+        stub_load_segments(p->regs.ds, p->regs.es, p->regs.fs, p->regs.gs);
+        return;
+    }
     stub_hand_over(p);
     stub_exec_ops(p);
     stub_write_back(p, uc);
@@ -468,12 +477,14 @@ static void stub_build_filter(StubFilter *f)
     stub_require_eq(f, FUTEX_WAKE);
     stub_rule_end(f);
 
-    /* mmap(low addr, len, prot <= RWX, MAP_SHARED|MAP_FIXED, memfd, off) */
+    /* mmap(low addr, len, prot <= RWX, MAP_SHARED|MAP_FIXED[|MAP_POPULATE], memfd, off) */
     stub_rule_begin(f, __NR_mmap);
     stub_require_low_range(f, 0, 1);
     stub_require_flags_subset(f, 2, PROT_READ | PROT_WRITE | PROT_EXEC);
     stub_require_field(f, SD_ARG_HI(3), 0);
-    stub_require_field(f, SD_ARG_LO(3), MAP_SHARED | MAP_FIXED);
+    stub_emit(f, BPF_LD | BPF_W | BPF_ABS, SD_ARG_LO(3), 0, 0);
+    stub_emit(f, BPF_JMP | BPF_JEQ | BPF_K, MAP_SHARED | MAP_FIXED, 1, 0);
+    stub_require_eq(f, MAP_SHARED | MAP_FIXED | MAP_POPULATE);
     stub_require_field(f, SD_ARG_LO(4), (uint32_t)stub.memfd);
     stub_rule_end(f);
 
@@ -579,6 +590,8 @@ void stub_main(const StubParams *params)
     stub.vm_pid = params->vm_pid;
     stub.use_ptrace = params->use_ptrace;
     stub_have_fsgsbase = params->have_fsgsbase;
+    stub.local_handler = params->local_handler;
+    stub.local_ctx = params->local_ctx;
 
     /* Die with the VM; if it is already gone, do not start. */
     stub_syscall(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);

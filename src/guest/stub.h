@@ -22,6 +22,8 @@ typedef struct StubParams {
     pid_t vm_pid;           /* the VM process (our parent) */
     int use_ptrace;         /* PTRACE_TRACEME and let the tracer hand over */
     int have_fsgsbase;      /* the CPU and kernel allow wrfsbase */
+    LilyLocalHandler local_handler; /* signal transport: tried before every hand-over */
+    void *local_ctx;
 } StubParams;
 
 /*

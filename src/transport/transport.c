@@ -114,6 +114,8 @@ gboolean transport_start(LilyTransport *t, GError **error)
         .vm_pid = getpid(),
         .use_ptrace = t->cfg.kind == LILY_TRANSPORT_PTRACE,
         .have_fsgsbase = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) != 0,
+        .local_handler = t->cfg.kind == LILY_TRANSPORT_SIGNAL ? t->cfg.local_handler : NULL,
+        .local_ctx = t->cfg.local_ctx,
     };
     pid_t pid;
 
@@ -255,10 +257,7 @@ void transport_fail(LilyTransport *t, const char *what)
 /* Flags both transports derive the same way from the record. */
 void transport_finish_record(LilyTrap *trap)
 {
-    trap->flags = 0;
-    if (trap->signo == SIGSYS && trap->syscall_arch == 0x40000003u /* AUDIT_ARCH_I386 */ &&
-        trap->host_ip >= TRANSPORT_4G)
-        trap->flags |= LILY_TRAP_F_FAST_SYSCALL;
+    trap->flags = vcpu_trap_flags(trap);
 }
 
 /* The ops results come from the guest process: keep them in range. */

@@ -71,6 +71,8 @@ typedef enum LilyMapOpKind {
     LILY_MAP_OP_MAP = 1,     /* map memfd [file_offset, +len) at guest_addr with prot */
     LILY_MAP_OP_UNMAP = 2,   /* unmap [guest_addr, +len) */
     LILY_MAP_OP_PROTECT = 3, /* change protection of [guest_addr, +len) to prot */
+    LILY_MAP_OP_MAP_POPULATE = 4, /* MAP, and fill the page tables now
+                                     (MAP_POPULATE: no minor fault on first touch) */
 } LilyMapOpKind;
 
 typedef struct LilyMapOp {
@@ -103,6 +105,23 @@ typedef enum LilyTransportKind {
     LILY_TRANSPORT_PTRACE = 1, /* VM traces the guest process */
 } LilyTransportKind;
 
+/**
+ * LilyLocalHandler - trap handler that runs inside the guest process.
+ * @ctx: LilyTransportConfig.local_ctx
+ * @regs: the guest's registers; changes are written back on return
+ * @trap: the trap record
+ *
+ * Called by the signal transport's stub for every trap before it hands over
+ * to the VM.  It runs in the guest process, in a signal handler, under the
+ * seccomp filter: no libc that locks or allocates, no syscall but the stub's
+ * (any other kills the process), no stack protector and no sanitizers.  It
+ * sees the VM's memory as it was at fork time (copy-on-write), and the VM's
+ * own mapping of guest RAM (shared).
+ * Return: true if the trap is handled (resume the guest, no hand-over),
+ * false to hand it to the VM.
+ */
+typedef bool (*LilyLocalHandler)(void *ctx, LilyRegs *regs, const LilyTrap *trap);
+
 typedef struct LilyTransportConfig {
     LilyTransportKind kind;
     int memfd;              /* guest RAM; mapping ops refer to its offsets */
@@ -110,6 +129,8 @@ typedef struct LilyTransportConfig {
     uint32_t spin_iterations; /* busy-wait rounds before futex wait (signal); 0: futex only */
     bool imprecise_faults;  /* ptrace: derive fault records from siginfo only
                                (one stop instead of two; error codes are 0) */
+    LilyLocalHandler local_handler; /* signal: in-guest fast path, or NULL */
+    void *local_ctx;
 } LilyTransportConfig;
 
 typedef enum LilyRunResult {

@@ -40,6 +40,15 @@ typedef struct VcpuPage {
     LilyMapOp ops[LILY_MAP_OPS_MAX];
 } VcpuPage;
 
+/* Flags derived from a record, the same way in the stub and in the VM. */
+static inline uint32_t vcpu_trap_flags(const LilyTrap *trap)
+{
+    if (trap->signo == SIGSYS && trap->syscall_arch == 0x40000003u /* AUDIT_ARCH_I386 */ &&
+        trap->host_ip >= 0x100000000ull)
+        return LILY_TRAP_F_FAST_SYSCALL;
+    return 0;
+}
+
 #define VCPU_PAGE_SIZE 4096
 _Static_assert(sizeof(VcpuPage) <= VCPU_PAGE_SIZE, "VcpuPage must fit its page");
 

@@ -205,6 +205,12 @@ static void test_host_pio(void)
     g_assert_cmpstr(desc->name, ==, "test-regs");
     g_assert_null(h->find_instance(r, LILY_PLUGIN_MMU, &state, &desc));
     h->stat_add(r, "custom", 3);
+    /* The same pointer later holding another name counts under that name. */
+    char name[16] = "first";
+    h->stat_add(r, name, 1);
+    g_strlcpy(name, "second", sizeof name);
+    h->stat_add(r, name, 2);
+    h->stat_add(r, "first", 10);
     GError *err = NULL;
     char *path = NULL;
     int fd = g_file_open_tmp("lilyvm-stats-XXXXXX", &path, &err);
@@ -214,12 +220,36 @@ static void test_host_pio(void)
     fflush(f);
     char *text = NULL;
     g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
-    test_assert_contains(text, "r.custom", "r.writes", "core.pio_writes");
+    test_assert_contains(text, "r.custom", "r.writes", "core.pio_writes", "r.bus_writes");
+    g_assert_true(g_regex_match_simple("r\\.first +11\\n", text, 0, 0));
+    g_assert_true(g_regex_match_simple("r\\.second +2\\n", text, 0, 0));
     g_free(text);
     fclose(f);
     g_unlink(path);
     g_free(path);
     vm_free(vm);
+}
+
+static void test_trace(void)
+{
+    char *path = g_build_filename(g_get_tmp_dir(), "lilyvm-test-bus-trace.log", NULL);
+    g_unlink(path);
+    GError *err = NULL;
+    g_assert_true(log_set_file(path, &err));
+    log_set_categories("bus");
+    LilyVm *vm = test_vm_from("[device r]\nplugin = test-regs\n");
+    bus_pio_write(vm, 0x502, 1, 0x5a);
+    g_assert_cmphex(bus_pio_read(vm, 0x502, 1), ==, 0x5a);
+    bus_pio_read(vm, 0x80, 2);
+    log_shutdown();
+    char *text = NULL;
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    test_assert_contains(text, "out8 0x502: r+0x2 = 0x5a", "in8 0x502: r+0x2 = 0x5a",
+                         "in16 0x80: unclaimed, 0xffff", "r claims ports 0x500-0x50f");
+    g_free(text);
+    vm_free(vm);
+    g_unlink(path);
+    g_free(path);
 }
 
 int main(int argc, char **argv)
@@ -235,5 +265,6 @@ int main(int argc, char **argv)
     g_test_add_func("/core/irq/chip", test_irq_chip);
     g_test_add_func("/core/irq/errors", test_irq_errors);
     g_test_add_func("/core/host/cpu-side", test_host_pio);
+    g_test_add_func("/core/bus/trace", test_trace);
     return g_test_run();
 }

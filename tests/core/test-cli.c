@@ -86,6 +86,11 @@ static void test_describe(void)
     r = run_lilyvm("--describe", "test-strict", NULL);
     test_assert_contains(r.out, "tag", "required");
     run_free(&r);
+    r = run_lilyvm("--describe", "machine", NULL);
+    g_assert_cmpint(r.status, ==, 0);
+    test_assert_contains(r.out, "memory", "default 32M", "from 1M to 3G", "kernel", "cpu",
+                         "pcap");
+    run_free(&r);
     r = run_lilyvm("--describe", "nope", NULL);
     g_assert_cmpint(r.status, ==, LILYVM_EXIT_CONFIG);
     test_assert_contains(r.err, "nope", "no such plugin", "test-regs");
@@ -151,7 +156,7 @@ static void test_no_cpu(void)
     Run r = run_lilyvm("-c", conf, "--kernel", kernel, "--set", "machine.cpu=none",
                        "--stats", "-d", "r,registry", "--log-file", log, NULL);
     g_assert_cmpint(r.status, ==, LILYVM_EXIT_NO_CPU);
-    test_assert_contains(r.err, "no CPU plugin", "cannot run", "entry 0x", "r (test-regs)",
+    test_assert_contains(r.err, "cpu = none", "cannot run", "entry 0x", "r (test-regs)",
                          "0x500-0x50f", "core.pio_reads");
     char *text = NULL;
     g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
@@ -193,6 +198,41 @@ static void test_guest_exit(void)
     test_assert_contains(r.err, "failing as asked", "test-cpu: fini");
     run_free(&r);
     g_free(conf);
+}
+
+static bool build_plugin(const char *name)
+{
+    char *path = g_strdup_printf("%s/build/plugins/%s.so", TEST_SRC_DIR, name);
+    bool ok = g_file_test(path, G_FILE_TEST_EXISTS);
+    g_free(path);
+    return ok;
+}
+
+static void test_default_machine(void)
+{
+    const char *kernel = test_kernel();
+    if (!kernel) {
+        g_test_skip("build/guest/testkernel-lily.elf is not built");
+        return;
+    }
+    /* Without -c: the default PC from whatever plugins exist, checked, not run. */
+    bool console = build_plugin("console");
+    Run r = console ? run_lilyvm("--kernel", kernel, "--set", "machine.cpu=none", "--set",
+                                 "serial0.backend=null", NULL)
+                    : run_lilyvm("--kernel", kernel, "--set", "machine.cpu=none", NULL);
+    g_assert_cmpint(r.status, ==, LILYVM_EXIT_NO_CPU);
+    test_assert_contains(r.err, "32 MiB");
+    if (console)
+        test_assert_contains(r.err, "serial0 (console)", "0x3f8-0x3ff (serial0)");
+    if (build_plugin("pic-i8259"))
+        test_assert_contains(r.err, "pic (pic-i8259)", "0x20-0x21 (pic)", "0xa0-0xa1 (pic)");
+    if (build_plugin("pit-i8254"))
+        test_assert_contains(r.err, "pit (pit-i8254)", "0x40-0x43 (pit)");
+    if (build_plugin("debug-exit"))
+        test_assert_contains(r.err, "debug-exit (debug-exit)", "0xf4-0xf4");
+    if (build_plugin("nic-ne2000") && build_plugin("net-socket"))
+        test_assert_contains(r.err, "nic0 (nic-ne2000)", "net0 (net-socket)", "0x300-0x31f");
+    run_free(&r);
 }
 
 static void on_alarm(int sig)
@@ -257,6 +297,7 @@ int main(int argc, char **argv)
     g_test_add_func("/core/cli/bad-command-line", test_bad_command_line);
     g_test_add_func("/core/cli/no-kernel", test_no_kernel);
     g_test_add_func("/core/cli/no-cpu", test_no_cpu);
+    g_test_add_func("/core/cli/default-machine", test_default_machine);
     g_test_add_func("/core/cli/guest-exit", test_guest_exit);
     g_test_add_func("/core/cli/signal", test_signal);
     int rc = g_test_run();

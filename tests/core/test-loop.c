@@ -1,4 +1,6 @@
 /* Main loop: VM clock, timers in deadline order, fd watches, VM exit. */
+#include <dirent.h>
+#include <signal.h>
 #include <unistd.h>
 #include "tests/core/testutil.h"
 
@@ -202,6 +204,40 @@ static void test_nested_iterate(void)
     vm_free(vm);
 }
 
+static int count_threads(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    g_assert_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void test_signals(void)
+{
+    /* The guest process is forked from init: the VM must still have one thread. */
+    LilyVm *vm = test_vm_new();
+    loop_watch_signals(vm);
+    GError *err = NULL;
+    g_assert_true(vm_configure_data(vm, "[device r]\nplugin = test-regs\n", "t.conf", &err));
+    g_assert_true(vm_realize(vm, &err));
+    g_assert_cmpint(count_threads(), ==, 1);
+    raise(SIGTERM);
+    for (int i = 0; i < 100 && !vm_exited(vm, NULL); i++)
+        vm_run_for(vm, 1000000);
+    int status = 0;
+    g_assert_true(vm_exited(vm, &status));
+    g_assert_cmpint(status, ==, 128 + SIGTERM);
+    vm_free(vm);
+    /* The VM is gone: the signals have their previous actions again. */
+    struct sigaction sa;
+    g_assert_cmpint(sigaction(SIGTERM, NULL, &sa), ==, 0);
+    g_assert_true(sa.sa_handler == SIG_DFL);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -212,5 +248,6 @@ int main(int argc, char **argv)
     g_test_add_func("/core/loop/fd-watch", test_fd_watch);
     g_test_add_func("/core/loop/clock", test_clock);
     g_test_add_func("/core/loop/nested-iterate", test_nested_iterate);
+    g_test_add_func("/core/loop/signals", test_signals);
     return g_test_run();
 }

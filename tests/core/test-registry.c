@@ -80,6 +80,20 @@ static void test_bad_options(void)
     g_free(msg);
 }
 
+static void test_core_key(void)
+{
+    char *msg = load_error("bad-corekey.so");
+    test_assert_contains(msg, "bad-corekey", "'pcap'", "core owns");
+    g_free(msg);
+}
+
+static void test_mmu_ops(void)
+{
+    char *msg = load_error("bad-mmu.so");
+    test_assert_contains(msg, "bad-mmu", "LilyMmuOps", "fault and translate");
+    g_free(msg);
+}
+
 static void test_duplicate(void)
 {
     Registry reg;
@@ -103,7 +117,7 @@ static void test_scan_warns(void)
     /* Only dup-a survives; every other file produced one warning. */
     g_assert_cmpuint(reg.plugins->len, ==, 1);
     g_assert_nonnull(registry_find(&reg, "test-dup"));
-    g_assert_cmpuint(warnings->len, ==, 7);
+    g_assert_cmpuint(warnings->len, ==, 9);
     registry_clear(&reg);
     g_ptr_array_free(warnings, TRUE);
 }
@@ -150,6 +164,8 @@ int main(int argc, char **argv)
     g_test_add_func("/core/registry/garbage", test_garbage);
     g_test_add_func("/core/registry/missing-library", test_missing_library);
     g_test_add_func("/core/registry/bad-options", test_bad_options);
+    g_test_add_func("/core/registry/core-key", test_core_key);
+    g_test_add_func("/core/registry/mmu-ops", test_mmu_ops);
     g_test_add_func("/core/registry/duplicate", test_duplicate);
     g_test_add_func("/core/registry/scan-warns", test_scan_warns);
     g_test_add_func("/core/registry/requested-failure", test_requested_failure);

@@ -2,7 +2,9 @@
 # Boots the rewritten test kernel under LilyVM and re-emits every guest TAP
 # result as one of ours (the same relay as the QEMU runs), then checks that
 # LilyVM's exit status is 0 (debug-exit 0, status mapping "plain").
-# Skipped, with the reason, while LilyVM cannot run a kernel yet.
+# Skipped, with the reason, while LilyVM cannot run a kernel yet.  The kernel
+# runs with "verbose" so that a hang shows which test it happened in;
+# TESTKERNEL_CMDLINE adds words (e.g. only=/cpu/,/exc/).
 . "$(dirname "$0")/qemu-lib.sh"
 
 lilyvm=$top/build/lilyvm
@@ -27,11 +29,11 @@ mkdir -p "$logdir"
 log=$logdir/testkernel-lilyvm.log
 conf=$logdir/testkernel-lilyvm.conf
 {
-    printf '[machine]\nkernel = %s\n' "$kernel"
+    printf '[machine]\nkernel = %s\ncmdline = verbose %s\n' "$kernel" "${TESTKERNEL_CMDLINE:-}"
     printf '[device serial0]\nplugin = console\niobase = 0x3f8\nirq = 4\nbackend = file\npath = %s\n' "$log"
     printf '[device debug-exit]\nplugin = debug-exit\nstatus = plain\n'
     # The interrupt controller and timer, under whatever name they are built.
-    printf '%s\n' "$plugins" | awk '$2 == "device" && $1 ~ /(^|-)(pic|i8259|8259|pit|i8254|8254)($|-)/ { print $1 }' |
+    printf '%s\n' "$plugins" | awk '($2 == "device" || $2 == "irqchip") && $1 ~ /(^|-)(pic|i8259|8259|pit|i8254|8254)($|-)/ { print $1 }' |
         while read -r p; do printf '[device %s]\nplugin = %s\n' "$p" "$p"; done
 } >"$conf"
 : >"$log"

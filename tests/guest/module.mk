@@ -29,3 +29,9 @@ $(TGUEST)/test-sdk-libc: $(B)/obj/tests/guest/test-sdk-libc.o \
 TESTS += $(TGUEST)/test-sdk-libc
 UNIT_TESTS += $(TGUEST)/test-sdk-libc
 TEST_DEPS += $(TGUEST)/test-sdk-libc
+
+# make bench: the bench mode of the test kernel, as a table.
+BENCH_DEPS += $(B)/guest/testkernel.elf $(if $(GUEST_HAVE_LILY_CC),$(B)/guest/testkernel-lily.elf)
+.PHONY: bench-guest
+bench-guest: $(B)/guest/testkernel.elf $(if $(GUEST_HAVE_LILY_CC),$(B)/guest/testkernel-lily.elf)
+	tests/guest/bench-guest.sh

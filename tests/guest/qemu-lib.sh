@@ -81,6 +81,7 @@ relay_tap() {
             ok = ($1 == "ok")
             sub(/^(not )?ok [0-9]+ */, "")
             printf "%sok %d %s\n", ok ? "" : "not ", n, $0
+            last = $0; sub(/^- /, "", last)
             if (!ok) failed++
             next
         }
@@ -89,6 +90,8 @@ relay_tap() {
                 (planned > 0 && n == planned && !bailed) ? "" : "not ", n + 1, planned, n,
                 bailed ? ", then bailed out" : ""
             printf "%sok %d - %s exit status %d: %s\n", status == good ? "" : "not ", n + 2, runner, status, meaning
+            if (n != planned && !bailed)
+                printf "# the guest stopped after result %d (%s); boot it with the command line word \"verbose\" to see which test ran next\n", n, n ? last : "none"
             if (status != good || failed || n != planned || bailed)
                 print "# serial log: " logfile
         }'

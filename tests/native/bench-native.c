@@ -19,6 +19,9 @@
 
 extern const uint8_t blob32_int3_loop[], blob32_int3_loop_end[], blob64_int3_loop[], blob64_int3_loop_end[];
 extern const uint8_t blob32_gp_loop[], blob32_gp_loop_end[], blob64_gp_loop[], blob64_gp_loop_end[];
+extern const uint8_t blob32_pf_loop[], blob32_pf_loop_end[], blob64_pf_loop[], blob64_pf_loop_end[];
+
+#define PF_PAGES ((PF_REGION_END - PF_REGION) / 0x1000)
 
 typedef enum { PIN_NONE, PIN_SAME, PIN_SPLIT } BenchPin;
 
@@ -31,6 +34,12 @@ typedef struct BenchCase {
     bool gp;            /* #GP loop (cli) instead of int3 */
     unsigned ops;       /* mapping ops per round trip */
     uint32_t op_kind;   /* LILY_MAP_OP_MAP or LILY_MAP_OP_PROTECT */
+    int base;           /* the case without ops to compare with, or -1 */
+    bool local;         /* signal: in-guest handler takes all but 1 in BENCH_BATCH traps */
+    bool pf;            /* page-fault loop: the VM (or with local, the guest
+                           process) maps each faulting page, one VM trip per
+                           PF_PAGES faults unmaps them all */
+    bool populate;      /* pf: map with MAP_POPULATE */
 } BenchCase;
 
 static int bench_bits = 32;
@@ -79,12 +88,50 @@ static BenchResult bench_summarize(double *batch, unsigned n)
     return r;
 }
 
+/* In-guest handler for the "local" cases: every BENCH_BATCH-th trap goes to
+ * the VM, the others are resumed on the spot (the counter lives in the
+ * guest process's own copy of this variable). */
+static unsigned bench_local_count;
+
+__attribute__((no_sanitize("address", "undefined"), no_stack_protector))
+static bool bench_local_handler(void *ctx, LilyRegs *regs, const LilyTrap *trap)
+{
+    (void)ctx;
+    (void)regs;
+    (void)trap;
+    return ++bench_local_count % BENCH_BATCH != 0;
+}
+
+/* In-guest shadow fill for the "local" page-fault case: map the faulting
+ * page of PF_REGION right here (the seccomp filter allows exactly this). */
+__attribute__((no_sanitize("address", "undefined"), no_stack_protector))
+static bool bench_local_pf(void *ctx, LilyRegs *regs, const LilyTrap *trap)
+{
+    long memfd = (long)(intptr_t)ctx;
+    long page = trap->fault_addr & ~0xfffu;
+    register long r10 __asm__("r10") = MAP_SHARED | MAP_FIXED | MAP_POPULATE;
+    register long r8 __asm__("r8") = memfd;
+    register long r9 __asm__("r9") = PF_REGION_OFFSET + page - PF_REGION;
+    long ret;
+
+    (void)regs;
+    if (trap->signo != SIGSEGV || trap->trapno != 14 || page < PF_REGION || page >= PF_REGION_END)
+        return false;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(9L /* mmap */), "D"(page), "S"(0x1000L), "d"((long)PROT_READ), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret == page;
+}
+
 /* One case: n round trips (rounded up to whole batches). */
 static BenchResult bench_run(const BenchCase *c, int memfd, unsigned n)
 {
     LilyTransportConfig cfg = {
         .kind = c->kind, .memfd = memfd, .memfd_size = GUEST_RAM_SIZE,
         .spin_iterations = c->spin, .imprecise_faults = c->imprecise,
+        .local_handler = c->local ? (c->pf ? bench_local_pf : bench_local_handler) : NULL,
+        .local_ctx = (void *)(intptr_t)memfd,
     };
     GError *error = NULL;
     LilyTransport *t;
@@ -132,8 +179,9 @@ static BenchResult bench_run(const BenchCase *c, int memfd, unsigned n)
         }
     }
     loop_eip = BLOB_BASE;
-    for (unsigned i = 0; i < batches * BENCH_BATCH; i++) {
-        if (i % BENCH_BATCH == 0)
+    /* Local: each VM-visible trap stands for BENCH_BATCH guest traps. */
+    for (unsigned i = 0; i < (c->local ? batches : batches * BENCH_BATCH); i++) {
+        if (c->local || i % BENCH_BATCH == 0)
             start = transport_now_ns();
         for (unsigned k = 0; k < c->ops; k++) {
             /* Pages 0x80000.. of the guest, alternating between two file
@@ -147,6 +195,17 @@ static BenchResult bench_run(const BenchCase *c, int memfd, unsigned n)
             };
         }
         vcpu.n_ops = c->ops;
+        if (c->pf) {
+            bool fault = vcpu.trap.signo == SIGSEGV && vcpu.trap.trapno == 14;
+            uint32_t page = vcpu.trap.fault_addr & ~0xfffu;
+
+            if (fault && page >= PF_REGION && page < PF_REGION_END)
+                vcpu.ops[0] = (LilyMapOp){ c->populate ? LILY_MAP_OP_MAP_POPULATE : LILY_MAP_OP_MAP, PROT_READ, page, 0x1000,
+                                           PF_REGION_OFFSET + page - PF_REGION };
+            else
+                vcpu.ops[0] = (LilyMapOp){ LILY_MAP_OP_UNMAP, 0, PF_REGION, PF_REGION_END - PF_REGION, 0 };
+            vcpu.n_ops = 1;
+        }
         if (c->gp)
             vcpu.regs.eip = loop_eip + 1; /* skip cli; the jmp goes back */
         if (transport_run(t, &vcpu, -1) != LILY_RUN_TRAP || vcpu.op_error != 0) {
@@ -154,8 +213,8 @@ static BenchResult bench_run(const BenchCase *c, int memfd, unsigned n)
                     i, transport_last_error(t), vcpu.op_error, vcpu.trap.signo);
             goto out_free;
         }
-        if (i % BENCH_BATCH == BENCH_BATCH - 1)
-            batch[done++] = (double)(transport_now_ns() - start) / BENCH_BATCH / 1000.0;
+        if (c->local || i % BENCH_BATCH == BENCH_BATCH - 1)
+            batch[done++] = (double)(transport_now_ns() - start) / (c->local && c->pf ? PF_PAGES : BENCH_BATCH) / 1000.0;
     }
     res = bench_summarize(batch, done);
 out_free:
@@ -197,25 +256,34 @@ int main(int argc, char **argv)
     int memfd = memfd_create("lilyvm-bench-ram", MFD_CLOEXEC);
     uint8_t *ram;
     GError *error = NULL;
-    double base_sig = 0, base_pt = 0;
+    /* base: index of the case without ops that an ops case is compared to. */
     const BenchCase cases[] = {
-        { "int3, spin 2000 then futex", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_NONE, false, 0, 0 },
-        { "int3, spin 20000 then futex", LILY_TRANSPORT_SIGNAL, 20000, false, PIN_NONE, false, 0, 0 },
-        { "int3, futex only", LILY_TRANSPORT_SIGNAL, 0, false, PIN_NONE, false, 0, 0 },
-        { "int3, futex only, same CPU", LILY_TRANSPORT_SIGNAL, 0, false, PIN_SAME, false, 0, 0 },
-        { "int3, spin 20000, split CPUs", LILY_TRANSPORT_SIGNAL, 20000, false, PIN_SPLIT, false, 0, 0 },
-        { "#GP (cli), spin 2000", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_NONE, true, 0, 0 },
-        { "int3 + 1 map op", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_NONE, false, 1, LILY_MAP_OP_MAP },
-        { "int3 + 16 map ops", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_NONE, false, 16, LILY_MAP_OP_MAP },
-        { "int3 + 16 protect ops", LILY_TRANSPORT_SIGNAL, 2000, false, PIN_NONE, false, 16, LILY_MAP_OP_PROTECT },
-        { "int3", LILY_TRANSPORT_PTRACE, 0, false, PIN_NONE, false, 0, 0 },
-        { "int3, same CPU", LILY_TRANSPORT_PTRACE, 0, false, PIN_SAME, false, 0, 0 },
-        { "int3, split CPUs", LILY_TRANSPORT_PTRACE, 0, false, PIN_SPLIT, false, 0, 0 },
-        { "#GP (cli), precise (2 stops)", LILY_TRANSPORT_PTRACE, 0, false, PIN_NONE, true, 0, 0 },
-        { "#GP (cli), imprecise (1 stop)", LILY_TRANSPORT_PTRACE, 0, true, PIN_NONE, true, 0, 0 },
-        { "int3 + 1 map op", LILY_TRANSPORT_PTRACE, 0, false, PIN_NONE, false, 1, LILY_MAP_OP_MAP },
-        { "int3 + 16 map ops", LILY_TRANSPORT_PTRACE, 0, false, PIN_NONE, false, 16, LILY_MAP_OP_MAP },
+        { .what = "int3, futex only", .kind = LILY_TRANSPORT_SIGNAL, .base = -1 },
+        { .what = "int3, futex only, same CPU", .kind = LILY_TRANSPORT_SIGNAL, .pin = PIN_SAME, .base = -1 },
+        { .what = "int3, spin 200 then futex", .kind = LILY_TRANSPORT_SIGNAL, .spin = 200, .base = -1 },
+        { .what = "int3, spin 2000 then futex", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .base = -1 },
+        { .what = "int3, spin 2000, same CPU", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .pin = PIN_SAME, .base = -1 },
+        { .what = "int3, spin 2000, split CPUs", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .pin = PIN_SPLIT, .base = -1 },
+        { .what = "int3, spin 20000 then futex", .kind = LILY_TRANSPORT_SIGNAL, .spin = 20000, .base = -1 },
+        { .what = "#GP (cli), spin 2000, split CPUs", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .pin = PIN_SPLIT, .gp = true, .base = -1 },
+        { .what = "int3 handled in the guest process", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .pin = PIN_SPLIT, .local = true, .base = -1 },
+        { .what = "#PF, VM maps the page, split CPUs", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .pin = PIN_SPLIT, .pf = true, .base = -1 },
+        { .what = "#PF, VM maps+populates, split CPUs", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .pin = PIN_SPLIT, .pf = true, .populate = true, .base = -1 },
+        { .what = "#PF, guest maps+populates itself", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .pin = PIN_SPLIT, .local = true, .pf = true, .populate = true, .base = -1 },
+        { .what = "int3 + 1 map op, split CPUs", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .pin = PIN_SPLIT, .ops = 1, .op_kind = LILY_MAP_OP_MAP, .base = 5 },
+        { .what = "int3 + 16 map ops, split CPUs", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .pin = PIN_SPLIT, .ops = 16, .op_kind = LILY_MAP_OP_MAP, .base = 5 },
+        { .what = "int3 + 16 protect ops, split CPUs", .kind = LILY_TRANSPORT_SIGNAL, .spin = 2000, .pin = PIN_SPLIT, .ops = 16, .op_kind = LILY_MAP_OP_PROTECT, .base = 5 },
+        { .what = "int3", .kind = LILY_TRANSPORT_PTRACE, .base = -1 },
+        { .what = "int3, same CPU", .kind = LILY_TRANSPORT_PTRACE, .pin = PIN_SAME, .base = -1 },
+        { .what = "int3, split CPUs", .kind = LILY_TRANSPORT_PTRACE, .pin = PIN_SPLIT, .base = -1 },
+        { .what = "#GP (cli), precise (2 stops)", .kind = LILY_TRANSPORT_PTRACE, .gp = true, .base = -1 },
+        { .what = "#GP (cli), imprecise (1 stop)", .kind = LILY_TRANSPORT_PTRACE, .imprecise = true, .gp = true, .base = -1 },
+        { .what = "#PF, VM maps the page (2 stops + op)", .kind = LILY_TRANSPORT_PTRACE, .pf = true, .base = -1 },
+        { .what = "int3 + 1 map op", .kind = LILY_TRANSPORT_PTRACE, .ops = 1, .op_kind = LILY_MAP_OP_MAP, .base = 15 },
+        { .what = "int3 + 16 map ops", .kind = LILY_TRANSPORT_PTRACE, .ops = 16, .op_kind = LILY_MAP_OP_MAP, .base = 15 },
+        { .what = "int3 + 16 protect ops", .kind = LILY_TRANSPORT_PTRACE, .ops = 16, .op_kind = LILY_MAP_OP_PROTECT, .base = 15 },
     };
+    BenchResult results[G_N_ELEMENTS(cases)];
 
     if (memfd < 0 || ftruncate(memfd, GUEST_RAM_SIZE) != 0) {
         fprintf(stderr, "lily-native-bench: cannot create guest RAM: %s\n", strerror(errno));
@@ -240,26 +308,26 @@ int main(int argc, char **argv)
     }
     for (unsigned i = 0; i < G_N_ELEMENTS(cases); i++) {
         const BenchCase *c = &cases[i];
-        const uint8_t *blob = c->gp ? (bench_bits == 32 ? blob32_gp_loop : blob64_gp_loop)
-                                    : (bench_bits == 32 ? blob32_int3_loop : blob64_int3_loop);
-        const uint8_t *end = c->gp ? (bench_bits == 32 ? blob32_gp_loop_end : blob64_gp_loop_end)
-                                   : (bench_bits == 32 ? blob32_int3_loop_end : blob64_int3_loop_end);
+        bool b32 = bench_bits == 32;
+        const uint8_t *blob = c->pf ? (b32 ? blob32_pf_loop : blob64_pf_loop)
+                              : c->gp ? (b32 ? blob32_gp_loop : blob64_gp_loop)
+                                      : (b32 ? blob32_int3_loop : blob64_int3_loop);
+        const uint8_t *end = c->pf ? (b32 ? blob32_pf_loop_end : blob64_pf_loop_end)
+                             : c->gp ? (b32 ? blob32_gp_loop_end : blob64_gp_loop_end)
+                                     : (b32 ? blob32_int3_loop_end : blob64_int3_loop_end);
         unsigned iters = c->kind == LILY_TRANSPORT_PTRACE ? n / 4 + 1 : n;
         BenchResult r;
 
         memcpy(ram, blob, (size_t)(end - blob));
         r = bench_run(c, memfd, iters);
+        results[i] = r;
         if (r.min < 0) {
             printf("%-10s %-34s %10s\n", transport_kind_name(c->kind), c->what, "failed");
             continue;
         }
-        if (i == 0)
-            base_sig = r.min;
-        if (c->kind == LILY_TRANSPORT_PTRACE && base_pt == 0)
-            base_pt = r.min;
-        if (c->ops)
+        if (c->ops && c->base >= 0 && results[c->base].min > 0)
             printf("%-10s %-34s %10.2f %10.2f %14.2f\n", transport_kind_name(c->kind), c->what, r.min, r.median,
-                   (r.min - (c->kind == LILY_TRANSPORT_SIGNAL ? base_sig : base_pt)) / c->ops);
+                   (r.min - results[c->base].min) / c->ops);
         else
             printf("%-10s %-34s %10.2f %10.2f\n", transport_kind_name(c->kind), c->what, r.min, r.median);
         fflush(stdout);

@@ -14,6 +14,9 @@
 #define PF_OFFSET_A 0x40000      /* memfd offset the VM maps there */
 #define PF_ADDR_B 0x60000
 #define PF_OFFSET_B 0x48000
+#define PF_REGION 0x90000        /* benchmark: 64 pages mapped on fault ... */
+#define PF_REGION_END 0xd0000
+#define PF_REGION_OFFSET 0x40000 /* ... from this memfd offset */
 #define GUEST_RAM_SIZE 0x100000
 
 #define LILY_SEL_CODE64_ 0x33 /* the selectors of transport.h, for assembly */

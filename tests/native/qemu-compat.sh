@@ -1,7 +1,14 @@
 #!/bin/sh
-# Runs build/tests/native/test-native inside an x86-64 Linux kernel under
-# QEMU, so that the compatibility-mode (compat32) cases run even on hosts
-# that give processes no 32-bit code segment (PVM).  Prints the inner TAP.
+# Runs a test program inside an x86-64 Linux kernel under QEMU, so that
+# compatibility mode is tested even on hosts that give processes no 32-bit
+# code segment (PVM).  Prints the inner TAP.
+#
+#   tests/native/qemu-compat.sh [PROGRAM [ARG...]]
+#
+# PROGRAM (default build/tests/native/test-native, a path relative to the
+# top of the tree) runs from / of the initramfs, which holds it, the files
+# under build/plugins and build/guest at the same relative paths, and the
+# shared libraries they need.
 #
 #   LILYVM_TEST_KERNEL  an x86-64 bzImage with IA32_EMULATION, e.g. from
 #                       `apt-get download linux-image-6.1.0-56-amd64` and
@@ -13,7 +20,8 @@
 #   LILYVM_QEMU_SMP     vCPUs [2]
 set -u
 B=${B:-build}
-test_bin=$B/tests/native/test-native
+if [ $# -eq 0 ]; then set -- "$B/tests/native/test-native"; fi
+test_bin=$1
 init_bin=$B/tests/native/qemu-init
 mkinitramfs=$B/tests/native/mkinitramfs
 
@@ -30,9 +38,18 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lilyvm-qemu.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
+for arg in "$@"; do printf '%s\n' "$arg"; done >"$tmp/qemu-cmd"
+files="$test_bin"
+for dir in "$B/plugins" "$B/guest"; do
+    [ -d "$dir" ] && files="$files $(find "$dir" -type f | sort)"
+done
 set -- "$tmp/initramfs.cpio" proc tmp dev/console=c:5:1 dev/null=c:1:3 \
-    init="$init_bin" test="$test_bin"
-for lib in $(ldd "$test_bin" | grep -o '/[^ ]*'); do
+    init="$init_bin" qemu-cmd="$tmp/qemu-cmd"
+for f in $files; do
+    set -- "$@" "${f#./}=$f"
+done
+# Libraries of every ELF file in the image, each once.
+for lib in $(for f in $files; do ldd "$f" 2>/dev/null; done | grep -o '/[^ ]*' | sort -u); do
     set -- "$@" "${lib#/}=$lib"
 done
 "$mkinitramfs" "$@" || { echo "Bail out! cannot build the initramfs"; exit 1; }

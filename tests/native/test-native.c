@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -69,11 +70,43 @@ static uint16_t flavor_cs(const Flavor *fl)
     return fl->bits == 32 ? LILY_SEL_CODE32 : LILY_SEL_CODE64;
 }
 
-/* Compatibility mode does not exist on every host: skip, with the reason. */
+/* Can this process trace a child (Yama ptrace_scope 3 or a container's
+ * seccomp profile forbid it)?  Asked once. */
+static bool test_ptrace_allowed(void)
+{
+    static int allowed = -1;
+    int status = 0;
+    pid_t pid;
+
+    if (allowed >= 0)
+        return allowed;
+    pid = fork();
+    g_assert_cmpint(pid, >=, 0);
+    if (pid == 0) {
+        if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0)
+            _exit(1);
+        raise(SIGSTOP);
+        _exit(0);
+    }
+    waitpid(pid, &status, 0);
+    allowed = WIFSTOPPED(status);
+    if (allowed) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    return allowed;
+}
+
+/* Compatibility mode and ptrace do not exist everywhere: skip, with the reason. */
 static bool flavor_available(const Flavor *fl)
 {
     GError *error = NULL;
 
+    if (fl->kind == LILY_TRANSPORT_PTRACE && !test_ptrace_allowed()) {
+        g_test_skip("this process may not trace its children (Yama ptrace_scope 3, or a "
+                    "container's seccomp profile forbids ptrace)");
+        return false;
+    }
     if (fl->bits == 64 || transport_probe_compat_mode(&error))
         return true;
     g_test_skip(error->message);
@@ -268,7 +301,7 @@ static void test_page_fault(gconstpointer data)
     guest_expect(&g, SIGSEGV);
     g_assert_cmphex(g.vcpu.trap.fault_addr, ==, PF_ADDR_B);
     g_assert_cmphex(g.vcpu.trap.error_code, ==, 6); /* user, write, not present */
-    guest_queue(&g, LILY_MAP_OP_MAP, PF_ADDR_B, 0x1000, PROT_READ | PROT_WRITE, PF_OFFSET_B);
+    guest_queue(&g, LILY_MAP_OP_MAP_POPULATE, PF_ADDR_B, 0x1000, PROT_READ | PROT_WRITE, PF_OFFSET_B);
     guest_expect(&g, SIGTRAP);
     g_assert_cmphex(g.vcpu.regs.ebx, ==, 0xabcdef01);
     memcpy(&stored, g.ram + PF_OFFSET_B, 4);
@@ -337,6 +370,42 @@ static void test_confined_layout(gconstpointer data)
         fds++;
     g_dir_close(dir);
     g_assert_cmpuint(fds, ==, 1);
+    guest_teardown(&g);
+}
+
+/* Selectors the VM must never hand over: caught before anything runs
+ * (RPL 0); a selector with RPL 3 that the GDT does not hold ends the guest
+ * process (signal: the stub's load faults) or is replaced by a null
+ * selector (ptrace: the kernel's load on the way out has a fix-up). */
+static void test_bad_selector(gconstpointer data)
+{
+    LilyRunResult r;
+    Guest g;
+    FLAVOR(data);
+
+    SETUP(&g, fl, int3);
+    guest_expect(&g, SIGTRAP);
+    g.vcpu.regs.ds = 0x28; /* RPL 0 */
+    g_assert_cmpint(transport_run(g.t, &g.vcpu, TEST_TIMEOUT_NS), ==, LILY_RUN_ERROR);
+    g_assert_cmpstr(transport_last_error(g.t), ==, "the VM asked for invalid segment selectors");
+    g_assert_cmpint(transport_pid(g.t), ==, 0);
+    guest_teardown(&g);
+
+    SETUP(&g, fl, int3);
+    guest_expect(&g, SIGTRAP);
+    g.vcpu.regs.ds = 0x43; /* RPL 3, but no such descriptor */
+    r = guest_run(&g);
+    if (fl->kind == LILY_TRANSPORT_SIGNAL) {
+        g_assert_cmpint(r, ==, LILY_RUN_EXITED);
+        g_assert_true(WIFSIGNALED(transport_exit_status(g.t)));
+        g_assert_cmpint(WTERMSIG(transport_exit_status(g.t)), ==, SIGSEGV);
+        g_assert_cmpint(transport_pid(g.t), ==, 0);
+        g_assert_cmpint(transport_run(g.t, &g.vcpu, TEST_TIMEOUT_NS), ==, LILY_RUN_ERROR);
+    } else if (r == LILY_RUN_TRAP) {
+        g_assert_cmphex(g.vcpu.regs.ds, !=, 0x43);
+    } else {
+        g_assert_cmpint(transport_pid(g.t), ==, 0);
+    }
     guest_teardown(&g);
 }
 
@@ -443,7 +512,7 @@ static void test_identical_records(gconstpointer data)
     Flavor sig = { LILY_TRANSPORT_SIGNAL, base->bits }, pt = { LILY_TRANSPORT_PTRACE, base->bits };
     RecordLog a, b;
 
-    if (!flavor_available(base))
+    if (!flavor_available(base) || !flavor_available(&pt))
         return;
     test_record_run(&sig, &a);
     test_record_run(&pt, &b);
@@ -503,6 +572,53 @@ static void test_vm_death(gconstpointer data)
     g_assert_cmpint(r, ==, guest);
     g_assert_true(WIFSIGNALED(status));
     g_assert_cmpint(WTERMSIG(status), ==, SIGKILL);
+}
+
+/* The in-guest fast path: a handler running in the guest process skips
+ * cli/hlt/in by itself and counts them in guest RAM; the VM only sees the
+ * final int3. */
+#define LOCAL_COUNTER_OFFSET (GUEST_DATA_OFFSET + 0x800)
+
+__attribute__((no_sanitize("address", "undefined"), no_stack_protector))
+static bool test_local_skip(void *ctx, LilyRegs *regs, const LilyTrap *trap)
+{
+    volatile uint8_t *ram = ctx;
+    uint32_t at = regs->eip - BLOB_BASE;
+    uint8_t op;
+
+    if (trap->signo != SIGSEGV || trap->trapno != 13 || at >= 0x10000)
+        return false;
+    op = ram[at];
+    if (op != 0xfa && op != 0xf4 && op != 0xe4)
+        return false;
+    regs->eip += op == 0xe4 ? 2 : 1;
+    (*(volatile uint32_t *)(ram + LOCAL_COUNTER_OFFSET))++;
+    return true;
+}
+
+static void test_local_handler(gconstpointer data)
+{
+    LilyTransportConfig cfg = { .kind = LILY_TRANSPORT_SIGNAL, .spin_iterations = 2000,
+                                .memfd_size = GUEST_RAM_SIZE, .local_handler = test_local_skip };
+    GError *error = NULL;
+    uint32_t count;
+    Guest g;
+    FLAVOR(data);
+
+    /* guest_setup() with a local handler: the same steps by hand. */
+    SETUP(&g, fl, priv);
+    transport_free(g.t);
+    cfg.memfd = g.memfd;
+    cfg.local_ctx = g.ram;
+    g.t = transport_new(&cfg, &error);
+    g_assert_no_error(error);
+    g_assert_true(transport_start(g.t, &error));
+    g_assert_no_error(error);
+    guest_expect(&g, SIGTRAP);
+    g_assert_cmphex(g.vcpu.regs.eip, ==, MARK_ADDR(fl, priv, priv_end_trap));
+    memcpy(&count, g.ram + LOCAL_COUNTER_OFFSET, 4);
+    g_assert_cmpuint(count, ==, 3);
+    guest_teardown(&g);
 }
 
 /* ---- syscalls from the guest --------------------------------------------- */
@@ -771,6 +887,7 @@ int main(int argc, char **argv)
     test_add("bad-map-op", test_bad_map_op);
     test_add("confined-layout", test_confined_layout);
     test_add("timeout-kick", test_timeout_kick);
+    test_add("bad-selector", test_bad_selector);
     test_add("int80", test_int80);
     test_add("sysenter", test_sysenter);
     test_add("syscall", test_syscall);
@@ -779,6 +896,8 @@ int main(int argc, char **argv)
     test_add("fs-loaded", test_fs_loaded);
     test_add("forged-record", test_forged_record);
     test_add("vm-death", test_vm_death);
+    g_test_add_data_func("/native/signal/compat32/local-handler", &test_flavors[0], test_local_handler);
+    g_test_add_data_func("/native/signal/long64/local-handler", &test_flavors[1], test_local_handler);
     g_test_add_data_func("/native/both/compat32/identical-records", &test_flavors[0], test_identical_records);
     g_test_add_data_func("/native/both/long64/identical-records", &test_flavors[1], test_identical_records);
     return g_test_run();

@@ -90,6 +90,8 @@ static bool cb_output(void *opaque, const uint8_t *frame, size_t len)
     p->eth = g_bytes_get_data(p->frame, &p->len);
     mg_parse(p);
     g_queue_push_tail(&mg->out, p);
+    if (mg->on_output)
+        mg->on_output(mg, p, mg->on_output_opaque);
     return true;
 }
 

@@ -43,7 +43,8 @@ typedef struct MgPkt {
     int wscale;          /* -1: no option */
 } MgPkt;
 
-typedef struct Mg {
+typedef struct Mg Mg;
+struct Mg {
     NsCtx *ctx;
     NsConfig cfg;
     uint8_t mac[6];
@@ -51,9 +52,13 @@ typedef struct Mg {
     GHashTable *watched; /* fd -> events */
     uint64_t clock_skew; /* added to the real clock: lets tests age flows */
     bool refuse_output;  /* simulate a NIC that cannot take frames */
+    /* Called for each frame the core sends, from inside its output call
+     * (a NIC that answers synchronously); may call the mg_send_* helpers. */
+    void (*on_output)(struct Mg *mg, const MgPkt *p, void *opaque);
+    void *on_output_opaque;
     GString *log;
     uint16_t ip_id;
-} Mg;
+};
 
 /* Create a core with cfg (NULL: defaults) over real loopback sockets. */
 Mg *mg_new(const NsConfig *cfg);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <glib/gstdio.h>
 
 #include "src/core/vm.h"
 #include "tests/ne2000/ne2k-driver.h"
@@ -126,8 +127,14 @@ static void test_dhcp_through_ne2000(void)
     uint8_t bootp[300] = { 1, 1, 6 };
     uint8_t f[1600];
     size_t n;
+    char *dir = g_dir_make_tmp("netsock-pcap-XXXXXX", NULL);
+    char *pcap = g_build_filename(dir, "net0.pcap", NULL);
+    char *extra = g_strdup_printf("pcap = %s\n", pcap);
+    gchar *cap = NULL;
+    gsize cap_len = 0;
 
-    machine_start(&m, NULL);
+    g_assert_nonnull(dir);
+    machine_start(&m, extra);
     put32(bootp + 4, 0xcafe0001);
     memcpy(bootp + 28, guest_mac, 6);
     put32(bootp + 236, 0x63825363);
@@ -144,6 +151,17 @@ static void test_dhcp_through_ne2000(void)
     g_assert_cmphex(get32(f + 42 + 4), ==, 0xcafe0001);   /* xid */
     g_assert_cmphex(get32(f + 42 + 16), ==, GUEST);       /* yiaddr */
     vm_free(m.vm);
+
+    /* pcap = FILE in the [netdev] group: both frames were captured. */
+    g_assert_true(g_file_get_contents(pcap, &cap, &cap_len, NULL));
+    g_assert_cmpuint(cap_len, >=, 24 + 2 * (16 + 14 + 28 + 240));
+    g_assert_cmphex(*(uint32_t *)cap, ==, 0xa1b2c3d4);
+    g_free(cap);
+    g_unlink(pcap);
+    g_rmdir(dir);
+    g_free(extra);
+    g_free(pcap);
+    g_free(dir);
 }
 
 static void test_udp_through_ne2000(void)

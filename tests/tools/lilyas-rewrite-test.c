@@ -79,6 +79,8 @@ static const Golden goldens[] = {
     { "prefix-word", "\tdata16 pushf", "\tint $0xe0; data16 pushf", 0xe0 },
     { "prefix-statement", "\tdata16; pushf", "\tint $0xe0; data16; pushf", 0xe0 },
     { "prefix-line", "\tdata16\n\tpushf", "\tint $0xe0; data16\n\tpushf", 0xe0 },
+    { "prefix-labelled", "1:\tdata16\n\tpushf", "1:\tint $0xe0; data16\n\tpushf", 0xe0 },
+    { "prefix-then-label", "\tdata16\n2:\tpushf", "\tint $0xe0; data16\n2:\tpushf", 0xe0 },
     { "comment-hash", "\tpushf # save pushf", "\tint $0xe0; pushf # save pushf", 0xe0 },
     { "comment-c", "\t/* pushf */ popf /* x */", "\t/* pushf */ int $0xe1; popf /* x */", 0xe1 },
     { "comment-multiline", "\t/* pushf\n\tpushf */ pushf", "\t/* pushf\n\tpushf */ int $0xe0; pushf", 0xe0 },

@@ -72,7 +72,7 @@ static inline void lidt(const struct desc_ptr *p) { __asm__ volatile("lidt %0" :
 static inline void sgdt(struct desc_ptr *p) { __asm__ volatile("sgdt %0" : "=m"(*p)); }
 static inline void sidt(struct desc_ptr *p) { __asm__ volatile("sidt %0" : "=m"(*p)); }
 static inline void ltr(uint16_t sel) { __asm__ volatile("ltr %0" : : "r"(sel)); }
-static inline uint16_t str(void)
+static inline uint16_t read_tr(void)
 {
     uint16_t sel;
     __asm__ volatile("str %0" : "=r"(sel));
