@@ -3,7 +3,6 @@
 TESTS += tests/netharness/net-socket.sh tests/netharness/net-slirp.sh
 TEST_DEPS += $(LILY_NETNS)
 
-include bench/net/module.mk
 
 # net-slirp under the real core with this test as its NIC (no namespace).
 SLIRP_VM_TEST := $(B)/tests/netharness/slirp-vm-test
