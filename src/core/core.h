@@ -81,6 +81,10 @@ gboolean registry_load_file(Registry *reg, const char *path, GError **error);
 void registry_scan_dir(Registry *reg, const char *dir, GPtrArray *warnings);
 /* The default search path (see vm_load_plugins). */
 GPtrArray *registry_default_dirs(void);
+/* The same for a program at exe (NULL: unknown): its plugins/ directory, the
+ * build tree's, exe/../lib/lilyvm/plugins, LILYVM_PLUGINDIR, then
+ * LILYVM_PLUGIN_PATH; only directories that exist, each once. */
+GPtrArray *registry_dirs_for_exe(const char *exe);
 const LilyPlugin *registry_find(const Registry *reg, const char *name);
 /* "a, b, c" of the plugins of kind (0: every kind; device includes irqchip). */
 char *registry_names(const Registry *reg, LilyPluginKind kind);
