@@ -242,6 +242,8 @@ void loop_release_owner(LilyVm *vm, LilyInstance *owner);
 /* One main-loop iteration (may be nested in a callback); FALSE once the VM ended. */
 bool loop_iterate(LilyVm *vm, bool may_block);
 uint64_t loop_timer_next_deadline(LilyVm *vm);
+/* The timerfd behind the timers (-1 if none), for tests to inspect. */
+int loop_timer_fd(LilyVm *vm);
 /* SIGINT, SIGTERM and SIGHUP end the VM (status 128 + signal number). */
 void loop_watch_signals(LilyVm *vm);
 /* Run until the VM ends. */
@@ -345,6 +347,8 @@ struct LilyVm {
     /* loop */
     GMainContext *ctx;
     GSource *timer_source;
+    int timer_fd;          /* wakes timer_source on time (timerfd), or -1 */
+    int64_t timer_fd_at;   /* CLOCK_MONOTONIC ns timer_fd is set to, -1: disarmed */
     GList *timers_armed;   /* LilyTimer *, sorted by (deadline, seq) */
     GPtrArray *timers;     /* every LilyTimer alive */
     uint64_t timer_seq;
