@@ -144,6 +144,34 @@ static void test_no_kernel(void)
     g_free(conf);
 }
 
+static int count_of(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* The loader's message already names the file: "kernel F: F: ..." would
+ * repeat it.  Each refused image is named once, with status 125. */
+static void test_kernel_message(void)
+{
+    char *conf = write_conf("kmsg.conf", "[device r]\nplugin = test-regs\n");
+    char *junk = write_conf("junk.elf", "this is not an ELF file\n");
+    const char *images[] = { junk, TEST_LILYVM, "/nonexistent.elf" };
+    for (size_t i = 0; i < G_N_ELEMENTS(images); i++) {
+        Run r = run_lilyvm("-c", conf, "--kernel", images[i], NULL);
+        g_assert_cmpint(r.status, ==, LILYVM_EXIT_CONFIG);
+        char *want = g_strdup_printf("kernel %s: ", images[i]);
+        test_assert_contains(r.err, want);
+        g_assert_cmpint(count_of(r.err, images[i]), ==, 1);
+        g_free(want);
+        run_free(&r);
+    }
+    g_free(junk);
+    g_free(conf);
+}
+
 static void test_no_cpu(void)
 {
     const char *kernel = TEST_SRC_DIR "/build/guest/testkernel-lily.elf";
@@ -296,6 +324,7 @@ int main(int argc, char **argv)
     g_test_add_func("/core/cli/bad-config", test_bad_config);
     g_test_add_func("/core/cli/bad-command-line", test_bad_command_line);
     g_test_add_func("/core/cli/no-kernel", test_no_kernel);
+    g_test_add_func("/core/cli/kernel-message", test_kernel_message);
     g_test_add_func("/core/cli/no-cpu", test_no_cpu);
     g_test_add_func("/core/cli/default-machine", test_default_machine);
     g_test_add_func("/core/cli/guest-exit", test_guest_exit);
