@@ -75,6 +75,29 @@ static void test_list(void)
     run_free(&r);
 }
 
+/* The table of --list-plugins stays one line per plugin on a terminal:
+ * every description, the built plugins' too, fits in 80 columns. */
+static void test_list_width(void)
+{
+    Run r = run_lilyvm("--list-plugins", NULL);
+    g_assert_cmpint(r.status, ==, 0);
+    char **lines = g_strsplit(r.out, "\n", -1);
+    int n = 0;
+    for (char **l = lines; *l; l++) {
+        if (!**l)
+            continue;
+        size_t len = strlen(*l);
+        g_assert_cmpuint(len, >, 26);  /* "%-16s %-8s " then the description */
+        if (len - 26 > 80)
+            g_test_message("too long: %s", *l);
+        g_assert_cmpuint(len - 26, <=, 80);
+        n++;
+    }
+    g_assert_cmpint(n, >, 0);
+    g_strfreev(lines);
+    run_free(&r);
+}
+
 static void test_describe(void)
 {
     Run r = run_lilyvm("--describe", "test-regs", NULL);
@@ -320,6 +343,7 @@ int main(int argc, char **argv)
     g_test_add_func("/core/cli/version", test_version);
     g_test_add_func("/core/cli/help", test_help);
     g_test_add_func("/core/cli/list-plugins", test_list);
+    g_test_add_func("/core/cli/list-width", test_list_width);
     g_test_add_func("/core/cli/describe", test_describe);
     g_test_add_func("/core/cli/bad-config", test_bad_config);
     g_test_add_func("/core/cli/bad-command-line", test_bad_command_line);
