@@ -40,7 +40,6 @@ UNIT_TESTS += $(TCORE_TESTS)
 TEST_DEPS += $(TCORE_TESTS) $(TCORE_PLUGINS) $(TCORE_BAD) $(B)/lilyvm
 
 # Keep the plugin objects make would otherwise treat as intermediate.
-.SECONDARY: $(patsubst tests/core/%.c,$(B)/pic/tests/core/%.o,$(wildcard tests/core/plugins/*.c tests/core/bad/*.c))
 
 # libFuzzer target for the config reader (needs FUZZ_CC from configure).
 # make fuzz-config runs it for FUZZ_TIME seconds from tests/core/fuzz/corpus.
