@@ -976,7 +976,7 @@ static void test_tcp_host_rst(void)
     mg_free(mg);
 }
 
-static void test_tcp_hostfwd(void)
+static void tcp_hostfwd(bool restricted)
 {
     NsConfig cfg;
     NsFwdSpec fwd = { .proto = NS_IPPROTO_TCP, .host_addr = INADDR_LOOPBACK,
@@ -991,6 +991,7 @@ static void test_tcp_hostfwd(void)
     ns_config_default(&cfg);
     cfg.fwds = &fwd;
     cfg.nfwds = 1;
+    cfg.restricted = restricted;
     mg = mg_new(&cfg);
     mg_send_arp_request(mg, MG_GW); /* the core learns the guest's MAC */
     mg_drain(mg);
@@ -1028,6 +1029,30 @@ static void test_tcp_hostfwd(void)
     host_read_exact(mg, cli, buf, 2);
     g_assert_cmpmem(buf, 2, "OK", 2);
     close(cli);
+    mg_free(mg);
+}
+
+static void test_tcp_hostfwd(void)
+{
+    tcp_hostfwd(false);
+}
+
+/* restrict = true: forwards are the one way in, and they still work. */
+static void test_tcp_hostfwd_restricted(void)
+{
+    tcp_hostfwd(true);
+}
+
+/* No resolver known: queries are dropped and counted, nothing is sent. */
+static void test_dns_no_resolver(void)
+{
+    Mg *mg = mg_new(NULL);
+    static const uint8_t q[12] = { 0x12, 0x34, 0x01, 0x00 };
+
+    mg_send_udp(mg, 33334, MG_DNS, 53, q, sizeof q);
+    g_assert_cmpuint(stat_of(mg, NS_ST_DNS_DROPPED), ==, 1);
+    g_assert_cmpuint(stat_of(mg, NS_ST_DNS_FWD), ==, 0);
+    g_assert_null(mg_next(mg, 0));
     mg_free(mg);
 }
 
@@ -1339,7 +1364,9 @@ int main(int argc, char **argv)
     g_test_add_func("/netsock/tcp/guest-rst", test_tcp_guest_rst);
     g_test_add_func("/netsock/tcp/host-rst", test_tcp_host_rst);
     g_test_add_func("/netsock/tcp/hostfwd", test_tcp_hostfwd);
+    g_test_add_func("/netsock/tcp/hostfwd-restricted", test_tcp_hostfwd_restricted);
     g_test_add_func("/netsock/tcp/hostfwd-unknown-mac", test_tcp_hostfwd_unknown_mac);
+    g_test_add_func("/netsock/dns/no-resolver", test_dns_no_resolver);
     g_test_add_func("/netsock/tcp/time-wait-recycled", test_tcp_time_wait_recycled);
     g_test_add_func("/netsock/flow/deadlines", test_deadlines);
     g_test_add_func("/netsock/fwd/port-in-use", test_fwd_port_in_use);
