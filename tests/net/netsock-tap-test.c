@@ -183,6 +183,68 @@ static void *dns_thread(void *arg)
     return NULL;
 }
 
+/* Host side of the forward test (a thread): results in fwd_result. */
+static uint16_t fwd_port;
+static volatile int fwd_done;
+static char fwd_result[256];
+
+static int connect_fwd(void)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct timeval tv = { .tv_sec = 20 };
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons(fwd_port);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void *fwd_thread(void *arg)
+{
+    uint8_t *buf = g_malloc(1 << 20);
+    size_t got = 0;
+    bool pattern_ok = true;
+    char reply[32] = "";
+    ssize_t n;
+    int fd;
+
+    /* 1: the guest sends 1 MiB and closes. */
+    fd = connect_fwd();
+    while (fd >= 0 && (n = recv(fd, buf, 1 << 20, 0)) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] != (uint8_t)(got + (size_t)i))
+                pattern_ok = false;
+        got += (size_t)n;
+    }
+    if (fd >= 0)
+        close(fd);
+    /* 2: we send 1 MiB, shut down writing, and read the count. */
+    fd = connect_fwd();
+    if (fd >= 0) {
+        size_t off = 0;
+        memset(buf, 0x5a, 1 << 20);
+        while (off < (1u << 20) && (n = send(fd, buf + off, (1u << 20) - off, MSG_NOSIGNAL)) > 0)
+            off += (size_t)n;
+        shutdown(fd, SHUT_WR);
+        n = recv(fd, reply, sizeof reply - 1, MSG_WAITALL);
+        if (n > 0)
+            reply[n] = 0;
+        close(fd);
+    }
+    snprintf(fwd_result, sizeof fwd_result, "%s %zu %s",
+             pattern_ok && got == (1u << 20) ? "down-ok" : "down-bad", got,
+             strcmp(reply, "1048576") == 0 ? "up-ok" : "up-bad");
+    g_free(buf);
+    fwd_done = 1;
+    return NULL;
+}
+
 /* ---- the guest side: a child in its own network namespace --------------- */
 
 static int send_fd(int sock, int fd)
@@ -220,6 +282,28 @@ static int recv_fd(int sock)
     return fd;
 }
 
+/* A guest server for the port forward test: the first connection gets
+ * 1 MiB, the second is read to its end and answered with its length. */
+static const char guest_server_py[] =
+    "import socket,os\n"
+    "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+    "s.bind(('0.0.0.0',8080)); s.listen(4)\n"
+    "open(os.environ['READY'],'w').close()\n"
+    "for i in range(2):\n"
+    "  c,_=s.accept()\n"
+    "  if i==0:\n"
+    "    c.sendall(bytes(range(256))*4096)\n"
+    "  else:\n"
+    "    n=0\n"
+    "    while True:\n"
+    "      d=c.recv(65536)\n"
+    "      if not d: break\n"
+    "      n+=len(d)\n"
+    "    c.sendall(str(n).encode())\n"
+    "  c.close()\n";
+
+static bool have_guest_server;
+
 /* Runs in the namespace; its results go back as lines on ctl. */
 static void guest_main(int ctl, uint16_t http_port)
 {
@@ -244,7 +328,21 @@ static void guest_main(int ctl, uint16_t http_port)
         dprintf(ctl, "skip could not configure tap0 with ip(8)\n");
         _exit(0);
     }
-    dprintf(ctl, "ready\n");
+    /* The forward test's server, if python3 is there. */
+    if (system("command -v python3 >/dev/null 2>&1") == 0) {
+        char *script = g_build_filename(workdir, "server.py", NULL);
+        char *ready = g_build_filename(workdir, "server.ready", NULL);
+        g_file_set_contents(script, guest_server_py, -1, NULL);
+        snprintf(cmd, sizeof cmd, "READY=%s timeout %d python3 %s &", ready, DEADLINE_S, script);
+        if (system(cmd) == 0)
+            for (int i = 0; i < 500 && !g_file_test(ready, G_FILE_TEST_EXISTS); i++)
+                g_usleep(10000);
+        dprintf(ctl, "ready%s\n", g_file_test(ready, G_FILE_TEST_EXISTS) ? " server" : "");
+        g_free(script);
+        g_free(ready);
+    } else {
+        dprintf(ctl, "ready\n");
+    }
     send_fd(ctl, tfd);
     close(tfd);
 
@@ -339,6 +437,7 @@ int main(void)
             waitpid(child, NULL, 0);
             return 0;
         }
+        have_guest_server = strstr(line, "server") != NULL;
     }
     tap_fd = recv_fd(ctl);
     if (tap_fd < 0) {
@@ -354,11 +453,27 @@ int main(void)
     ns_config_default(&cfg);
     cfg.resolver = INADDR_LOOPBACK;
     cfg.resolver_port = dns_port;
+    {
+        /* tcp:127.0.0.1:(free port)-:8080 */
+        static NsFwdSpec fwd = { .proto = NS_IPPROTO_TCP, .host_addr = INADDR_LOOPBACK,
+                                 .guest_port = 8080 };
+        int probe = listen_loopback(SOCK_STREAM, &fwd_port);
+        close(probe);
+        fwd.host_port = fwd_port;
+        cfg.fwds = &fwd;
+        cfg.nfwds = 1;
+    }
     ctx = ns_new(&cfg, &callbacks, NULL, &ns_sock_posix, NULL, &err);
     g_assert_no_error(err);
+    if (have_guest_server) {
+        pthread_create(&th, NULL, fwd_thread, NULL);
+        pthread_detach(th);
+    } else {
+        fwd_done = 1;
+    }
 
     end = g_get_monotonic_time() + DEADLINE_S * G_USEC_PER_SEC;
-    while (!done && g_get_monotonic_time() < end) {
+    while (!(done && fwd_done) && g_get_monotonic_time() < end) {
         guint n = g_hash_table_size(watched) + 2, i = 2;
         struct pollfd *p = g_new0(struct pollfd, n);
         GHashTableIter it;
@@ -406,7 +521,7 @@ int main(void)
         kill(child, SIGKILL);
     waitpid(child, NULL, 0);
 
-    printf("1..3\n");
+    printf("1..5\n");
     s = strstr(lines->str, "result download ");
     path = g_build_filename(workdir, "down", NULL);
     if (s && atoi(s + 16) == 0 && file_equals(path, data_out, DATA_LEN))
@@ -440,6 +555,17 @@ int main(void)
     }
     g_unlink(path);
     g_free(path);
+
+    if (!have_guest_server) {
+        printf("ok %d # SKIP python3 not installed: no guest server for the forward test\n", ++results);
+        printf("ok %d # SKIP python3 not installed: no guest server for the forward test\n", ++results);
+    } else {
+        printf("%s %d - hostfwd: 1 MiB from a guest server reaches a host client intact\n",
+               fwd_done && strstr(fwd_result, "down-ok") ? "ok" : "not ok", ++results);
+        printf("%s %d - hostfwd: 1 MiB from a host client reaches the guest server, then half-close\n",
+               fwd_done && strstr(fwd_result, "up-ok") ? "ok" : "not ok", ++results);
+        printf("# forward test: %s\n", fwd_done ? fwd_result : "did not finish");
+    }
     if (!done)
         printf("# the guest side did not finish within %d s; its output:\n", DEADLINE_S);
     {
@@ -449,9 +575,11 @@ int main(void)
                 printf("# guest: %s\n", *q);
         g_strfreev(l);
     }
-    path = g_build_filename(workdir, "up", NULL);
-    g_unlink(path);
-    g_free(path);
+    for (const char *const *f = (const char *const[]){ "up", "server.py", "server.ready", NULL }; *f; f++) {
+        path = g_build_filename(workdir, *f, NULL);
+        g_unlink(path);
+        g_free(path);
+    }
     g_rmdir(workdir);
     ns_free(ctx);
     return 0;
