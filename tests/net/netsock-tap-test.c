@@ -29,7 +29,8 @@
 
 #include "plugins/net-socket/ns.h"
 
-#define DATA_LEN (4u << 20)
+/* Bytes each way for curl; NETSOCK_TAP_MB=N changes it (a throughput check). */
+static unsigned DATA_LEN = 4u << 20;
 #define DEADLINE_S 90
 
 static int tap_fd = -1;
@@ -350,11 +351,19 @@ static void guest_main(int ctl, uint16_t http_port)
     setvbuf(out, NULL, _IOLBF, 0);
     snprintf(cmd, sizeof cmd,
              "curl -sS --max-time 30 -o %s/down http://10.0.2.2:%u/data", workdir, http_port);
-    fprintf(out, "result download %d\n", system(cmd));
+    {
+        gint64 t0 = g_get_monotonic_time();
+        int rc = system(cmd);
+        fprintf(out, "result download %d %.3f\n", rc, (g_get_monotonic_time() - t0) / 1e6);
+    }
     snprintf(cmd, sizeof cmd,
              "curl -sS --max-time 30 -T %s/up http://10.0.2.2:%u/up -o /dev/null",
              workdir, http_port);
-    fprintf(out, "result upload %d\n", system(cmd));
+    {
+        gint64 t0 = g_get_monotonic_time();
+        int rc = system(cmd);
+        fprintf(out, "result upload %d %.3f\n", rc, (g_get_monotonic_time() - t0) / 1e6);
+    }
     if (system("command -v dig >/dev/null 2>&1") == 0) {
         snprintf(cmd, sizeof cmd,
                  "dig @10.0.2.3 +tries=1 +time=3 +short lilyvm.test A > %s/dig", workdir);
@@ -398,6 +407,8 @@ int main(void)
     char *s;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (getenv("NETSOCK_TAP_MB"))
+        DATA_LEN = (unsigned)CLAMP(atoi(getenv("NETSOCK_TAP_MB")), 1, 1024) << 20;
     if (!mkdtemp(workdir)) {
         printf("1..0 # SKIP no temporary directory\n");
         return 0;
@@ -525,19 +536,19 @@ int main(void)
     s = strstr(lines->str, "result download ");
     path = g_build_filename(workdir, "down", NULL);
     if (s && atoi(s + 16) == 0 && file_equals(path, data_out, DATA_LEN))
-        printf("ok %d - curl downloads 4 MiB from a host loopback server intact\n", ++results);
+        printf("ok %d - curl downloads %u MiB from a host loopback server intact\n", ++results, DATA_LEN >> 20);
     else
-        printf("not ok %d - curl downloads 4 MiB from a host loopback server intact\n", ++results);
+        printf("not ok %d - curl downloads %u MiB from a host loopback server intact\n", ++results, DATA_LEN >> 20);
     g_unlink(path);
     g_free(path);
 
     s = strstr(lines->str, "result upload ");
     if (s && atoi(s + 14) == 0 && data_in_len == DATA_LEN &&
         memcmp(data_in, data_out, DATA_LEN) == 0)
-        printf("ok %d - curl uploads 4 MiB to a host loopback server intact\n", ++results);
+        printf("ok %d - curl uploads %u MiB to a host loopback server intact\n", ++results, DATA_LEN >> 20);
     else
-        printf("not ok %d - curl uploads 4 MiB to a host loopback server intact"
-               " (received %zu bytes)\n", ++results, data_in_len);
+        printf("not ok %d - curl uploads %u MiB to a host loopback server intact"
+               " (received %zu bytes)\n", ++results, DATA_LEN >> 20, data_in_len);
 
     s = strstr(lines->str, "result dns ");
     path = g_build_filename(workdir, "dig", NULL);
