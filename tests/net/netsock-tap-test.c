@@ -527,6 +527,20 @@ int main(void)
         }
         ns_tick(ctx);
         g_free(p);
+        if (getenv("NETSOCK_TAP_DEBUG")) {
+            static gint64 last;
+            if (g_get_monotonic_time() - last > 2 * G_USEC_PER_SEC) {
+                GString *d = g_string_new("");
+                last = g_get_monotonic_time();
+                ns_tcp_dump(ctx, d);
+                for (int k = 0; k < NS_ST_COUNT; k++)
+                    if (ns_stat_get(ctx, k) && (k == NS_ST_TCP_OUT_OF_ORDER || k == NS_ST_TX_DROPPED || k == NS_ST_TCP_BAD))
+                        g_string_append_printf(d, "%s=%" G_GUINT64_FORMAT " ", ns_stat_names[k], ns_stat_get(ctx, k));
+                g_string_append_c(d, '\n');
+                printf("# state:\n%s", d->str);
+                g_string_free(d, TRUE);
+            }
+        }
     }
     if (!done)
         kill(child, SIGKILL);
