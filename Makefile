@@ -41,7 +41,7 @@ all:
 # core and the tools come first, the install rules (docs/) last.
 MODULES := $(wildcard src/core/module.mk) \
 	$(sort $(filter-out src/core/module.mk,$(wildcard src/*/module.mk))) \
-	$(wildcard tools/module.mk) \
+	$(wildcard tools/module.mk) $(sort $(wildcard tools/*/module.mk)) \
 	$(sort $(wildcard plugins/*/module.mk)) \
 	$(wildcard guest/module.mk) \
 	$(sort $(wildcard tests/*/module.mk fuzz/module.mk)) \

@@ -21,7 +21,8 @@ INSTALL ?= install
 MAN_PAGES := docs/man/lilyvm.1 docs/man/lilyvm.conf.5
 PUBLIC_HEADERS := $(wildcard include/lilyvm/*.h)
 INSTALL_TOOLS := lily-cc lily-as lily-check
-INSTALL_PROGRAM := $(filter $(B)/lilyvm,$(BINS))
+# BINS is complete only once every module.mk is read: expand it late.
+INSTALL_PROGRAM = $(filter $(B)/lilyvm,$(BINS))
 
 # In the .pc file, directories under the prefix are written relative to
 # ${prefix}, so that pkg-config --define-prefix can relocate a staged install.
@@ -37,7 +38,9 @@ install-files: all
 	    "$(DESTDIR)$(INCLUDEDIR)/lilyvm" "$(DESTDIR)$(PKGCONFIGDIR)" \
 	    "$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(MANDIR)/man5"
 	$(if $(INSTALL_PROGRAM),$(INSTALL) -m 755 $(INSTALL_PROGRAM) "$(DESTDIR)$(BINDIR)/")
-	@for t in $(INSTALL_TOOLS); do \
+	@# The toolchain's own install-tools hook, when there is one, installs
+	@# lily-cc with the assembler directory it needs; otherwise copy what is built.
+	@$(if $(filter install-tools,$(INSTALL_HOOKS)),true ||) for t in $(INSTALL_TOOLS); do \
 	    if [ -f "$(B)/tools/$$t" ]; then \
 	        echo "$(INSTALL) -m 755 $(B)/tools/$$t $(DESTDIR)$(BINDIR)/"; \
 	        $(INSTALL) -m 755 "$(B)/tools/$$t" "$(DESTDIR)$(BINDIR)/" || exit 1; \
@@ -60,7 +63,9 @@ uninstall:
 	rm -f "$(DESTDIR)$(PKGCONFIGDIR)/lilyvm-plugin.pc"
 	rm -f $(foreach m,$(filter %.1,$(MAN_PAGES)),"$(DESTDIR)$(MANDIR)/man1/$(notdir $(m))") \
 	    $(foreach m,$(filter %.5,$(MAN_PAGES)),"$(DESTDIR)$(MANDIR)/man5/$(notdir $(m))")
-	rmdir "$(DESTDIR)$(PLUGINDIR)" "$(DESTDIR)$(patsubst %/,%,$(dir $(PLUGINDIR)))" \
+	$(if $(LILYCC_BIN_INSTALLED),rm -f "$(DESTDIR)$(LILYCC_BIN_INSTALLED)/as")
+	rmdir $(if $(LILYCC_BIN_INSTALLED),"$(DESTDIR)$(LILYCC_BIN_INSTALLED)") \
+	    "$(DESTDIR)$(PLUGINDIR)" "$(DESTDIR)$(patsubst %/,%,$(dir $(PLUGINDIR)))" \
 	    "$(DESTDIR)$(INCLUDEDIR)/lilyvm" 2>/dev/null || true
 
 INSTALL_HOOKS += install-files

@@ -1,34 +1,35 @@
 # Guest side: the SDK (guest/sdk) and the TAP test kernel (guest/testkernel),
 # each built twice from the same sources: plain with CC32 (runs under QEMU)
-# and rewritten with build/tools/lily-cc (runs under LilyVM).
+# and rewritten with build/tools/lily-cc (runs under LilyVM).  Other guest
+# kernels use the guest_kernel macro below from guest/NAME/module.mk.
 
 GUEST_SDK_SRCS := $(addprefix guest/sdk/,crt0.S isr.S context.S string.c printf.c \
 	serial.c debugexit.c pic.c pit.c desc.c trap.c paging.c)
-GUEST_TK_SRCS := $(addprefix guest/testkernel/,main.c tap.c exc.c proc.c \
-	t_cpu.c t_exc.c t_paging.c t_user.c t_irq.c bench.c)
-# User programs run unmodified in either build, so they are always compiled
-# plainly; their sections are renamed .user.* for the linker script.
-GUEST_TK_USER_SRCS := guest/testkernel/user.c
 
 OBJCOPY ?= objcopy
 NM ?= nm
 GUEST_GCC_INCLUDE := $(shell $(CC32) -m32 -print-file-name=include)
-GUEST_CFLAGS := -m32 -march=i686 -std=gnu11 -O2 -g -ffreestanding -fno-pic -fno-pie \
-	-fno-stack-protector -fno-asynchronous-unwind-tables -fno-omit-frame-pointer \
-	-mgeneral-regs-only -nostdinc -isystem $(GUEST_GCC_INCLUDE) -Iguest/sdk/include \
-	$(WARN)
-GUEST_LDFLAGS := -m32 -nostdlib -static -no-pie -Wl,-T,guest/sdk/kernel.ld \
-	-Wl,-z,max-page-size=0x1000 -Wl,--build-id=none
+# -mgeneral-regs-only: kernel code never touches x87/SSE state, so user
+# processes' FPU registers survive traps without a save.
+GUEST_CFLAGS := -m32 -march=i586 -std=gnu11 -O2 -g -ffreestanding -fno-pic -fno-pie \
+	-fno-stack-protector -fcf-protection=none -fno-asynchronous-unwind-tables \
+	-fno-omit-frame-pointer -mgeneral-regs-only -nostdinc -isystem $(GUEST_GCC_INCLUDE) \
+	-Iguest/sdk/include -Iinclude $(WARN)
 GUEST_LDSCRIPT := guest/sdk/kernel.ld
+GUEST_LDFLAGS := -m32 -nostdlib -static -no-pie -Wl,-T,$(GUEST_LDSCRIPT) \
+	-Wl,-z,max-page-size=0x1000 -Wl,--build-id=none
 
-# The toolchain part provides lily-cc (and lily-check); until its module.mk
-# names them, only the plain image is part of `make`.
+# The toolchain part (tools/module.mk, included before this file) provides
+# lily-cc, run with lily-as from its -B directory, and lily-check; the
+# rewritten images are part of `make` only when it builds them.
 LILY_CC := $(B)/tools/lily-cc
+LILY_CC_DEPS := $(LILY_CC) $(B)/tools/lily-as $(B)/tools/lilycc-bin/as
 LILY_CHECK := $(B)/tools/lily-check
-GUEST_HAVE_LILY_CC := $(shell grep -l 'lily-cc' tools/module.mk 2>/dev/null)
-GUEST_HAVE_LILY_CHECK := $(shell grep -l 'lily-check' tools/module.mk 2>/dev/null)
+GUEST_HAVE_LILY_CC := $(filter $(LILY_CC),$(BINS))
+GUEST_HAVE_LILY_CHECK := $(filter $(LILY_CHECK),$(BINS))
 
-# guest_flavour(name, compiler, extra prerequisite)
+# Pattern rules per flavour: build/guest/FLAVOUR/X.o from guest/X.c or .S.
+# guest_flavour(flavour, compiler, extra prerequisites)
 define guest_flavour
 $(B)/guest/$(1)/%.o: guest/%.c config.mk guest/module.mk $(3)
 	@mkdir -p $$(@D)
@@ -41,39 +42,50 @@ $(B)/guest/$(1)/%.o: guest/%.S config.mk guest/module.mk $(3)
 $(B)/guest/$(1)/libguestsdk.a: $(patsubst guest/%,$(B)/guest/$(1)/%.o,$(basename $(filter-out %/crt0.S,$(GUEST_SDK_SRCS))))
 	@rm -f $$@
 	$(AR) rcs $$@ $$^
-
-GUEST_TK_OBJS_$(1) := $(B)/guest/$(1)/sdk/crt0.o \
-	$(patsubst guest/%.c,$(B)/guest/$(1)/%.o,$(GUEST_TK_SRCS)) \
-	$(patsubst guest/%.c,$(B)/guest/user/%.user.o,$(GUEST_TK_USER_SRCS))
 endef
-
 $(eval $(call guest_flavour,plain,$(CC32),))
-$(eval $(call guest_flavour,lily,$(LILY_CC),$(LILY_CC) $(B)/tools/lilycc-bin/as))
+$(eval $(call guest_flavour,lily,$(LILY_CC),$(LILY_CC_DEPS)))
 
+# User programs run unmodified in either build, so they are always compiled
+# plainly, then their sections are renamed .user.* for the linker script.
+# User code cannot call into the kernel's libc or libgcc (supervisor pages):
+# an object with undefined symbols is refused.
 $(B)/guest/user/%.o: guest/%.c config.mk guest/module.mk
 	@mkdir -p $(@D)
 	$(CC32) $(GUEST_CFLAGS) -fno-tree-loop-distribute-patterns -MMD -MP -c -o $@ $<
 
-# User code cannot call into the kernel's libc or libgcc (supervisor pages):
-# refuse an object with undefined symbols.
 $(B)/guest/user/%.user.o: $(B)/guest/user/%.o
 	@undef=$$($(NM) -u $<); if [ -n "$$undef" ]; then \
 	    echo "$<: user code must be self-contained, but it needs: $$undef" >&2; exit 1; fi
 	$(OBJCOPY) --prefix-alloc-sections=.user $< $@
 
-$(B)/guest/testkernel.elf: $(GUEST_TK_OBJS_plain) $(B)/guest/plain/libguestsdk.a $(GUEST_LDSCRIPT)
-	$(CC32) $(GUEST_LDFLAGS) -o $@ $(GUEST_TK_OBJS_plain) $(B)/guest/plain/libguestsdk.a -lgcc
+# guest_kernel(name, kernel sources, user sources): build/guest/NAME.elf
+# (plain) and build/guest/NAME-lily.elf (rewritten).  lily-check inspects the
+# kernel's code only: the .user section holds user programs, which LilyVM
+# runs unmodified (at CPL 3 the sensitive instructions behave as they should).
+# (objcopy's stderr is dropped: it warns about the now empty user segment.)
+define guest_kernel
+GUEST_OBJS_$(1)_plain := $(B)/guest/plain/sdk/crt0.o $(patsubst guest/%,$(B)/guest/plain/%.o,$(basename $(2))) \
+	$(patsubst guest/%.c,$(B)/guest/user/%.user.o,$(3))
+GUEST_OBJS_$(1)_lily := $(B)/guest/lily/sdk/crt0.o $(patsubst guest/%,$(B)/guest/lily/%.o,$(basename $(2))) \
+	$(patsubst guest/%.c,$(B)/guest/user/%.user.o,$(3))
 
-$(B)/guest/testkernel-lily.elf: $(GUEST_TK_OBJS_lily) $(B)/guest/lily/libguestsdk.a $(GUEST_LDSCRIPT) $(LILY_CC) $(if $(GUEST_HAVE_LILY_CHECK),$(LILY_CHECK))
-	$(LILY_CC) $(GUEST_LDFLAGS) -o $@.tmp $(GUEST_TK_OBJS_lily) $(B)/guest/lily/libguestsdk.a -lgcc
-	$(if $(GUEST_HAVE_LILY_CHECK),$(LILY_CHECK) $@.tmp)
-	mv $@.tmp $@
+$(B)/guest/$(1).elf: $$(GUEST_OBJS_$(1)_plain) $(B)/guest/plain/libguestsdk.a $(GUEST_LDSCRIPT)
+	$(CC32) $(GUEST_LDFLAGS) -o $$@ $$(GUEST_OBJS_$(1)_plain) $(B)/guest/plain/libguestsdk.a -lgcc
 
-GUESTS += $(B)/guest/testkernel.elf
-ifneq ($(GUEST_HAVE_LILY_CC),)
-GUESTS += $(B)/guest/testkernel-lily.elf
-endif
+$(B)/guest/$(1)-lily.elf: $$(GUEST_OBJS_$(1)_lily) $(B)/guest/lily/libguestsdk.a $(GUEST_LDSCRIPT) \
+		$(LILY_CC_DEPS) $(if $(GUEST_HAVE_LILY_CHECK),$(LILY_CHECK))
+	$(LILY_CC) $(GUEST_LDFLAGS) -o $$@.tmp $$(GUEST_OBJS_$(1)_lily) $(B)/guest/lily/libguestsdk.a
+	$(if $(GUEST_HAVE_LILY_CHECK),$(OBJCOPY) --remove-section=.user $$@.tmp $$@.kernel-only 2>/dev/null)
+	$(if $(GUEST_HAVE_LILY_CHECK),$(LILY_CHECK) $$@.kernel-only)
+	rm -f $$@.kernel-only
+	mv $$@.tmp $$@
 
-.PHONY: guest-plain guest-lily
-guest-plain: $(B)/guest/testkernel.elf
-guest-lily: $(B)/guest/testkernel-lily.elf
+GUESTS += $(B)/guest/$(1).elf $(if $(GUEST_HAVE_LILY_CC),$(B)/guest/$(1)-lily.elf)
+endef
+
+$(eval $(call guest_kernel,testkernel,$(addprefix guest/testkernel/,main.c tap.c exc.c \
+	proc.c t_cpu.c t_exc.c t_paging.c t_user.c t_irq.c t_dev.c bench.c lowmem.S),guest/testkernel/user.c))
+
+# Further guest kernels (guest/NAME/module.mk) build on the rules above.
+include $(filter-out guest/module.mk,$(wildcard guest/*/module.mk))

@@ -33,7 +33,18 @@ typedef struct LilyasInput {
     char *temp_path;   /* rewritten copy handed to gas */
 } LilyasInput;
 
+/* Includes deeper than this are left to gas (which reports the loop). */
+#define LILYAS_MAX_INCLUDE_DEPTH 32
+
 static const char *lilyas_cur_name;
+
+/* What the .include callback needs: where gas looks, what to clean up. */
+typedef struct LilyasIncludeCtx {
+    LilyasRewriter *rw;
+    GPtrArray *dirs;  /* -I directories, in order */
+    GPtrArray *temps; /* rewritten included files, removed at exit */
+    int depth;
+} LilyasIncludeCtx;
 
 static void lilyas_print_warning(void *opaque, unsigned line, const char *message)
 {
@@ -127,41 +138,107 @@ static gboolean lilyas_read_stdin(char **text, gsize *len, GError **error)
     return TRUE;
 }
 
+/* Rewritten text into a new temporary file; returns its path. */
+static char *lilyas_write_temp(const GString *out, GError **error)
+{
+    char *path = NULL;
+    int fd = g_file_open_tmp("lilyas-XXXXXX.s", &path, error);
+
+    if (fd < 0)
+        return NULL;
+    close(fd);
+    if (!g_file_set_contents(path, out->str, (gssize)out->len, error)) {
+        g_unlink(path);
+        g_free(path);
+        return NULL;
+    }
+    return path;
+}
+
+/* The line marker that keeps gas's messages naming the real file. */
+static void lilyas_mark_file(GString *out, const char *name, const char *text)
+{
+    char *quoted;
+
+    if (g_str_has_prefix(text, "#NO_APP"))
+        return; /* gas reads such a file without preprocessing: no markers */
+    quoted = g_strescape(name, NULL);
+    g_string_append_printf(out, "# 1 \"%s\"\n", quoted);
+    g_free(quoted);
+}
+
+/*
+ * .include "name": find the file where gas would (as named, relative to the
+ * working directory; then each -I directory in order), rewrite it with the
+ * same rewriter, and hand back the rewritten copy's path.
+ */
+static char *lilyas_include(void *opaque, const char *name, GError **error)
+{
+    LilyasIncludeCtx *ctx = opaque;
+    const char *saved_name = lilyas_cur_name;
+    char *found = NULL, *text, *path;
+    gsize len;
+    GString *out;
+
+    if (ctx->depth >= LILYAS_MAX_INCLUDE_DEPTH) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_LOOP, "includes nested deeper than %d",
+                    LILYAS_MAX_INCLUDE_DEPTH);
+        return NULL;
+    }
+    if (g_path_is_absolute(name) || g_file_test(name, G_FILE_TEST_IS_REGULAR))
+        found = g_strdup(name);
+    for (guint i = 0; !found && i < ctx->dirs->len; i++) {
+        char *cand = g_build_filename(ctx->dirs->pdata[i], name, NULL);
+
+        if (g_file_test(cand, G_FILE_TEST_IS_REGULAR))
+            found = cand;
+        else
+            g_free(cand);
+    }
+    if (!found)
+        return NULL; /* gas will say it cannot open it */
+    if (!g_file_get_contents(found, &text, &len, error)) {
+        g_free(found);
+        return NULL;
+    }
+    out = g_string_sized_new(len + len / 16 + 64);
+    lilyas_mark_file(out, found, text);
+    lilyas_cur_name = found;
+    lilyas_rewriter_set_file_name(ctx->rw, g_str_has_prefix(text, "#NO_APP") ? NULL : found);
+    ctx->depth++;
+    lilyas_rewrite(ctx->rw, text, len, out);
+    ctx->depth--;
+    lilyas_cur_name = saved_name;
+    g_free(text);
+    path = lilyas_write_temp(out, error);
+    g_string_free(out, TRUE);
+    g_free(found);
+    if (path)
+        g_ptr_array_add(ctx->temps, g_strdup(path));
+    return path;
+}
+
 /* Rewrite one input into a fresh temporary file whose path goes to in->temp_path. */
 static gboolean lilyas_rewrite_input(LilyasRewriter *rw, LilyasInput *in, GError **error)
 {
     char *text = NULL;
     gsize len = 0;
     GString *out;
-    int fd;
-    gboolean ok;
 
     lilyas_cur_name = !strcmp(in->name, "-") ? "<stdin>" : in->name;
     if (!strcmp(in->name, "-") ? !lilyas_read_stdin(&text, &len, error)
                                : !g_file_get_contents(in->name, &text, &len, error))
         return FALSE;
     out = g_string_sized_new(len + len / 16 + 64);
-    /* Keep gas's messages and -g line info pointing at the real file, unless
-     * the file opts out of preprocessing with #NO_APP (gcc output: it has its
-     * own .file/.loc and a temporary name anyway). */
-    if (strcmp(in->name, "-") && !g_str_has_prefix(text, "#NO_APP")) {
-        char *quoted = g_strescape(in->name, NULL);
-
-        g_string_append_printf(out, "# 1 \"%s\"\n", quoted);
-        g_free(quoted);
-    }
+    /* Keep gas's messages and -g line info pointing at the real file. */
+    if (strcmp(in->name, "-"))
+        lilyas_mark_file(out, in->name, text);
+    lilyas_rewriter_set_file_name(rw, strcmp(in->name, "-") && !g_str_has_prefix(text, "#NO_APP") ? in->name : NULL);
     lilyas_rewrite(rw, text, len, out);
     g_free(text);
-
-    fd = g_file_open_tmp("lilyas-XXXXXX.s", &in->temp_path, error);
-    if (fd < 0) {
-        g_string_free(out, TRUE);
-        return FALSE;
-    }
-    close(fd);
-    ok = g_file_set_contents(in->temp_path, out->str, (gssize)out->len, error);
+    in->temp_path = lilyas_write_temp(out, error);
     g_string_free(out, TRUE);
-    return ok;
+    return in->temp_path != NULL;
 }
 
 /* Run argv, wait, and return an exit status in the manner of a shell. */
@@ -207,6 +284,7 @@ int main(int argc, char **argv)
     LilyasSyntax syntax = LILYAS_SYNTAX_ATT;
     bool info_only = false, bits32 = false, other_bits = false;
     LilyasRewriter *rw = NULL;
+    LilyasIncludeCtx inc = { .dirs = g_ptr_array_new(), .temps = g_ptr_array_new_with_free_func(g_free) };
     char *real_as;
     int rc = 1;
 
@@ -240,6 +318,10 @@ int main(int argc, char **argv)
             syntax = LILYAS_SYNTAX_INTEL;
         else if (!strcmp(a, "-msyntax=att"))
             syntax = LILYAS_SYNTAX_ATT;
+        if (g_str_has_prefix(a, "-I") && a[2])
+            g_ptr_array_add(inc.dirs, (char *)a + 2);
+        else if (!strcmp(a, "-I") && i + 1 < argc)
+            g_ptr_array_add(inc.dirs, argv[i + 1]);
         if (lilyas_takes_arg(a) && i + 1 < argc) {
             g_ptr_array_add(args, argv[++i]);
         } else if (a[0] == '@') {
@@ -273,6 +355,8 @@ int main(int argc, char **argv)
         g_ptr_array_add(args, NULL);
     }
     rw = lilyas_rewriter_new(syntax, lilyas_print_warning, NULL);
+    inc.rw = rw;
+    lilyas_rewriter_set_include(rw, lilyas_include, &inc);
     for (guint i = 0, k = 0; i < args->len; i++) {
         LilyasInput *in;
 
@@ -299,8 +383,16 @@ out_remove_temps:
             fprintf(stderr, "lily-as: kept %s (rewritten %s)\n", in->temp_path, in->name);
         g_free(in->temp_path);
     }
+    for (guint k = 0; k < inc.temps->len; k++) {
+        if (!g_getenv("LILYAS_KEEP"))
+            g_unlink(inc.temps->pdata[k]);
+        else
+            fprintf(stderr, "lily-as: kept %s (an included file, rewritten)\n", (char *)inc.temps->pdata[k]);
+    }
     lilyas_rewriter_free(rw);
 out_free_args:
+    g_ptr_array_free(inc.temps, TRUE);
+    g_ptr_array_free(inc.dirs, TRUE);
     g_array_free(inputs, TRUE);
     g_ptr_array_free(args, TRUE);
     g_free(real_as);

@@ -23,12 +23,14 @@ typedef struct LilycheckStats {
     unsigned long insns;    /* instructions decoded */
     unsigned long sites;    /* well-formed rewrite sites stepped over */
     unsigned long findings; /* sensitive instructions and malformed sites */
+    unsigned long skipped;  /* sections left out by --skip-section */
 } LilycheckStats;
 
 typedef struct LilycheckCtx {
     ZydisDecoder decoder;
     ZydisFormatter formatter;
     bool quiet;
+    GPtrArray *skip_sections; /* glob patterns of section names not to check */
 } LilycheckCtx;
 
 static bool check_is_sreg(const ZydisDecodedOperand *op)
@@ -113,15 +115,56 @@ static void check_report(const LilycheckCtx *ctx, const char *path, const Lilych
         printf("%s: 0x%08x <%s>: %s%s\n", path, addr, sym ? sym->name : code->name, text, note ? note : "");
 }
 
+/* Data objects (STT_OBJECT with a size) inside this code, sorted by offset. */
+typedef struct CheckSkip {
+    size_t start, end; /* offsets into the code */
+} CheckSkip;
+
+static gint check_skip_cmp(gconstpointer a, gconstpointer b)
+{
+    const CheckSkip *x = a, *y = b;
+
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static GArray *check_data_ranges(const LilycheckElf *elf, const LilycheckCode *code)
+{
+    GArray *skips = g_array_new(FALSE, FALSE, sizeof(CheckSkip));
+
+    for (guint i = 0; i < elf->symbols->len; i++) {
+        const LilycheckSymbol *s = &g_array_index(elf->symbols, LilycheckSymbol, i);
+        CheckSkip k;
+
+        if (!s->is_object || s->size == 0 || (code->shndx && s->shndx != code->shndx) || s->value < code->addr ||
+            s->value - code->addr >= code->len)
+            continue;
+        k.start = s->value - code->addr;
+        k.end = MIN(code->len, k.start + s->size);
+        g_array_append_val(skips, k);
+    }
+    g_array_sort(skips, check_skip_cmp);
+    return skips;
+}
+
 static void check_code(const LilycheckCtx *ctx, const char *path, const LilycheckElf *elf,
                        const LilycheckCode *code, LilycheckStats *st)
 {
     ZydisDecodedInstruction insn, next;
     ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT], next_ops[ZYDIS_MAX_OPERAND_COUNT];
+    GArray *skips = check_data_ranges(elf, code);
+    guint next_skip = 0;
     size_t off = 0;
 
     while (off < code->len) {
         int vec;
+
+        /* Step over data that is declared as such (.type x, @object; .size). */
+        while (next_skip < skips->len && g_array_index(skips, CheckSkip, next_skip).end <= off)
+            next_skip++;
+        if (next_skip < skips->len && g_array_index(skips, CheckSkip, next_skip).start <= off) {
+            off = g_array_index(skips, CheckSkip, next_skip).end;
+            continue;
+        }
 
         if (ZYAN_FAILED(ZydisDecoderDecodeFull(&ctx->decoder, code->bytes + off, code->len - off, &insn, ops))) {
             off++; /* data or padding between functions: resynchronise */
@@ -157,6 +200,7 @@ static void check_code(const LilycheckCtx *ctx, const char *path, const Lilychec
         }
         off += insn.length;
     }
+    g_array_free(skips, TRUE);
 }
 
 /* Check one file: 0 clean, 1 findings, 2 error. */
@@ -171,8 +215,17 @@ static int check_file(const LilycheckCtx *ctx, const char *path)
         g_error_free(error);
         return 2;
     }
-    for (guint i = 0; i < elf.code->len; i++)
-        check_code(ctx, path, &elf, &g_array_index(elf.code, LilycheckCode, i), &st);
+    for (guint i = 0; i < elf.code->len; i++) {
+        const LilycheckCode *code = &g_array_index(elf.code, LilycheckCode, i);
+        bool skip = false;
+
+        for (guint k = 0; k < ctx->skip_sections->len && code->shndx; k++)
+            skip = skip || g_pattern_match_simple(ctx->skip_sections->pdata[k], code->name);
+        if (skip)
+            st.skipped++;
+        else
+            check_code(ctx, path, &elf, code, &st);
+    }
     lilycheck_elf_clear(&elf);
 
     if (st.findings)
@@ -180,24 +233,27 @@ static int check_file(const LilycheckCtx *ctx, const char *path)
                 "lily-check: %s: %lu sensitive instruction(s) left (%lu rewritten sites); build it with lily-cc\n",
                 path, st.findings, st.sites);
     else if (!ctx->quiet)
-        printf("lily-check: %s: clean (%lu instructions, %lu rewritten sites)\n", path, st.insns, st.sites);
+        printf("lily-check: %s: clean (%lu instructions, %lu rewritten sites, %lu sections skipped)\n", path,
+               st.insns, st.sites, st.skipped);
     return st.findings ? 1 : 0;
 }
 
 static void check_usage(FILE *f)
 {
     fprintf(f,
-            "Usage: lily-check [-q] FILE.elf...\n"
+            "Usage: lily-check [-q] [--skip-section=PATTERN]... FILE.elf...\n"
             "Lists the sensitive instructions (pushf/popf, segment register reads,\n"
             "sgdt/sidt/sldt/str/smsw, lar/lsl/verr/verw) left in the executable code of\n"
             "32-bit i386 ELF files, one per line: FILE: ADDRESS <SYMBOL+OFFSET>: INSTRUCTION.\n"
-            "  -q, --quiet   say nothing about clean files\n"
+            "  -q, --quiet                   say nothing about clean files\n"
+            "  --skip-section=PATTERN        do not check sections whose name matches the\n"
+            "                                glob PATTERN (code that runs at CPL 3, e.g. '.user*')\n"
             "Exit status: 0 all clean, 1 something found, 2 a file could not be checked.\n");
 }
 
 int main(int argc, char **argv)
 {
-    LilycheckCtx ctx = { 0 };
+    LilycheckCtx ctx = { .skip_sections = g_ptr_array_new() };
     int worst = 0, nfiles = 0;
     bool opts_done = false;
 
@@ -213,11 +269,14 @@ int main(int argc, char **argv)
         }
         if (!opts_done && (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")))
             ctx.quiet = true;
+        else if (!opts_done && g_str_has_prefix(argv[i], "--skip-section=") && argv[i][15])
+            g_ptr_array_add(ctx.skip_sections, argv[i] + 15);
         else if (!opts_done && !strcmp(argv[i], "--"))
             opts_done = true;
         else if (!opts_done && argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "lily-check: unknown option '%s'\n", argv[i]);
             check_usage(stderr);
+            g_ptr_array_free(ctx.skip_sections, TRUE);
             return 2;
         }
     }
@@ -236,6 +295,7 @@ int main(int argc, char **argv)
         if (rc > worst)
             worst = rc;
     }
+    g_ptr_array_free(ctx.skip_sections, TRUE);
     if (nfiles == 0) {
         fprintf(stderr, "lily-check: no file given\n");
         check_usage(stderr);

@@ -30,6 +30,9 @@ struct LilyasRewriter {
     bool region_warned;    /* a sensitive instruction in this region was reported */
     gssize pending_prefix; /* output offset of a prefix-only statement, or -1 */
     unsigned line;         /* current line, 1-based, for warnings */
+    LilyasIncludeFn include;
+    void *include_opaque;
+    char *file_name;       /* for line markers after an include, or NULL */
 };
 
 LilyasRewriter *lilyas_rewriter_new(LilyasSyntax syntax, LilyasWarnFn warn, void *opaque)
@@ -44,8 +47,22 @@ LilyasRewriter *lilyas_rewriter_new(LilyasSyntax syntax, LilyasWarnFn warn, void
     return rw;
 }
 
+void lilyas_rewriter_set_include(LilyasRewriter *rw, LilyasIncludeFn fn, void *opaque)
+{
+    rw->include = fn;
+    rw->include_opaque = opaque;
+}
+
+void lilyas_rewriter_set_file_name(LilyasRewriter *rw, const char *name)
+{
+    g_free(rw->file_name);
+    rw->file_name = g_strdup(name);
+}
+
 void lilyas_rewriter_free(LilyasRewriter *rw)
 {
+    if (rw)
+        g_free(rw->file_name);
     g_free(rw);
 }
 
@@ -235,6 +252,7 @@ typedef enum RwStmtKind {
     RW_STMT_PREFIX_ONLY, /* `rep`, `lock` ... alone: applies to what follows */
     RW_STMT_OTHER,       /* labels, directives, ordinary instructions */
     RW_STMT_SENSITIVE,   /* an instruction to open with a trap */
+    RW_STMT_INCLUDE,     /* .include "file" */
 } RwStmtKind;
 
 typedef struct RwStmt {
@@ -242,6 +260,7 @@ typedef struct RwStmt {
     size_t insn_off; /* where the first prefix or the mnemonic starts */
     bool has_labels;
     int vec;
+    size_t name_off, name_len; /* RW_STMT_INCLUDE: the file name inside the quotes */
 } RwStmt;
 
 /* React to the directives that change how later statements are read. */
@@ -259,9 +278,6 @@ static void rw_directive(LilyasRewriter *rw, const char *word)
         rw->region_warned = false;
     } else if (!strcmp(word, ".code32")) {
         rw->code_bits = 32;
-    } else if (!strcmp(word, ".include")) {
-        rw_warn(rw, "a file pulled in with .include is assembled as it is, not rewritten "
-                    "(use #include in a .S file; lily-check lists what it leaves)");
     }
 }
 
@@ -321,6 +337,18 @@ static RwStmt rw_parse_stmt(LilyasRewriter *rw, const char *s, size_t n)
         word = g_ascii_strdown(s + i, (gssize)(j - i));
         if (word[0] == '.') {
             rw_directive(rw, word);
+            if (!strcmp(word, ".include")) {
+                i = rw_skip_ws(s, j, n);
+                for (j = i + 1; i < n && s[i] == '"' && j < n && s[j] != '"' && s[j] != '\\'; j++)
+                    ;
+                if (i < n && s[i] == '"' && j < n && s[j] == '"' && j > i + 1) {
+                    st.kind = RW_STMT_INCLUDE;
+                    st.name_off = i + 1;
+                    st.name_len = j - i - 1;
+                } else {
+                    rw_warn(rw, ".include without a plain \"file name\": that file is not rewritten");
+                }
+            }
             g_free(word);
             return st;
         }
@@ -448,6 +476,50 @@ static void rw_append_trap(LilyasRewriter *rw, GString *out, gssize at, int vec)
         g_string_insert(out, at, trap);
 }
 
+/*
+ * Hand an included file to the include callback, which rewrites it (with
+ * this same rewriter, as gas reads it in this same state) and says where
+ * the result is; point the .include there.  Returns whether it did.
+ */
+static bool rw_include(LilyasRewriter *rw, const char *name, size_t len, GString *out, const char *line,
+                       size_t *emitted)
+{
+    char *file = g_strndup(name, len);
+    unsigned saved_line = rw->line;
+    bool saved_comment = rw->in_block_comment;
+    char *saved_file;
+    GError *error = NULL;
+    char *path, *quoted;
+
+    if (!rw->include) {
+        rw_warn(rw, "'%s' is pulled in with .include and is not rewritten", file);
+        g_free(file);
+        return false;
+    }
+    saved_file = g_strdup(rw->file_name);
+    rw->in_block_comment = false;
+    path = rw->include(rw->include_opaque, file, &error);
+    rw->line = saved_line;
+    rw->in_block_comment = saved_comment;
+    rw->pending_prefix = -1;
+    g_free(rw->file_name);
+    rw->file_name = saved_file;
+    if (!path) {
+        if (error)
+            rw_warn(rw, "'%s' (.include) is not rewritten: %s", file, error->message);
+        g_clear_error(&error);
+        g_free(file);
+        return false;
+    }
+    g_string_append_len(out, line + *emitted, name - (line + *emitted));
+    quoted = g_strescape(path, NULL);
+    g_string_append(out, quoted);
+    g_free(quoted);
+    g_free(path);
+    g_free(file);
+    return true;
+}
+
 /* Rewrite one line (no newline) onto out; returns the number of sites. */
 static unsigned rw_line(LilyasRewriter *rw, const char *line, size_t n, GString *out)
 {
@@ -455,6 +527,7 @@ static unsigned rw_line(LilyasRewriter *rw, const char *line, size_t n, GString 
     GArray *bounds = g_array_new(FALSE, FALSE, sizeof(size_t));
     size_t emitted = 0;
     unsigned sites = 0;
+    bool included = false;
 
     rw_scan_line(rw, line, n, clean, bounds);
     for (guint b = 0; b + 1 < bounds->len; b += 2) {
@@ -467,20 +540,28 @@ static unsigned rw_line(LilyasRewriter *rw, const char *line, size_t n, GString 
         case RW_STMT_EMPTY:
             break;
         case RW_STMT_PREFIX_ONLY:
-            if (rw->pending_prefix < 0 && !st.has_labels) {
+            if (rw->pending_prefix < 0) {
                 g_string_append_len(out, line + emitted, (gssize)(at - emitted));
                 emitted = at;
                 rw->pending_prefix = (gssize)out->len;
-            } else if (st.has_labels) {
-                rw->pending_prefix = -1;
             }
             break;
         case RW_STMT_OTHER:
             rw->pending_prefix = -1;
             break;
+        case RW_STMT_INCLUDE:
+            rw->pending_prefix = -1;
+            if (rw_include(rw, line + start + st.name_off, st.name_len, out, line, &emitted)) {
+                emitted = start + st.name_off + st.name_len;
+                included = true;
+            }
+            break;
         case RW_STMT_SENSITIVE:
-            if (rw->pending_prefix >= 0 && !st.has_labels) {
-                /* `rep; pushf`: the trap must come before the prefix. */
+            if (rw->pending_prefix >= 0) {
+                /* `rep; pushf`: the trap must come before the prefix, or the
+                 * prefix would apply to the trap and the VM not see a site. */
+                if (st.has_labels)
+                    rw_warn(rw, "a label between a prefix and its instruction points into a rewrite site");
                 rw_append_trap(rw, out, rw->pending_prefix, st.vec);
             } else {
                 g_string_append_len(out, line + emitted, (gssize)(at - emitted));
@@ -493,6 +574,13 @@ static unsigned rw_line(LilyasRewriter *rw, const char *line, size_t n, GString 
         }
     }
     g_string_append_len(out, line + emitted, (gssize)(n - emitted));
+    if (included && rw->file_name) {
+        /* gas forgets line markers across an .include: say again where we are. */
+        char *quoted = g_strescape(rw->file_name, NULL);
+
+        g_string_append_printf(out, "\n# %u \"%s\"", rw->line + 1, quoted);
+        g_free(quoted);
+    }
     g_array_free(bounds, TRUE);
     g_free(clean);
     return sites;

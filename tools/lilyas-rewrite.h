@@ -19,6 +19,15 @@ typedef void (*LilyasWarnFn)(void *opaque, unsigned line, const char *message);
 
 typedef struct LilyasRewriter LilyasRewriter;
 
+/*
+ * Called for `.include "name"`: rewrite that file (by calling lilyas_rewrite()
+ * on @rw's rewriter again) and return the path of the result, newly
+ * allocated, for the .include to name instead; or return NULL to leave the
+ * statement alone (with @error set to say why, or unset when gas should
+ * report a missing file itself).
+ */
+typedef char *(*LilyasIncludeFn)(void *opaque, const char *name, GError **error);
+
 /**
  * lilyas_rewriter_new() - Create a rewriter.
  * @syntax: the syntax the text starts in (gas -msyntax=; .intel_syntax and
@@ -32,6 +41,16 @@ typedef struct LilyasRewriter LilyasRewriter;
  */
 LilyasRewriter *lilyas_rewriter_new(LilyasSyntax syntax, LilyasWarnFn warn, void *opaque);
 void lilyas_rewriter_free(LilyasRewriter *rw);
+
+/*
+ * Name of the file being rewritten, for the line marker put after a
+ * rewritten .include (gas forgets earlier markers there); NULL for none.
+ * Kept across the include callback.
+ */
+void lilyas_rewriter_set_file_name(LilyasRewriter *rw, const char *name);
+
+/* Rewrite files pulled in with .include through @fn (default: warn only). */
+void lilyas_rewriter_set_include(LilyasRewriter *rw, LilyasIncludeFn fn, void *opaque);
 
 /**
  * lilyas_rewrite() - Rewrite a whole assembly text.

@@ -133,8 +133,10 @@ static gboolean elf_load_sections(const char *path, LilycheckElf *elf, GError **
                 continue;
             s.name = g_strdup(name);
             s.value = sym[i].st_value;
+            s.size = sym[i].st_size;
             s.shndx = sym[i].st_shndx;
             s.is_func = type == STT_FUNC;
+            s.is_object = type == STT_OBJECT;
             s.is_global = ELF32_ST_BIND(sym[i].st_info) != STB_LOCAL;
             g_array_append_val(elf->symbols, s);
         }
@@ -177,7 +179,13 @@ gboolean lilycheck_elf_load(const char *path, LilycheckElf *elf, GError **error)
     memset(elf, 0, sizeof *elf);
     if (!g_file_get_contents(path, &contents, &size, error))
         return FALSE;
-    elf->data = (uint8_t *)contents;
+    return lilycheck_elf_parse(path, (uint8_t *)contents, size, elf, error);
+}
+
+gboolean lilycheck_elf_parse(const char *path, uint8_t *data, size_t size, LilycheckElf *elf, GError **error)
+{
+    memset(elf, 0, sizeof *elf);
+    elf->data = data;
     elf->size = size;
     elf->code = g_array_new(FALSE, FALSE, sizeof(LilycheckCode));
     elf->symbols = g_array_new(FALSE, FALSE, sizeof(LilycheckSymbol));

@@ -22,8 +22,10 @@ typedef struct LilycheckCode {
 typedef struct LilycheckSymbol {
     char *name;
     uint32_t value;
+    uint32_t size;
     unsigned shndx;
     bool is_func;
+    bool is_object; /* STT_OBJECT: data, even inside an executable section */
     bool is_global;
 } LilycheckSymbol;
 
@@ -45,6 +47,17 @@ typedef struct LilycheckElf {
  */
 gboolean lilycheck_elf_load(const char *path, LilycheckElf *elf, GError **error);
 void lilycheck_elf_clear(LilycheckElf *elf);
+
+/**
+ * lilycheck_elf_parse() - lilycheck_elf_load() on bytes already in memory.
+ * @path: name for messages
+ * @data: the file's bytes, g_malloc()ed (4-byte aligned); @elf owns them
+ *        afterwards, and they are freed on failure too
+ * @size: their number
+ * @elf: filled on success
+ * @error: as for lilycheck_elf_load()
+ */
+gboolean lilycheck_elf_parse(const char *path, uint8_t *data, size_t size, LilycheckElf *elf, GError **error);
 
 /**
  * lilycheck_elf_symbolize() - The symbol an address falls in.

@@ -5,7 +5,11 @@
 LILYAS_SRCS := tools/lily-as.c tools/lilyas-rewrite.c
 LILYCHECK_SRCS := tools/lily-check.c tools/lilycheck-elf.c
 
-LILYCC_BIN_INSTALLED := $(LIBDIR)/lilyvm/lilycc-bin
+# Recursive: docs/module.mk may move LIBDIR (make install PREFIX=...) after
+# this file is read, and the recipes must see where lily-as really goes.
+LILYCC_BIN_INSTALLED = $(LIBDIR)/lilyvm/lilycc-bin
+# lily-cc from its template, looking for lily-as in $(1) when installed.
+lilycc_subst = sed -e 's|@CC32@|$(CC32)|g' -e 's|@LILYCC_BIN@|$(1)|g' -e 's|@VERSION@|$(VERSION)|g' tools/lily-cc.in
 
 BINS += $(B)/tools/lily-as $(B)/tools/lilycc-bin/as $(B)/tools/lily-cc $(B)/tools/lily-check
 
@@ -18,10 +22,16 @@ $(B)/tools/lilycc-bin/as: $(B)/tools/lily-as
 	@mkdir -p $(@D)
 	ln -sf ../lily-as $@
 
-$(B)/tools/lily-cc: tools/lily-cc.in config.mk
+# For other module.mk files: use these in recipes only (guest/module.mk is
+# read before this file), and name $(B)/tools/lily-cc, $(B)/tools/lily-as and
+# $(B)/tools/lily-check literally as prerequisites.
+LILY_CC ?= $(B)/tools/lily-cc
+LILY_CHECK ?= $(B)/tools/lily-check
+
+# Order-only: building lily-cc builds the assembler it runs.
+$(B)/tools/lily-cc: tools/lily-cc.in config.mk | $(B)/tools/lilycc-bin/as
 	@mkdir -p $(@D)
-	sed -e 's|@CC32@|$(CC32)|g' -e 's|@LILYCC_BIN@|$(LILYCC_BIN_INSTALLED)|g' \
-	    -e 's|@VERSION@|$(VERSION)|g' $< >$@.tmp
+	$(call lilycc_subst,$(LILYCC_BIN_INSTALLED)) >$@.tmp
 	chmod +x $@.tmp
 	mv $@.tmp $@
 
@@ -29,10 +39,15 @@ $(B)/tools/lily-check: $(patsubst %.c,$(B)/obj/%.o,$(LILYCHECK_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_EXE) -o $@ $^ $(ZYDIS_LIBS) $(GLIB_LIBS)
 
+# (include/lilyvm/rewrite.h is installed with the other public headers.)
 INSTALL_HOOKS += install-tools
 .PHONY: install-tools
 install-tools: $(B)/tools/lily-as $(B)/tools/lily-cc
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LILYCC_BIN_INSTALLED) $(DESTDIR)$(INCLUDEDIR)/lilyvm
-	install -m 755 $(B)/tools/lily-as $(B)/tools/lily-cc $(B)/tools/lily-check $(DESTDIR)$(BINDIR)/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LILYCC_BIN_INSTALLED)
+	install -m 755 $(B)/tools/lily-as $(B)/tools/lily-check $(DESTDIR)$(BINDIR)/
+	@# lily-cc again from its template: the install directories may differ
+	@# from the configured ones (make install PREFIX=...).
+	$(call lilycc_subst,$(LILYCC_BIN_INSTALLED)) >$(B)/tools/lily-cc.install
+	install -m 755 $(B)/tools/lily-cc.install $(DESTDIR)$(BINDIR)/lily-cc
+	rm -f $(B)/tools/lily-cc.install
 	install -m 755 $(B)/tools/lily-as $(DESTDIR)$(LILYCC_BIN_INSTALLED)/as
-	install -m 644 include/lilyvm/rewrite.h $(DESTDIR)$(INCLUDEDIR)/lilyvm/

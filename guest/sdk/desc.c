@@ -1,12 +1,13 @@
 /* The SDK's GDT, TSS and IDT. */
 #include <string.h>
+#include <lilyvm/rewrite.h>
 #include <lily/desc.h>
 #include <lily/trap.h>
 
 uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(8)));
 struct tss tss __attribute__((aligned(16)));
 static uint64_t idt[TRAP_VECTORS] __attribute__((aligned(8)));
-extern char isr_stubs[];
+extern char isr_stubs[], rewrite_resume[];
 
 #define STUB_SIZE 16
 #define FLAGS_4K_32 0xc /* granularity 4 KiB, 32-bit */
@@ -69,5 +70,7 @@ void idt_init(void)
 
     for (unsigned v = 0; v < TRAP_VECTORS; v++)
         idt_set_gate(v, idt_stub(v), GATE_INTR, 0);
+    for (unsigned v = LILY_REWRITE_VEC_FIRST; v <= LILY_REWRITE_VEC_LAST; v++)
+        idt_set_gate(v, (uint32_t)(uintptr_t)rewrite_resume, GATE_INTR, 0);
     lidt(&p);
 }

@@ -34,4 +34,15 @@ trap_return:
     addl $8, %esp                   /* vector and error code */
     iretl
 
+/*
+ * Where the LilyVM rewrite vectors point (see idt_init()): `int $vv` leaves
+ * EIP at the original instruction that follows it, so returning runs that
+ * instruction natively, which is right wherever the kernel really is at
+ * CPL 0 (QEMU, hardware).  Under LilyVM the VM handles these vectors itself.
+ */
+    .globl rewrite_resume, trap_iret_only
+rewrite_resume:
+trap_iret_only:
+    iretl
+
     .section .note.GNU-stack, "", @progbits

@@ -4,7 +4,6 @@
 
 #define LCR_DLAB 0x80
 #define LCR_8N1  0x03
-#define LSR_THRE 0x20
 
 int serial_init(uint16_t base)
 {
@@ -26,9 +25,16 @@ void serial_putc(uint16_t base, char c)
 {
     /* Bounded wait: a missing or stuck UART must not hang the kernel. */
     for (unsigned spin = 0; spin < 100000; spin++)
-        if (inb(base + SERIAL_LSR) & LSR_THRE)
+        if (inb(base + SERIAL_LSR) & SERIAL_LSR_THRE)
             break;
     outb(base + SERIAL_THR, (uint8_t)c);
+}
+
+int serial_getc(uint16_t base)
+{
+    if (!(inb(base + SERIAL_LSR) & SERIAL_LSR_DR))
+        return -1;
+    return inb(base + SERIAL_THR);
 }
 
 void serial_write(uint16_t base, const char *s, unsigned len)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <lily/cpu.h>
+#include <lily/desc.h>
 #include <lily/io.h>
 #include <lily/paging.h>
 #include <lily/serial.h>
@@ -19,7 +20,8 @@
 #define BENCH_SAMPLES USER_SAMPLES
 #define BENCH_PF_VA 0x60000000u
 
-enum { BENCH_METRICS = 7 };
+enum { BENCH_METRICS = 10 };
+#define BENCH_IRET_VECTOR 0x41
 static unsigned bench_index;
 
 static void sort_u32(uint32_t *v, unsigned n)
@@ -139,6 +141,17 @@ void bench_run(void)
 
     BENCH_LOOP(samples, 64, sink += inb(SERIAL_COM1 + SERIAL_SCR));
     bench_report("inb", samples, BENCH_SAMPLES, 64, 1);
+
+    idt_set_gate(BENCH_IRET_VECTOR, (uint32_t)(uintptr_t)trap_iret_only, GATE_INTR, 0);
+    BENCH_LOOP(samples, 64, __asm__ volatile("int $0x41" ::: "memory"));
+    idt_set_gate(BENCH_IRET_VECTOR, idt_stub(BENCH_IRET_VECTOR), GATE_INTR, 0);
+    bench_report("int-iret", samples, BENCH_SAMPLES, 64, 1);
+
+    BENCH_LOOP(samples, 64, write_cr0(read_cr0()));
+    bench_report("cr0-rw", samples, BENCH_SAMPLES, 64, 1);
+
+    BENCH_LOOP(samples, 16, write_cr3(read_cr3()));
+    bench_report("cr3-reload", samples, BENCH_SAMPLES, 16, 1);
 
     /* Fewer samples: one run is already long. */
     for (unsigned s = 0; s < 9; s++) {

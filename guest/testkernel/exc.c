@@ -12,15 +12,16 @@
 #include <lily/pic.h>
 #include <lily/pit.h>
 #include "kernel.h"
+#include "tap.h"
 
-volatile struct fault_record fault;
+volatile struct fault_record fault_last;
 volatile uint32_t fault_resume, fault_insn;
 static uint32_t demand_va, demand_pa;
 
 void fault_reset(void)
 {
-    memset((void *)&fault, 0, sizeof fault);
-    fault.vector = 0xffffffffu;
+    memset((void *)&fault_last, 0, sizeof fault_last);
+    fault_last.vector = 0xffffffffu;
 }
 
 void exc_set_demand_page(uint32_t va, uint32_t pa)
@@ -38,15 +39,18 @@ static void exc_fatal(struct trap_frame *f)
 
 static void exc_handler(struct trap_frame *f)
 {
-    if (trap_from_user(f))
+    if (trap_from_user(f)) {
+        if (f->vector == VEC_PF && proc_demand_fault(f->error, read_cr2()))
+            return; /* mapped: the instruction runs again */
         proc_user_fault(f);
+    }
     if (fault_resume) {
-        fault.count++;
-        fault.vector = f->vector;
-        fault.error = f->error;
-        fault.eip = f->eip;
-        fault.cs = f->cs;
-        fault.cr2 = f->vector == VEC_PF ? read_cr2() : 0;
+        fault_last.count++;
+        fault_last.vector = f->vector;
+        fault_last.error = f->error;
+        fault_last.eip = f->eip;
+        fault_last.cs = f->cs;
+        fault_last.cr2 = f->vector == VEC_PF ? read_cr2() : 0;
         f->eip = fault_resume;
         fault_resume = 0;
         return;
@@ -66,12 +70,12 @@ void exc_init(void)
         trap_set_handler(v, exc_handler);
 }
 
-volatile uint32_t ticks;
+volatile uint32_t timer_ticks;
 volatile uint32_t timer_last_vector;
 
 void timer_irq(struct trap_frame *f)
 {
-    ticks++;
+    timer_ticks++;
     timer_last_vector = f->vector;
     pic_eoi(0);
     sched_tick();
@@ -88,25 +92,43 @@ int timer_wait_until(uint32_t target, uint32_t max_halts)
 {
     uint32_t flags = read_eflags();
 
-    for (uint32_t n = 0; n < max_halts && (int32_t)(ticks - target) < 0; n++)
+    for (uint32_t n = 0; n < max_halts && (int32_t)(timer_ticks - target) < 0; n++)
         sti_hlt();
     if (!(flags & EFLAGS_IF))
         cli();
-    return (int32_t)(ticks - target) >= 0;
+    return (int32_t)(timer_ticks - target) >= 0;
 }
 
-int cpu_has_fxsr, cpu_has_sse;
+int timer_works;
+
+void timer_probe(void)
+{
+    uint32_t t0 = timer_ticks;
+
+    for (uint32_t i = 0; i < 50000000u && timer_ticks == t0; i++)
+        __asm__ volatile("pause");
+    timer_works = timer_ticks != t0;
+}
+
+int need_timer(void)
+{
+    if (!timer_works)
+        tap_skip("no timer interrupt arrived at boot (PIT or PIC missing)");
+    return timer_works;
+}
+
+int fpu_has_fxsr, fpu_has_sse;
 
 void fpu_init(void)
 {
     struct cpuid_regs r = cpuid(1, 0);
     uint32_t cr0 = read_cr0();
 
-    cpu_has_fxsr = !!(r.edx & CPUID_1_EDX_FXSR);
-    cpu_has_sse = cpu_has_fxsr && (r.edx & CPUID_1_EDX_SSE);
+    fpu_has_fxsr = !!(r.edx & CPUID_1_EDX_FXSR);
+    fpu_has_sse = fpu_has_fxsr && (r.edx & CPUID_1_EDX_SSE);
     /* x87 present, native error reporting, never trap on use (eager switching). */
     write_cr0((cr0 & ~(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE);
-    if (cpu_has_fxsr)
-        write_cr4(read_cr4() | CR4_OSFXSR | (cpu_has_sse ? CR4_OSXMMEXCPT : 0));
+    if (fpu_has_fxsr)
+        write_cr4(read_cr4() | CR4_OSFXSR | (fpu_has_sse ? CR4_OSXMMEXCPT : 0));
     __asm__ volatile("fninit");
 }

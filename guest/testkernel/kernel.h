@@ -14,12 +14,12 @@ struct fault_record {
     uint32_t count;
     uint32_t vector, error, eip, cs, cr2;
 };
-extern volatile struct fault_record fault;
+extern volatile struct fault_record fault_last;
 extern volatile uint32_t fault_resume, fault_insn;
 
 /*
  * Run inline assembly that is expected to raise an exception in the kernel:
- * the exception handler records it in `fault` and resumes after the
+ * the exception handler records it in `fault_last` and resumes after the
  * instruction(s).  fault_insn holds the address of the first instruction.
  * Call as FAULT_TRY("insn", : outputs : inputs); both lists must be present.
  */
@@ -37,16 +37,25 @@ void exc_init(void);
 void exc_set_demand_page(uint32_t va, uint32_t pa);
 
 /* PIT-driven tick counter (IRQ 0). */
-extern volatile uint32_t ticks;
+extern volatile uint32_t timer_ticks;
 extern volatile uint32_t timer_last_vector;
 void timer_init(unsigned hz);
 /* The standard IRQ 0 handler (tests that replace it put this back). */
 void timer_irq(struct trap_frame *f);
 /* Halt until ticks reaches target or max_halts interrupts passed; 1 if reached. */
 int timer_wait_until(uint32_t target, uint32_t max_halts);
+/* Whether IRQ 0 arrived after timer_init() (see timer_probe()). */
+extern int timer_works;
+/* Wait (bounded, without hlt) for the first tick; sets timer_works. */
+void timer_probe(void);
+/*
+ * For tests that need timer interrupts: without them, mark the test skipped
+ * and return 0 (so a machine without a PIT or PIC fails nothing by hanging).
+ */
+int need_timer(void);
 
 /* FPU/SSE state. */
-extern int cpu_has_fxsr, cpu_has_sse;
+extern int fpu_has_fxsr, fpu_has_sse;
 void fpu_init(void);
 
 /* Processes (proc.c). */
@@ -66,6 +75,7 @@ struct proc {
     uint32_t exit_code;
     int killed; /* ended by an exception rather than exit() */
     uint32_t fault_vector, fault_error, fault_cr2, fault_eip;
+    uint32_t demand_faults; /* pages mapped on demand */
 };
 
 extern struct proc *proc_current;
@@ -81,9 +91,20 @@ void proc_kill(struct proc *p);
 /* Give a dead process's memory and slot back. */
 void proc_reap(struct proc *p);
 struct user_data *proc_data(struct proc *p);
+/*
+ * A user #PF (error code, CR2) on a not-present page of the demand-paged
+ * window (USER_DEMAND_VA): map a fresh page and return 1 so that the
+ * instruction is retried; 0 for any other fault.
+ */
+int proc_demand_fault(uint32_t error, uint32_t cr2);
 /* Called by the exception handler for a trap from user mode: kill current. */
 void proc_user_fault(struct trap_frame *f) __attribute__((noreturn));
 uint32_t proc_alive(void);
+/* What the int $0x81 handler saw last. */
+struct int_dpl3_record {
+    uint32_t frame_end, esp0, cs, ss, user_esp, eflags;
+};
+extern struct int_dpl3_record int_dpl3_seen;
 /* Timer hook: preempt the running process if user processes exist. */
 void sched_tick(void);
 /* The byte at a user-code address (to check which instruction faulted). */
@@ -95,6 +116,7 @@ void t_cpu_segment_reload(void);
 void t_cpu_segment_base(void);
 void t_cpu_idt_load(void);
 void t_cpu_tss_load(void);
+void t_cpu_gate_if(void);
 void t_cpu_cli_sti(void);
 void t_cpu_pushf_if(void);
 void t_cpu_popf_if(void);
@@ -117,18 +139,25 @@ void t_paging_invlpg(void);
 void t_paging_cr3_flush(void);
 void t_paging_accessed_dirty(void);
 void t_paging_wp(void);
+void t_paging_off_on(void);
 void t_user_exit(void);
 void t_user_syscall(void);
 void t_user_address_spaces(void);
 void t_user_preemption(void);
 void t_user_supervisor_page(void);
 void t_user_cli(void);
+void t_user_io_gp(void);
+void t_user_popf_if(void);
+void t_user_not_present(void);
 void t_user_fpu_sse(void);
+void t_user_demand_paging(void);
 void t_irq_pic_remap(void);
 void t_irq_pit_ticks(void);
 void t_irq_mask(void);
 void t_irq_eoi(void);
 void t_irq_cli_defers(void);
+
+void t_dev_uart_loopback(void);
 
 void bench_run(void);
 

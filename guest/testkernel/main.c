@@ -27,6 +27,7 @@ static const struct tk_test tests[] = {
     { "/cpu/segment-reload", t_cpu_segment_reload },
     { "/cpu/segment-base", t_cpu_segment_base },
     { "/cpu/idt-load", t_cpu_idt_load },
+    { "/cpu/gate-if", t_cpu_gate_if },
     { "/cpu/tss-load", t_cpu_tss_load },
     { "/cpu/cli-sti", t_cpu_cli_sti },
     { "/cpu/pushf-if", t_cpu_pushf_if },
@@ -50,23 +51,53 @@ static const struct tk_test tests[] = {
     { "/paging/cr3-reload-flush", t_paging_cr3_flush },
     { "/paging/accessed-dirty", t_paging_accessed_dirty },
     { "/paging/cr0-wp", t_paging_wp },
+    { "/paging/off-and-on", t_paging_off_on },
     { "/user/exit", t_user_exit },
     { "/user/syscall", t_user_syscall },
     { "/user/address-spaces", t_user_address_spaces },
     { "/user/preemption", t_user_preemption },
     { "/user/supervisor-page", t_user_supervisor_page },
     { "/user/cli-gp", t_user_cli },
+    { "/user/io-gp", t_user_io_gp },
+    { "/user/popf-if-ignored", t_user_popf_if },
+    { "/user/pf-not-present", t_user_not_present },
+    { "/user/demand-paging", t_user_demand_paging },
     { "/user/fpu-sse-switch", t_user_fpu_sse },
     { "/irq/pic-remap", t_irq_pic_remap },
     { "/irq/pit-ticks", t_irq_pit_ticks },
     { "/irq/mask", t_irq_mask },
     { "/irq/eoi", t_irq_eoi },
     { "/irq/cli-defers", t_irq_cli_defers },
+    { "/dev/uart-loopback", t_dev_uart_loopback },
 };
 
 static void com1_write(const char *s, unsigned len)
 {
     serial_write(SERIAL_COM1, s, len);
+}
+
+/* Copy the value of the first "key=value" word into buf; NULL if none. */
+static const char *cmdline_value(const char *cmdline, const char *key, char *buf, size_t size)
+{
+    size_t n = strlen(key);
+
+    for (const char *p = cmdline; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *end = p;
+        while (*end && *end != ' ')
+            end++;
+        if ((size_t)(end - p) > n && !strncmp(p, key, n) && p[n] == '=') {
+            size_t len = (size_t)(end - p) - n - 1;
+            if (len >= size)
+                len = size - 1;
+            memcpy(buf, p + n + 1, len);
+            buf[len] = '\0';
+            return buf;
+        }
+        p = end;
+    }
+    return NULL;
 }
 
 /* True if word appears as a whole word in the command line. */
@@ -99,7 +130,8 @@ void kmain(uint32_t magic, uint32_t mbi_pa)
     serial_init(SERIAL_COM1);
     console_set_output(com1_write);
 
-    printf("# LilyVM test kernel (%s build)\n", LILY_FLAVOUR);
+    /* A leading newline keeps the first line apart from firmware output. */
+    printf("\n# LilyVM test kernel (%s build)\n", LILY_FLAVOUR);
     if (magic != MULTIBOOT_BOOTLOADER_MAGIC) {
         printf("Bail out! not started by a Multiboot loader (eax %#x)\n", magic);
         debug_exit(DEBUG_EXIT_FAILURE);
@@ -109,11 +141,12 @@ void kmain(uint32_t magic, uint32_t mbi_pa)
         if (mbi->flags & MULTIBOOT_INFO_MEMORY)
             mem_top = (1u << 20) + mbi->mem_upper * 1024u;
         if (mbi->flags & MULTIBOOT_INFO_CMDLINE) {
-            /* Copy at most what is mapped and what fits; a longer line is cut. */
+            /* Copy at most what is mapped and what fits (a longer line is
+             * cut); control characters would break the TAP stream. */
             const char *src = P2V(mbi->cmdline);
             for (uint32_t i = 0; i + 1 < sizeof cmdline && mbi->cmdline + i < KERNEL_MAP_SIZE &&
                                  src[i]; i++)
-                cmdline[i] = src[i];
+                cmdline[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
         }
     }
     printf("# cmdline \"%s\", memory %u KiB\n", cmdline, mem_top / 1024);
@@ -124,11 +157,17 @@ void kmain(uint32_t magic, uint32_t mbi_pa)
     proc_init();
     timer_init(TIMER_HZ);
     sti();
+    timer_probe();
+    if (!timer_works)
+        printf("# no timer interrupt arrived: tests that need IRQ 0 will be skipped\n");
 
     if (cmdline_has(cmdline, "bench")) {
         bench_run();
         debug_exit(DEBUG_EXIT_SUCCESS);
     }
+    tap_verbose = cmdline_has(cmdline, "verbose");
+    static char only[128];
+    tap_only = cmdline_value(cmdline, "only", only, sizeof only);
     unsigned failures = tap_run(tests, sizeof tests / sizeof tests[0]);
     debug_exit(failures ? DEBUG_EXIT_FAILURE : DEBUG_EXIT_SUCCESS);
 }

@@ -22,9 +22,11 @@ static int kernel_waits_children;
 static uint32_t kernel_wake_tick;
 static uint8_t fx_initial[512] __attribute__((aligned(16)));
 
+static uint32_t proc_map_new(uint32_t *pd, uint32_t va);
+
 static void fpu_save(uint8_t *area)
 {
-    if (cpu_has_fxsr)
+    if (fpu_has_fxsr)
         __asm__ volatile("fxsave (%0)" : : "r"(area) : "memory");
     else
         __asm__ volatile("fnsave (%0)" : : "r"(area) : "memory");
@@ -32,7 +34,7 @@ static void fpu_save(uint8_t *area)
 
 static void fpu_restore(const uint8_t *area)
 {
-    if (cpu_has_fxsr)
+    if (fpu_has_fxsr)
         __asm__ volatile("fxrstor (%0)" : : "r"(area) : "memory");
     else
         __asm__ volatile("frstor (%0)" : : "r"(area) : "memory");
@@ -46,7 +48,7 @@ static int proc_runnable(const struct proc *p)
         return 1;
     if (kernel_waits_children && users_alive)
         return 0;
-    if (kernel_wake_tick && (int32_t)(ticks - kernel_wake_tick) < 0)
+    if (kernel_wake_tick && (int32_t)(timer_ticks - kernel_wake_tick) < 0)
         return 0;
     return 1;
 }
@@ -103,7 +105,7 @@ static void syscall_handler(struct trap_frame *f)
         f->eax = f->ebx + f->ecx;
         break;
     case SYS_TICKS:
-        f->eax = ticks;
+        f->eax = timer_ticks;
         break;
     case SYS_NULL:
         f->eax = 0;
@@ -114,10 +116,34 @@ static void syscall_handler(struct trap_frame *f)
     }
 }
 
-/* int $0x81: a gate user mode may use; answers with a value derived from eax. */
+struct int_dpl3_record int_dpl3_seen;
+
+/*
+ * int $0x81: a gate user mode may use; answers with a value derived from eax
+ * and records where the CPU put the frame (the TSS's esp0) and what was in it.
+ */
 static void int_dpl3_handler(struct trap_frame *f)
 {
+    int_dpl3_seen.frame_end = (uint32_t)(uintptr_t)(f + 1);
+    int_dpl3_seen.esp0 = tss.esp0;
+    int_dpl3_seen.cs = f->cs;
+    int_dpl3_seen.ss = f->user_ss;
+    int_dpl3_seen.user_esp = f->user_esp;
+    int_dpl3_seen.eflags = read_eflags();
     f->eax = trap_from_user(f) ? (f->eax ^ INT_DPL3_MAGIC) : 0;
+}
+
+int proc_demand_fault(uint32_t error, uint32_t cr2)
+{
+    struct proc *p = proc_current;
+
+    if ((error & PF_P) || cr2 < USER_DEMAND_VA || cr2 - USER_DEMAND_VA >= USER_DEMAND_SIZE)
+        return 0;
+    uint32_t va = cr2 & PTE_ADDR;
+    if (!proc_map_new(P2V(p->pd_phys), va))
+        return 0; /* out of memory: the process dies of its fault */
+    p->demand_faults++;
+    return 1;
 }
 
 void proc_user_fault(struct trap_frame *f)
@@ -276,8 +302,10 @@ void proc_wait_all(void)
     kernel_waits_children = 1;
     while (users_alive) {
         sched_switch();
-        if (users_alive)
-            sti_hlt(), cli(); /* nothing runnable yet: wait for an interrupt */
+        if (users_alive) {
+            sti_hlt(); /* nothing runnable yet: wait for an interrupt */
+            cli();
+        }
     }
     kernel_waits_children = 0;
     irq_restore(flags);
@@ -287,13 +315,15 @@ void proc_sleep(uint32_t n)
 {
     uint32_t flags = irq_save();
 
-    kernel_wake_tick = ticks + n;
+    kernel_wake_tick = timer_ticks + n;
     if (!kernel_wake_tick)
         kernel_wake_tick = 1;
-    while ((int32_t)(ticks - kernel_wake_tick) < 0) {
+    while ((int32_t)(timer_ticks - kernel_wake_tick) < 0) {
         sched_switch();
-        if ((int32_t)(ticks - kernel_wake_tick) < 0)
-            sti_hlt(), cli();
+        if ((int32_t)(timer_ticks - kernel_wake_tick) < 0) {
+            sti_hlt();
+            cli();
+        }
     }
     kernel_wake_tick = 0;
     irq_restore(flags);

@@ -67,9 +67,9 @@ void t_cpu_segment_reload(void)
     fault_reset();
     FAULT_TRY("mov %0, %%ss", : : "r"((uint32_t)SEL_UDATA));
     __asm__ volatile("mov %0, %%ss" : : "r"((uint32_t)SEL_KDATA));
-    CHECK_EQ(fault.vector, VEC_GP);
-    CHECK_EQ(fault.error, SEL_UDATA & ~3u);
-    CHECK_EQ(fault.eip, fault_insn);
+    CHECK_EQ(fault_last.vector, VEC_GP);
+    CHECK_EQ(fault_last.error, SEL_UDATA & ~3u);
+    CHECK_EQ(fault_last.eip, fault_insn);
 
     __asm__ volatile("mov %0, %%fs\n\tmov %0, %%gs" : : "r"((uint32_t)SEL_UDATA));
 }
@@ -96,9 +96,9 @@ void t_cpu_segment_base(void)
      */
     fault_reset();
     FAULT_TRY("mov %%fs:4096, %0", : "=r"(v) : );
-    if (fault.count)
-        CHECK_EQ(fault.vector, VEC_GP);
-    tap_diag("access past the FS limit: %s", fault.count ? "#GP" : "no fault (limit not enforced)");
+    if (fault_last.count)
+        CHECK_EQ(fault_last.vector, VEC_GP);
+    tap_diag("access past the FS limit: %s", fault_last.count ? "#GP" : "no fault (limit not enforced)");
 
     __asm__ volatile("mov %0, %%fs" : : "r"((uint32_t)SEL_UDATA));
     gdt[SEL_SPARE >> 3] = 0;
@@ -132,17 +132,59 @@ void t_cpu_idt_load(void)
     CHECK_EQ(soft_int_cs, SEL_KCODE);
 }
 
+static volatile uint32_t gate_frame_if, gate_handler_if;
+
+static void gate_if_handler(struct trap_frame *f)
+{
+    gate_frame_if = f->eflags & EFLAGS_IF;
+    gate_handler_if = read_eflags() & EFLAGS_IF;
+}
+
+/*
+ * The frame holds the interrupted IF; an interrupt gate clears IF for the
+ * handler, a trap gate leaves it; iret puts the interrupted IF back.
+ */
+void t_cpu_gate_if(void)
+{
+    const unsigned intr = 0x43, trap = 0x44;
+
+    trap_set_handler(intr, gate_if_handler);
+    trap_set_handler(trap, gate_if_handler);
+    idt_set_gate(trap, idt_stub(trap), GATE_TRAP, 0);
+
+    sti();
+    __asm__ volatile("int $0x43" ::: "memory");
+    CHECK_EQ(gate_frame_if, EFLAGS_IF);
+    CHECK_EQ(gate_handler_if, 0);
+    CHECK_EQ(read_eflags() & EFLAGS_IF, EFLAGS_IF);
+
+    __asm__ volatile("int $0x44" ::: "memory");
+    CHECK_EQ(gate_frame_if, EFLAGS_IF);
+    CHECK_EQ(gate_handler_if, EFLAGS_IF);
+
+    cli();
+    __asm__ volatile("int $0x44" ::: "memory");
+    CHECK_EQ(gate_frame_if, 0);
+    CHECK_EQ(gate_handler_if, 0);
+    CHECK_EQ(read_eflags() & EFLAGS_IF, 0);
+    sti();
+
+    idt_set_gate(trap, idt_stub(trap), GATE_INTR, 0);
+    trap_set_handler(intr, NULL);
+    trap_set_handler(trap, NULL);
+}
+
 void t_cpu_tss_load(void)
 {
-    CHECK_EQ(str(), SEL_TSS);
+    CHECK_EQ(read_tr(), SEL_TSS);
     /* ltr marks the descriptor busy. */
     CHECK_EQ((gdt[SEL_TSS >> 3] >> 40) & 0xff, DESC_TSS_BUSY);
     CHECK_EQ(tss.ss0, SEL_KDATA);
     /* Loading a busy TSS again is refused with #GP(selector). */
     fault_reset();
     FAULT_TRY("ltr %w0", : : "r"((uint32_t)SEL_TSS));
-    CHECK_EQ(fault.vector, VEC_GP);
-    CHECK_EQ(fault.error, SEL_TSS);
+    CHECK_EQ(fault_last.vector, VEC_GP);
+    CHECK_EQ(fault_last.error, SEL_TSS);
 }
 
 void t_cpu_cli_sti(void)
@@ -190,18 +232,23 @@ void t_cpu_popf_if(void)
     CHECK_EQ(got & EFLAGS_IF, 0);
     CHECK_EQ(got & EFLAGS_CF, 0);
 
-    /* popf's IF also governs delivery: a timer IRQ waits while IF=0 ... */
-    uint32_t t0 = ticks;
+    sti();
+    if (!need_timer())
+        return;
+    /* popf's IF also governs delivery: a timer IRQ waits while a popf keeps
+     * IF clear ... */
+    write_eflags(base);
+    uint32_t t0 = timer_ticks;
     uint32_t spins = 0;
     while (!(pic_get_irr() & 1) && spins < 20000000)
         spins++;
     CHECK(pic_get_irr() & 1);
-    CHECK_EQ(ticks, t0);
+    CHECK_EQ(timer_ticks, t0);
     /* ... and is taken once popf sets IF again. */
     write_eflags(base | EFLAGS_IF);
-    for (spins = 0; ticks == t0 && spins < 20000000; spins++)
+    for (spins = 0; timer_ticks == t0 && spins < 20000000; spins++)
         __asm__ volatile("pause");
-    CHECK_NE(ticks, t0);
+    CHECK_NE(timer_ticks, t0);
     sti();
 }
 

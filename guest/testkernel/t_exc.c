@@ -11,28 +11,28 @@ void t_exc_de(void)
 
     fault_reset();
     FAULT_TRY("divl %2", : "+a"(lo), "+d"(hi) : "r"(zero));
-    CHECK_EQ(fault.count, 1);
-    CHECK_EQ(fault.vector, VEC_DE);
-    CHECK_EQ(fault.eip, fault_insn); /* a fault: the divide itself */
-    CHECK_EQ(fault.cs, SEL_KCODE);
+    CHECK_EQ(fault_last.count, 1);
+    CHECK_EQ(fault_last.vector, VEC_DE);
+    CHECK_EQ(fault_last.eip, fault_insn); /* a fault: the divide itself */
+    CHECK_EQ(fault_last.cs, SEL_KCODE);
 }
 
 void t_exc_ud(void)
 {
     fault_reset();
     FAULT_TRY("ud2", : : );
-    CHECK_EQ(fault.count, 1);
-    CHECK_EQ(fault.vector, VEC_UD);
-    CHECK_EQ(fault.eip, fault_insn);
+    CHECK_EQ(fault_last.count, 1);
+    CHECK_EQ(fault_last.vector, VEC_UD);
+    CHECK_EQ(fault_last.eip, fault_insn);
 }
 
 void t_exc_bp(void)
 {
     fault_reset();
     FAULT_TRY("int3", : : );
-    CHECK_EQ(fault.count, 1);
-    CHECK_EQ(fault.vector, VEC_BP);
-    CHECK_EQ(fault.eip, fault_insn + 1); /* a trap: the next instruction */
+    CHECK_EQ(fault_last.count, 1);
+    CHECK_EQ(fault_last.vector, VEC_BP);
+    CHECK_EQ(fault_last.eip, fault_insn + 1); /* a trap: the next instruction */
 }
 
 /* Run one user program to its end and hand back its process (reap it after). */
@@ -66,11 +66,11 @@ void t_exc_pf_read(void)
 
     fault_reset();
     FAULT_TRY("movl (%1), %0", : "=r"(v) : "r"(addr));
-    CHECK_EQ(fault.count, 1);
-    CHECK_EQ(fault.vector, VEC_PF);
-    CHECK_EQ(fault.cr2, addr);
-    CHECK_EQ(fault.error, 0); /* not present, read, supervisor */
-    CHECK_EQ(fault.eip, fault_insn);
+    CHECK_EQ(fault_last.count, 1);
+    CHECK_EQ(fault_last.vector, VEC_PF);
+    CHECK_EQ(fault_last.cr2, addr);
+    CHECK_EQ(fault_last.error, 0); /* not present, read, supervisor */
+    CHECK_EQ(fault_last.eip, fault_insn);
 }
 
 void t_exc_pf_write(void)
@@ -79,9 +79,9 @@ void t_exc_pf_write(void)
 
     fault_reset();
     FAULT_TRY("movl $1, (%0)", : : "r"(addr));
-    CHECK_EQ(fault.vector, VEC_PF);
-    CHECK_EQ(fault.cr2, addr);
-    CHECK_EQ(fault.error, PF_W);
+    CHECK_EQ(fault_last.vector, VEC_PF);
+    CHECK_EQ(fault_last.cr2, addr);
+    CHECK_EQ(fault_last.error, PF_W);
 }
 
 void t_exc_int_dpl3(void)
@@ -92,6 +92,14 @@ void t_exc_int_dpl3(void)
         return;
     CHECK_EQ(p->killed, 0);
     CHECK_EQ(p->exit_code, 0x1234 ^ INT_DPL3_MAGIC);
+    /* The CPU switched to the process's kernel stack (TSS esp0) and pushed
+     * the user SS:ESP; a trap gate left IF set. */
+    CHECK_EQ(int_dpl3_seen.frame_end, int_dpl3_seen.esp0);
+    CHECK_EQ(int_dpl3_seen.cs, SEL_UCODE);
+    CHECK_EQ(int_dpl3_seen.ss, SEL_UDATA);
+    CHECK(int_dpl3_seen.user_esp > USER_STACK_TOP - USER_STACK_PAGES * 4096 &&
+          int_dpl3_seen.user_esp <= USER_STACK_TOP);
+    CHECK_EQ(int_dpl3_seen.eflags & EFLAGS_IF, EFLAGS_IF);
     proc_reap(p);
 }
 

@@ -24,7 +24,7 @@ static int wait_irr0(void)
 static int wait_ticks_change(uint32_t from)
 {
     for (uint32_t i = 0; i < SPIN_MAX; i++) {
-        if (ticks != from)
+        if (timer_ticks != from)
             return 1;
         __asm__ volatile("pause");
     }
@@ -33,6 +33,8 @@ static int wait_ticks_change(uint32_t from)
 
 void t_irq_pic_remap(void)
 {
+    if (!need_timer())
+        return;
     uint16_t old = pic_get_imr();
 
     CHECK_EQ(old & 0x5, 0); /* IRQ 0 (timer) and 2 (cascade) unmasked */
@@ -41,16 +43,18 @@ void t_irq_pic_remap(void)
     pic_set_imr(old);
     CHECK_EQ(pic_get_imr(), old);
     timer_last_vector = 0;
-    CHECK(timer_wait_until(ticks + 1, 100000));
+    CHECK(timer_wait_until(timer_ticks + 1, 100000));
     CHECK_EQ(timer_last_vector, VEC_IRQ0); /* IRQ 0 arrives where it was remapped */
 }
 
 void t_irq_pit_ticks(void)
 {
-    uint32_t t0 = ticks;
+    if (!need_timer())
+        return;
+    uint32_t t0 = timer_ticks;
 
     CHECK(timer_wait_until(t0 + 5, 100000));
-    CHECK(ticks - t0 >= 5);
+    CHECK(timer_ticks - t0 >= 5);
     /* The counter is running: two latched reads differ at some point. */
     uint16_t c0 = pit_read_count(), c1 = c0;
     for (uint32_t i = 0; i < 100000 && c1 == c0; i++)
@@ -60,14 +64,16 @@ void t_irq_pit_ticks(void)
 
 void t_irq_mask(void)
 {
+    if (!need_timer())
+        return;
     uint32_t flags = irq_save();
 
     pic_mask(0);
     sti();
-    uint32_t t0 = ticks;
+    uint32_t t0 = timer_ticks;
     CHECK(wait_irr0()); /* requested ... */
     CHECK(wait_irr0());
-    CHECK_EQ(ticks, t0); /* ... but not delivered while masked */
+    CHECK_EQ(timer_ticks, t0); /* ... but not delivered while masked */
     pic_unmask(0);
     CHECK(wait_ticks_change(t0));
     irq_restore(flags);
@@ -80,13 +86,15 @@ static void timer_irq_late_eoi(struct trap_frame *f)
 {
     (void)f;
     no_eoi_count++;
-    ticks++;
+    timer_ticks++;
     if (no_eoi_count >= 2)
         pic_eoi(0);
 }
 
 void t_irq_eoi(void)
 {
+    if (!need_timer())
+        return;
     no_eoi_count = 0;
     uint32_t flags = irq_save();
     trap_set_handler(VEC_IRQ0, timer_irq_late_eoi);
@@ -112,11 +120,13 @@ void t_irq_eoi(void)
 
 void t_irq_cli_defers(void)
 {
+    if (!need_timer())
+        return;
     uint32_t flags = irq_save();
-    uint32_t t0 = ticks;
+    uint32_t t0 = timer_ticks;
 
     CHECK(wait_irr0());
-    CHECK_EQ(ticks, t0);
+    CHECK_EQ(timer_ticks, t0);
     sti();
     CHECK(wait_ticks_change(t0));
     irq_restore(flags);

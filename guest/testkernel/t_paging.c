@@ -11,6 +11,7 @@
 #define TEST_BIG 0x30000000u
 
 void kmain(uint32_t magic, uint32_t mbi_pa);
+uint32_t paging_off_swap(uint32_t pa, uint32_t value);
 
 static uint32_t peek(uint32_t va)
 {
@@ -56,8 +57,8 @@ void t_paging_higher_half(void)
     CHECK_EQ(boot_pd[0], 0);
     fault_reset();
     FAULT_TRY("movl (%1), %0", : "=r"(v) : "r"(V2P(kmain)));
-    CHECK_EQ(fault.vector, VEC_PF);
-    CHECK_EQ(fault.cr2, V2P(kmain));
+    CHECK_EQ(fault_last.vector, VEC_PF);
+    CHECK_EQ(fault_last.cr2, V2P(kmain));
     /* The same bytes through the high mapping. */
     CHECK_EQ(*(volatile uint8_t *)P2V(V2P(kmain)), *(volatile uint8_t *)(uintptr_t)kmain);
 }
@@ -78,14 +79,14 @@ void t_paging_map_4k(void)
     /* The next page is not mapped. */
     fault_reset();
     FAULT_TRY("movl (%1), %0", : "=r"(v) : "r"(TEST_VA + PAGE_SIZE));
-    CHECK_EQ(fault.vector, VEC_PF);
-    CHECK_EQ(fault.cr2, TEST_VA + PAGE_SIZE);
+    CHECK_EQ(fault_last.vector, VEC_PF);
+    CHECK_EQ(fault_last.cr2, TEST_VA + PAGE_SIZE);
 
     page_unmap(boot_pd, TEST_VA);
     fault_reset();
     FAULT_TRY("movl (%1), %0", : "=r"(v) : "r"(TEST_VA + 0x10));
-    CHECK_EQ(fault.vector, VEC_PF);
-    CHECK_EQ(fault.error, 0);
+    CHECK_EQ(fault_last.vector, VEC_PF);
+    CHECK_EQ(fault_last.error, 0);
     page_free(pa);
 }
 
@@ -178,6 +179,44 @@ void t_paging_accessed_dirty(void)
     page_free(pa);
 }
 
+/*
+ * Turn paging off and on again: with it off, addresses are physical (a page
+ * above the identity-mapped 4 MiB is reached at its physical address, which
+ * is unmapped with paging on), and everything works again afterwards.
+ */
+void t_paging_off_on(void)
+{
+    static uint32_t pa;
+    uint32_t v = 0;
+
+    if (!pa)
+        pa = page_reserve(PAGE_SIZE, BIGPAGE_SIZE); /* 4 MiB aligned: not identity mapped */
+    if (!pa) {
+        tap_skip("no page above 4 MiB");
+        return;
+    }
+    *(volatile uint32_t *)P2V(pa) = 0x0ff0ff01;
+    fault_reset();
+    FAULT_TRY("movl (%1), %0", : "=r"(v) : "r"(pa));
+    CHECK_EQ(fault_last.vector, VEC_PF); /* with paging on, pa is not mapped at pa */
+
+    uint32_t flags = irq_save();
+    boot_pd[0] = PTE_P | PTE_W | PTE_PS; /* identity map the code that runs with paging off */
+    invlpg((uint32_t)(uintptr_t)paging_off_swap);
+    uint32_t seen = paging_off_swap(pa, 0x0ff0ff02);
+    boot_pd[0] = 0;
+    invlpg((uint32_t)(uintptr_t)paging_off_swap);
+    irq_restore(flags);
+
+    CHECK_EQ(seen, 0x0ff0ff01);
+    CHECK_EQ(*(volatile uint32_t *)P2V(pa), 0x0ff0ff02);
+    CHECK_EQ(read_cr0() & CR0_PG, CR0_PG);
+    /* The TLB was flushed: the identity map is gone again. */
+    fault_reset();
+    FAULT_TRY("movl (%1), %0", : "=r"(v) : "r"((uint32_t)(uintptr_t)paging_off_swap));
+    CHECK_EQ(fault_last.vector, VEC_PF);
+}
+
 void t_paging_wp(void)
 {
     uint32_t pa = page_alloc();
@@ -192,9 +231,9 @@ void t_paging_wp(void)
     invlpg(TEST_VA);
     fault_reset();
     FAULT_TRY("movl $0x11, (%0)", : : "r"(TEST_VA));
-    CHECK_EQ(fault.vector, VEC_PF);
-    CHECK_EQ(fault.cr2, TEST_VA);
-    CHECK_EQ(fault.error, PF_P | PF_W);
+    CHECK_EQ(fault_last.vector, VEC_PF);
+    CHECK_EQ(fault_last.cr2, TEST_VA);
+    CHECK_EQ(fault_last.error, PF_P | PF_W);
     CHECK_EQ(*(volatile uint32_t *)P2V(pa), 0);
 
     /* Without WP the kernel may write to read-only pages. */
@@ -202,7 +241,7 @@ void t_paging_wp(void)
     invlpg(TEST_VA);
     fault_reset();
     FAULT_TRY("movl $0x22, (%0)", : : "r"(TEST_VA));
-    CHECK_EQ(fault.count, 0);
+    CHECK_EQ(fault_last.count, 0);
     CHECK_EQ(*(volatile uint32_t *)P2V(pa), 0x22);
 
     write_cr0(cr0);

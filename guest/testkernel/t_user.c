@@ -71,18 +71,20 @@ void t_user_preemption(void)
     struct proc *p[3];
     uint32_t first[3], second[3];
 
+    if (!need_timer())
+        return;
     for (int i = 0; i < 3; i++)
         p[i] = spawn_checked(user_count_forever, 0);
     if (!p[0] || !p[1] || !p[2])
         goto out_kill;
-    uint32_t t0 = ticks;
+    uint32_t t0 = timer_ticks;
     proc_sleep(20);
     for (int i = 0; i < 3; i++)
         first[i] = proc_data(p[i])->counter;
     proc_sleep(20);
     for (int i = 0; i < 3; i++)
         second[i] = proc_data(p[i])->counter;
-    CHECK(ticks - t0 >= 40);
+    CHECK(timer_ticks - t0 >= 40);
     for (int i = 0; i < 3; i++) {
         CHECK_GT(first[i], 0);
         CHECK_GT(second[i], first[i]);
@@ -144,12 +146,79 @@ void t_user_cli(void)
     CHECK_EQ(user_code_byte(p->fault_eip), 0xfa); /* cli */
     proc_reap(p);
     /* The kernel's own interrupt flag is untouched: the timer still ticks. */
-    CHECK(timer_wait_until(ticks + 2, 100000));
+    if (timer_works)
+        CHECK(timer_wait_until(timer_ticks + 2, 100000));
+}
+
+/* IOPL 0 and no I/O bitmap: port access from user mode is #GP(0). */
+void t_user_io_gp(void)
+{
+    struct proc *p = spawn_checked(user_inb, 0x3ff);
+
+    if (!p)
+        return;
+    proc_wait_all();
+    CHECK_EQ(p->killed, 1);
+    CHECK_EQ(p->fault_vector, VEC_GP);
+    CHECK_EQ(p->fault_error, 0);
+    CHECK_EQ(user_code_byte(p->fault_eip), 0xec); /* inb (%dx), %al */
+    proc_reap(p);
+}
+
+/* popf at CPL 3 cannot clear IF: the process stays preemptible. */
+void t_user_popf_if(void)
+{
+    if (!need_timer())
+        return;
+    struct proc *p = spawn_checked(user_popf_if, 0);
+
+    if (!p)
+        return;
+    proc_sleep(5);
+    uint32_t c0 = proc_data(p)->counter;
+    proc_sleep(5); /* returns only if the timer still preempts the process */
+    CHECK_GT(proc_data(p)->counter, c0);
+    CHECK_EQ(proc_data(p)->word[0] & EFLAGS_IF, EFLAGS_IF);
+    CHECK_EQ(proc_data(p)->word[1] & EFLAGS_IF, EFLAGS_IF);
+    proc_kill(p);
+    proc_reap(p);
+}
+
+/* A user access to an unmapped page: #PF with the not-present error code. */
+void t_user_not_present(void)
+{
+    const uint32_t addr = 0x0badc0de;
+    struct proc *p = spawn_checked(user_write, addr);
+
+    if (!p)
+        return;
+    proc_wait_all();
+    CHECK_EQ(p->killed, 1);
+    CHECK_EQ(p->fault_vector, VEC_PF);
+    CHECK_EQ(p->fault_cr2, addr);
+    CHECK_EQ(p->fault_error, PF_U | PF_W);
+    proc_reap(p);
+}
+
+/* User #PF on a not-present page, resolved by the kernel, then retried. */
+void t_user_demand_paging(void)
+{
+    struct proc *p = spawn_checked(user_touch_pages, 4);
+
+    if (!p)
+        return;
+    proc_wait_all();
+    CHECK_EQ(p->killed, 0);
+    CHECK_EQ(p->exit_code, 0);
+    CHECK_EQ(p->demand_faults, 4); /* one per page: the retry does not fault */
+    proc_reap(p);
 }
 
 void t_user_fpu_sse(void)
 {
-    uint32_t sse = cpu_has_sse ? USER_FPU_SSE : 0;
+    if (!need_timer())
+        return;
+    uint32_t sse = fpu_has_sse ? USER_FPU_SSE : 0;
     struct proc *a = spawn_checked(user_fpu, 1 | sse);
     struct proc *b = spawn_checked(user_fpu, 2 | sse);
 

@@ -1,8 +1,26 @@
 /* TAP runner: one "ok"/"not ok" line per test, diagnostics as comments. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include "tap.h"
 
+int tap_verbose;
+const char *tap_only;
+
+/* Whether name starts with one of the comma-separated prefixes in list. */
+static int tap_selected(const char *name, const char *list)
+{
+    while (*list) {
+        const char *end = strchr(list, ',');
+        size_t n = end ? (size_t)(end - list) : strlen(list);
+        if (n && !strncmp(name, list, n))
+            return 1;
+        if (!end)
+            break;
+        list = end + 1;
+    }
+    return 0;
+}
 static int test_failed;
 static const char *test_skip_reason;
 
@@ -51,6 +69,13 @@ unsigned tap_run(const struct tk_test *tests, unsigned n)
     for (unsigned i = 0; i < n; i++) {
         test_failed = 0;
         test_skip_reason = NULL;
+        if (tap_only && !tap_selected(tests[i].name, tap_only)) {
+            skips++;
+            printf("ok %u - %s # SKIP not selected (only=%s)\n", i + 1, tests[i].name, tap_only);
+            continue;
+        }
+        if (tap_verbose)
+            printf("# start %u %s\n", i + 1, tests[i].name);
         tests[i].fn();
         if (test_failed) {
             failures++;

@@ -95,6 +95,31 @@ uint32_t user_hlt(uint32_t arg)
     return 0;
 }
 
+uint32_t user_inb(uint32_t port)
+{
+    uint8_t v;
+    __asm__ volatile("inb %w1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+/*
+ * At CPL 3 with IOPL 0, popf may not change IF: it stays set (and the timer
+ * keeps preempting this loop).  Records what pushf showed before and after.
+ */
+uint32_t user_popf_if(uint32_t arg)
+{
+    uint32_t before, after;
+
+    (void)arg;
+    __asm__ volatile("pushfl\n\tpopl %0" : "=r"(before));
+    __asm__ volatile("pushl %0\n\tpopfl" : : "r"(before & ~0x200u) : "cc");
+    __asm__ volatile("pushfl\n\tpopl %0" : "=r"(after));
+    data->word[0] = before;
+    data->word[1] = after;
+    for (;;)
+        data->counter++;
+}
+
 uint32_t user_int_dpl3(uint32_t arg)
 {
     uint32_t r = arg;
@@ -159,6 +184,21 @@ uint32_t user_fpu(uint32_t arg)
         for (int i = 0; i < 32; i++)
             if (xout[i] != xin[i])
                 return 5 + (uint32_t)i;
+    return 0;
+}
+
+/*
+ * Write to, then read back, one word in each of the first pages of the
+ * demand-paged window: every first touch is a #PF the kernel resolves.
+ * Returns 0, or 1 + the index of the first page that lost its word.
+ */
+uint32_t user_touch_pages(uint32_t pages)
+{
+    for (uint32_t i = 0; i < pages; i++)
+        *(volatile uint32_t *)(USER_DEMAND_VA + i * 4096 + 4 * i) = 0xd0d00000u + i;
+    for (uint32_t i = 0; i < pages; i++)
+        if (*(volatile uint32_t *)(USER_DEMAND_VA + i * 4096 + 4 * i) != 0xd0d00000u + i)
+            return 1 + i;
     return 0;
 }
 

@@ -9,6 +9,8 @@
 
 #define USER_CODE_VA   0x40000000u /* the linker script's USER_VMA */
 #define USER_DATA_VA   0x50000000u /* one private page per process */
+#define USER_DEMAND_VA 0x58000000u /* pages mapped on first touch */
+#define USER_DEMAND_SIZE 0x00100000u
 #define USER_STACK_TOP 0x7ffff000u
 #define USER_STACK_PAGES 2
 
@@ -46,10 +48,13 @@ uint32_t user_read(uint32_t addr);
 uint32_t user_write(uint32_t addr);
 uint32_t user_cli(uint32_t arg);
 uint32_t user_hlt(uint32_t arg);
+uint32_t user_inb(uint32_t port);
+uint32_t user_popf_if(uint32_t arg);
 uint32_t user_int_dpl3(uint32_t arg);
 uint32_t user_int_dpl0(uint32_t arg);
 #define USER_FPU_SSE 0x80000000u /* arg flag: the CPU has SSE, check XMM too */
 uint32_t user_fpu(uint32_t arg);
+uint32_t user_touch_pages(uint32_t pages);
 uint32_t user_bench_syscall(uint32_t arg);
 uint32_t user_bench_yield(uint32_t arg);
 

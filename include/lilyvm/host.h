@@ -187,6 +187,18 @@ struct LilyHost {
     LilyInstance *(*find_instance)(LilyInstance *inst, LilyPluginKind kind,
                                    void **state, const LilyPluginDesc **desc);
 
+    /* --- ABI 1.1: a CPU that waits for its guest outside the main loop --- */
+    /* False once the VM has ended (vm_exit, vm_fail, a signal). */
+    bool (*vm_running)(LilyInstance *inst);
+    /*
+     * Run one iteration of the VM's main loop (due timers, fd events,
+     * signals); with may_block, wait until something happens.  Callable from
+     * inside a timer or watch callback.  Returns vm_running().
+     */
+    bool (*loop_iterate)(LilyInstance *inst, bool may_block);
+    /* VM-clock time of the earliest armed timer; UINT64_MAX if none. */
+    uint64_t (*timer_next_deadline)(LilyInstance *inst);
+
     /* New entries go here, at the end only. */
 };
 

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define LILYVM_ABI_MAJOR 1
-#define LILYVM_ABI_MINOR 0
+#define LILYVM_ABI_MINOR 1
 
 /* Name of the one symbol every plugin exports (see LILYVM_PLUGIN_DEFINE). */
 #define LILYVM_PLUGIN_ENTRY_SYMBOL "lilyvm_plugin_entry"

@@ -34,6 +34,7 @@
  */
 #include "plugins/nic-ne2000/dp8390.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Tally counters stop here instead of wrapping. */
@@ -106,9 +107,17 @@ static bool ring_fits(const Dp8390 *s, unsigned pages, uint8_t *next)
     return true;
 }
 
+/*
+ * Pages a received frame of len bytes occupies.  The chip stores the FCS
+ * behind the data; the model stores none (and does not count it in the
+ * header), but still leaves room for it, so that the next-page pointer is
+ * where drivers compute it: Linux's 8390 driver expects
+ * 1 + (count >> 8) or one more, and treats anything else as a broken ring
+ * (QEMU's card does the same).
+ */
 static unsigned frame_pages(size_t len)
 {
-    return (unsigned)((len + DP8390_RX_HEADER + DP8390_PAGE_SIZE - 1) /
+    return (unsigned)((len + DP8390_RX_HEADER + DP8390_FCS_ROOM + DP8390_PAGE_SIZE - 1) /
                       DP8390_PAGE_SIZE);
 }
 
@@ -184,6 +193,31 @@ static void ring_store(Dp8390 *s, uint16_t *addr, const uint8_t *src,
     *addr = a;
 }
 
+/*
+ * Say so when a frame meets a ring that cannot hold it.  Checked when frames
+ * arrive, not when the chip starts: drivers start it without a ring to read
+ * the PROM.
+ */
+static void report_ring(Dp8390 *s)
+{
+    const unsigned first = DP8390_RAM_START / DP8390_PAGE_SIZE;
+    const unsigned end = (DP8390_RAM_START + DP8390_RAM_SIZE) / DP8390_PAGE_SIZE;
+    char msg[200];
+
+    if (!s->hooks.guest_error)
+        return;
+    if (!ring_valid(s)) {
+        snprintf(msg, sizeof msg, "receiving with PSTART 0x%02x >= PSTOP 0x%02x: no "
+                 "receive ring, frames are dropped", s->pstart, s->pstop);
+        s->hooks.guest_error(s->opaque, DP8390_ERR_RING_EMPTY, msg);
+    } else if (s->pstart < first || s->pstop > end) {
+        snprintf(msg, sizeof msg, "receive ring pages 0x%02x-0x%02x reach outside the "
+                 "16 KiB buffer RAM (pages 0x%02x-0x%02x): frames stored there are lost",
+                 s->pstart, s->pstop - 1, first, end - 1);
+        s->hooks.guest_error(s->opaque, DP8390_ERR_RING_OUTSIDE_RAM, msg);
+    }
+}
+
 Dp8390RxResult dp8390_receive(Dp8390 *s, const uint8_t *frame, size_t len)
 {
     uint8_t dst[6] = { 0 };
@@ -220,6 +254,7 @@ Dp8390RxResult dp8390_receive(Dp8390 *s, const uint8_t *frame, size_t len)
         update_irq(s);
         return DP8390_RX_MONITOR;
     }
+    report_ring(s);
     if (!ring_fits(s, frame_pages(stored_len), &next)) {
         s->rsr = DP8390_RSR_MPA;
         s->isr |= DP8390_ISR_OVW;
@@ -257,12 +292,15 @@ static void transmit(Dp8390 *s)
     for (size_t i = 0; i < len; i++)
         s->txbuf[i] = mem_read(s, (uint16_t)(addr + i));
 
-    s->stats.tx_frames++;
-    s->stats.tx_bytes += len;
-    if (s->tcr & DP8390_TCR_LB_MASK)
-        dp8390_receive(s, s->txbuf, len);
-    else if (s->hooks.transmit && len > 0)
-        s->hooks.transmit(s->opaque, s->txbuf, len);
+    /* An empty frame completes without anything reaching the wire. */
+    if (len > 0) {
+        s->stats.tx_frames++;
+        s->stats.tx_bytes += len;
+        if (s->tcr & DP8390_TCR_LB_MASK)
+            dp8390_receive(s, s->txbuf, len);
+        else if (s->hooks.transmit)
+            s->hooks.transmit(s->opaque, s->txbuf, len);
+    }
 
     s->tsr = DP8390_TSR_PTX;
     s->isr |= DP8390_ISR_PTX;

@@ -100,6 +100,7 @@
 #define DP8390_PROM_SIZE 32u
 #define DP8390_PAGE_SIZE 256u
 #define DP8390_RX_HEADER 4u
+#define DP8390_FCS_ROOM 4u /* ring space left for the FCS the chip would store */
 
 /* Frame sizes without the FCS (the model never stores or sends one). */
 #define DP8390_MIN_FRAME 60u
@@ -123,11 +124,21 @@ typedef enum Dp8390RxResult {
  *   once): the hook is called when no register operation is half done.
  * rx_ready: dp8390_can_receive() answered false earlier and would now
  *   answer true (the guest freed ring space, restarted or reset the chip).
+ * guest_error: the guest programmed the chip in a way that loses frames;
+ *   kind tells the cases apart (so the glue can report each once), msg
+ *   says what is wrong and what would work.
  */
+typedef enum Dp8390GuestError {
+    DP8390_ERR_RING_EMPTY = 0,   /* a frame arrived while PSTART >= PSTOP */
+    DP8390_ERR_RING_OUTSIDE_RAM, /* a frame arrived on a ring outside the RAM */
+    DP8390_ERR_COUNT
+} Dp8390GuestError;
+
 typedef struct Dp8390Hooks {
     void (*irq)(void *opaque, bool level);
     void (*transmit)(void *opaque, const uint8_t *frame, size_t len);
     void (*rx_ready)(void *opaque);
+    void (*guest_error)(void *opaque, Dp8390GuestError kind, const char *msg);
 } Dp8390Hooks;
 
 /* Counts kept for statistics and tests; never reset by the guest. */

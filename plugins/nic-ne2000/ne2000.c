@@ -17,6 +17,7 @@ typedef struct Ne2kState {
     const LilyHost *host;
     LilyIrqLine *irq;
     LilyNetPort *port;
+    unsigned reported; /* Dp8390GuestError kinds already logged (bit mask) */
     Dp8390 chip;
 } Ne2kState;
 
@@ -155,10 +156,22 @@ static void ne2k_chip_rx_ready(void *opaque)
         s->host->net_ready(s->port);
 }
 
+/* A guest driver mistake is logged once per kind, not once per frame. */
+static void ne2k_chip_guest_error(void *opaque, Dp8390GuestError kind, const char *msg)
+{
+    Ne2kState *s = opaque;
+
+    if (s->reported & (1u << kind))
+        return;
+    s->reported |= 1u << kind;
+    s->host->log(s->inst, LILY_LOG_WARN, "guest driver: %s", msg);
+}
+
 static const Dp8390Hooks ne2k_chip_hooks = {
     .irq = ne2k_chip_irq,
     .transmit = ne2k_chip_transmit,
     .rx_ready = ne2k_chip_rx_ready,
+    .guest_error = ne2k_chip_guest_error,
 };
 
 /* --- network port -------------------------------------------------------- */
@@ -206,9 +219,9 @@ static gboolean ne2k_init(LilyInstance *inst, const LilyHost *host,
 
     if (mac[0] & 1) {
         g_set_error(error, g_quark_from_static_string("nic-ne2000"), 1,
-                    "%s: mac %s is a multicast address; a NIC needs a unicast "
+                    "mac = %s is a multicast address; a NIC needs a unicast "
                     "one (first byte even), e.g. 52:54:00:12:34:56",
-                    host->instance_name(inst), values[NE2K_OPT_MAC].s);
+                    values[NE2K_OPT_MAC].s);
         return FALSE;
     }
 

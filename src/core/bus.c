@@ -6,6 +6,8 @@
 #include <string.h>
 #include "src/core/core.h"
 
+#define BUS_REGIONS_MAX 4096  /* per space; bounds what a plugin can make us keep */
+
 void bus_init(Bus *bus)
 {
     bus->pio = g_array_new(FALSE, TRUE, sizeof(BusRegion));
@@ -44,6 +46,12 @@ static gboolean bus_claim(GArray *regions, const char *what, LilyInstance *owner
                     G_GINT64_MODIFIER "x", bus_owner_name(owner), what, base, len);
         return FALSE;
     }
+    if (regions->len >= BUS_REGIONS_MAX) {
+        g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_BUS,
+                    "%s: too many %s regions (%d in the machine)", bus_owner_name(owner), what,
+                    BUS_REGIONS_MAX);
+        return FALSE;
+    }
     guint pos = 0;
     for (; pos < regions->len; pos++) {
         BusRegion *r = &g_array_index(regions, BusRegion, pos);
@@ -77,12 +85,12 @@ gboolean bus_claim_mmio(LilyVm *vm, LilyInstance *owner, uint64_t base, uint64_t
     return bus_claim(vm->bus.mmio, "MMIO", owner, base, len, ops, opaque, error);
 }
 
-static const BusRegion *bus_lookup(const GArray *regions, uint64_t addr)
+static BusRegion *bus_lookup(const GArray *regions, uint64_t addr)
 {
     guint lo = 0, hi = regions->len;
     while (lo < hi) {
         guint mid = lo + (hi - lo) / 2;
-        const BusRegion *r = &g_array_index(regions, BusRegion, mid);
+        BusRegion *r = &g_array_index(regions, BusRegion, mid);
         if (addr < r->base)
             hi = mid;
         else if (addr - r->base >= r->len)
@@ -110,13 +118,20 @@ uint32_t bus_pio_read(LilyVm *vm, uint16_t port, unsigned size)
         log_msg("bus", LILY_LOG_WARN, "port read of invalid size %u at 0x%x", size, port);
         return 0xffffffffu;
     }
-    const BusRegion *r = bus_lookup(vm->bus.pio, port);
+    BusRegion *r = bus_lookup(vm->bus.pio, port);
     if (!r || !r->ops->read) {
         vm->stats.pio_unclaimed++;
-        log_msg("bus", LILY_LOG_DEBUG, "read%u from unclaimed port 0x%x", size * 8, port);
+        if (log_bus_trace)
+            log_msg("bus", LILY_LOG_DEBUG, "in%u 0x%x: unclaimed, 0x%x", size * 8, port,
+                    bus_size_mask(size));
         return bus_size_mask(size);
     }
-    return r->ops->read(r->opaque, port - r->base, size) & bus_size_mask(size);
+    r->reads++;
+    uint32_t v = r->ops->read(r->opaque, port - r->base, size) & bus_size_mask(size);
+    if (log_bus_trace)
+        log_msg("bus", LILY_LOG_DEBUG, "in%u 0x%x: %s+0x%" G_GINT64_MODIFIER "x = 0x%x",
+                size * 8, port, bus_owner_name(r->owner), port - r->base, v);
+    return v;
 }
 
 void bus_pio_write(LilyVm *vm, uint16_t port, unsigned size, uint32_t value)
@@ -126,14 +141,20 @@ void bus_pio_write(LilyVm *vm, uint16_t port, unsigned size, uint32_t value)
         log_msg("bus", LILY_LOG_WARN, "port write of invalid size %u at 0x%x", size, port);
         return;
     }
-    const BusRegion *r = bus_lookup(vm->bus.pio, port);
+    BusRegion *r = bus_lookup(vm->bus.pio, port);
+    value &= bus_size_mask(size);
     if (!r || !r->ops->write) {
         vm->stats.pio_unclaimed++;
-        log_msg("bus", LILY_LOG_DEBUG, "write%u 0x%x to unclaimed port 0x%x", size * 8,
-                value, port);
+        if (log_bus_trace)
+            log_msg("bus", LILY_LOG_DEBUG, "out%u 0x%x = 0x%x: unclaimed, dropped", size * 8,
+                    port, value);
         return;
     }
-    r->ops->write(r->opaque, port - r->base, size, value & bus_size_mask(size));
+    r->writes++;
+    if (log_bus_trace)
+        log_msg("bus", LILY_LOG_DEBUG, "out%u 0x%x: %s+0x%" G_GINT64_MODIFIER "x = 0x%x",
+                size * 8, port, bus_owner_name(r->owner), port - r->base, value);
+    r->ops->write(r->opaque, port - r->base, size, value);
 }
 
 /* Items in buf are little-endian, as the guest's memory holds them. */
@@ -155,13 +176,14 @@ void bus_pio_read_rep(LilyVm *vm, uint16_t port, unsigned size, void *buf, uint3
 {
     if (!bus_size_ok(size) || count == 0)
         return;
-    const BusRegion *r = bus_lookup(vm->bus.pio, port);
+    BusRegion *r = bus_lookup(vm->bus.pio, port);
     vm->stats.pio_reads += count;
     if (!r || !r->ops->read) {
         vm->stats.pio_unclaimed += count;
         memset(buf, 0xff, (size_t)size * count);
         return;
     }
+    r->reads += count;
     if (r->ops->read_rep) {
         r->ops->read_rep(r->opaque, port - r->base, size, buf, count);
         return;
@@ -176,12 +198,13 @@ void bus_pio_write_rep(LilyVm *vm, uint16_t port, unsigned size, const void *buf
 {
     if (!bus_size_ok(size) || count == 0)
         return;
-    const BusRegion *r = bus_lookup(vm->bus.pio, port);
+    BusRegion *r = bus_lookup(vm->bus.pio, port);
     vm->stats.pio_writes += count;
     if (!r || !r->ops->write) {
         vm->stats.pio_unclaimed += count;
         return;
     }
+    r->writes += count;
     if (r->ops->write_rep) {
         r->ops->write_rep(r->opaque, port - r->base, size, buf, count);
         return;
@@ -196,13 +219,15 @@ uint32_t bus_mmio_read(LilyVm *vm, uint64_t gpa, unsigned size)
     vm->stats.mmio_reads++;
     if (!bus_size_ok(size))
         return 0xffffffffu;
-    const BusRegion *r = bus_lookup(vm->bus.mmio, gpa);
+    BusRegion *r = bus_lookup(vm->bus.mmio, gpa);
     if (!r || !r->ops->read) {
         vm->stats.mmio_unclaimed++;
-        log_msg("bus", LILY_LOG_DEBUG, "read%u from unclaimed MMIO 0x%" G_GINT64_MODIFIER "x",
-                size * 8, gpa);
+        if (log_bus_trace)
+            log_msg("bus", LILY_LOG_DEBUG, "read%u from unclaimed MMIO 0x%" G_GINT64_MODIFIER
+                    "x", size * 8, gpa);
         return bus_size_mask(size);
     }
+    r->reads++;
     return r->ops->read(r->opaque, gpa - r->base, size) & bus_size_mask(size);
 }
 
@@ -211,17 +236,33 @@ void bus_mmio_write(LilyVm *vm, uint64_t gpa, unsigned size, uint32_t value)
     vm->stats.mmio_writes++;
     if (!bus_size_ok(size))
         return;
-    const BusRegion *r = bus_lookup(vm->bus.mmio, gpa);
+    BusRegion *r = bus_lookup(vm->bus.mmio, gpa);
     if (!r || !r->ops->write) {
         vm->stats.mmio_unclaimed++;
-        log_msg("bus", LILY_LOG_DEBUG, "write%u 0x%x to unclaimed MMIO 0x%"
-                G_GINT64_MODIFIER "x", size * 8, value, gpa);
+        if (log_bus_trace)
+            log_msg("bus", LILY_LOG_DEBUG, "write%u 0x%x to unclaimed MMIO 0x%"
+                    G_GINT64_MODIFIER "x", size * 8, value, gpa);
         return;
     }
+    r->writes++;
     r->ops->write(r->opaque, gpa - r->base, size, value & bus_size_mask(size));
 }
 
 bool bus_mmio_claimed(LilyVm *vm, uint64_t gpa)
 {
     return bus_lookup(vm->bus.mmio, gpa) != NULL;
+}
+
+static void bus_release_in(GArray *regions, LilyInstance *owner)
+{
+    for (guint i = regions->len; i-- > 0;) {
+        if (g_array_index(regions, BusRegion, i).owner == owner)
+            g_array_remove_index(regions, i);
+    }
+}
+
+void bus_release_owner(Bus *bus, LilyInstance *owner)
+{
+    bus_release_in(bus->pio, owner);
+    bus_release_in(bus->mmio, owner);
 }

@@ -21,7 +21,7 @@ static const LilyOption cfg_machine_options[] = {
     { .name = "cpu", .type = LILY_OPT_STRING,
       .help = "CPU plugin (default cpu-ia32 when present; none: no CPU)" },
     { .name = "mmu", .type = LILY_OPT_STRING,
-      .help = "MMU plugin (default: the only MMU plugin present; none: no MMU)" },
+      .help = "MMU plugin (default mmu or mmu-ia32 when present; none: no MMU)" },
     { 0 },
 };
 
@@ -144,7 +144,9 @@ static bool cfg_instance_name_ok(const char *name)
         if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_')
             return false;
     }
-    return strlen(name) <= 64 && strcmp(name, "machine") != 0;
+    /* machine is the [machine] group; cpu and mmu are the instances it creates. */
+    return strlen(name) <= 64 && strcmp(name, "machine") != 0 && strcmp(name, "cpu") != 0 &&
+           strcmp(name, "mmu") != 0;
 }
 
 /* One line of the text as the scanner saw it. */
@@ -184,7 +186,7 @@ static gboolean cfg_scan(const char *text, const char *filename, GArray *groups,
     for (int i = 0; lines[i]; i++) {
         int lineno = i + 1;
         char *l = g_strstrip(lines[i]);
-        if (!*l || *l == '#' || *l == ';')
+        if (!*l || *l == '#')
             continue;
         if (*l == '[') {
             size_t n = strlen(l);
@@ -194,8 +196,9 @@ static gboolean cfg_scan(const char *text, const char *filename, GArray *groups,
                             "[device NAME] or [netdev NAME]", filename, lineno, l);
                 goto out_free_lines;
             }
+            /* Kept as written: GKeyFile does not trim group names either. */
             l[n - 1] = '\0';
-            char *name = g_strstrip(l + 1);
+            char *name = l + 1;
             for (guint j = 0; j < groups->len; j++) {
                 CfgScanGroup *sg = &g_array_index(groups, CfgScanGroup, j);
                 if (strcmp(sg->name, name) == 0) {
@@ -473,7 +476,7 @@ gboolean cfg_load_data(LilyVm *vm, const char *text, const char *filename, GErro
         if (kind != CFG_MACHINE && !cfg_instance_name_ok(name)) {
             g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG,
                         "%s:%d: [%s]: invalid instance name '%s' (letters, digits, '-' "
-                        "and '_', starting with a letter; not 'machine')",
+                        "and '_', starting with a letter; not machine, cpu or mmu)",
                         filename, sg->line, sg->name, name);
             g_free(name);
             goto out_free;
@@ -506,6 +509,8 @@ gboolean cfg_load_data(LilyVm *vm, const char *text, const char *filename, GErro
                 g_clear_error(&err);
                 goto out_free;
             }
+            /* Trailing blanks are invisible in an editor: never part of a value. */
+            g_strchomp(value);
             cfg_put(g, sk->key, value, filename, sk->line);
             g_free(value);
         }
@@ -641,32 +646,27 @@ static LilyInstance *cfg_instance_new(LilyVm *vm, const char *name, const LilyPl
     inst->arena = g_ptr_array_new_with_free_func(g_free);
     inst->values = g_new0(LilyOptValue, opt_count(p->desc->options) + 1);
     inst->stats = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    inst->stats_by_ptr = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     return inst;
 }
 
-/* The plugin of kind for [machine] key (cpu/mmu): given, default or none. */
+/*
+ * The plugin of kind for [machine] key (cpu/mmu): the one given, "none", or
+ * by default the first of the preferred names that is present.
+ */
 static gboolean cfg_pick_machine_plugin(LilyVm *vm, CfgGroup *m, const char *key,
-                                        LilyPluginKind kind, const char *preferred,
+                                        LilyPluginKind kind, const char *const *preferred,
                                         const LilyPlugin **out, GError **error)
 {
     CfgEntry *e = m ? cfg_find_entry(m, key) : NULL;
     *out = NULL;
     if (!e) {
-        const LilyPlugin *p = registry_find(&vm->reg, preferred);
-        if (p && p->desc->kind == kind) {
-            *out = p;
-            return TRUE;
-        }
-        /* Otherwise the only plugin of that kind, if there is exactly one. */
-        for (guint i = 0; i < vm->reg.plugins->len; i++) {
-            const LilyPlugin *q = g_ptr_array_index(vm->reg.plugins, i);
-            if (q->desc->kind != kind)
-                continue;
-            if (*out) {
-                *out = NULL;
+        for (const char *const *name = preferred; *name; name++) {
+            const LilyPlugin *p = registry_find(&vm->reg, *name);
+            if (p && p->desc->kind == kind) {
+                *out = p;
                 break;
             }
-            *out = q;
         }
         return TRUE;
     }
@@ -703,8 +703,10 @@ static gboolean cfg_resolve_machine(LilyVm *vm, GError **error)
     if (!m)
         m = cfg_group_new(&vm->cfg, CFG_MACHINE, "machine", NULL, 0);
     const LilyPlugin *cpu, *mmu;
-    if (!cfg_pick_machine_plugin(vm, m, "cpu", LILY_PLUGIN_CPU, "cpu-ia32", &cpu, error) ||
-        !cfg_pick_machine_plugin(vm, m, "mmu", LILY_PLUGIN_MMU, "mmu", &mmu, error))
+    static const char *const cpu_default[] = { "cpu-ia32", NULL };
+    static const char *const mmu_default[] = { "mmu", "mmu-ia32", NULL };
+    if (!cfg_pick_machine_plugin(vm, m, "cpu", LILY_PLUGIN_CPU, cpu_default, &cpu, error) ||
+        !cfg_pick_machine_plugin(vm, m, "mmu", LILY_PLUGIN_MMU, mmu_default, &mmu, error))
         return FALSE;
     const LilyOption *cpu_opts = cpu ? cpu->desc->options : NULL;
     const LilyOption *mmu_opts = mmu ? mmu->desc->options : NULL;
@@ -727,7 +729,7 @@ static gboolean cfg_resolve_machine(LilyVm *vm, GError **error)
         return FALSE;
     }
 
-    LilyOptValue core[G_N_ELEMENTS(cfg_machine_options)];
+    LilyOptValue core[G_N_ELEMENTS(cfg_machine_options)] = { { 0 } };
     OptArena *arena = g_ptr_array_new_with_free_func(g_free);
     if (!cfg_fill_values(m, cfg_machine_options, core, arena, "machine", error)) {
         g_ptr_array_free(arena, TRUE);
@@ -829,8 +831,8 @@ char *cfg_default_machine_text(const Registry *reg)
     const LilyPlugin *p;
     if ((p = registry_find(reg, "pic-i8259"))) {
         g_string_append(s, "\n[device pic]\nplugin = pic-i8259\n");
-        cfg_default_key(s, p, "iobase", "0x20");
-        cfg_default_key(s, p, "iobase2", "0xa0");
+        cfg_default_key(s, p, "iobase-master", "0x20");
+        cfg_default_key(s, p, "iobase-slave", "0xa0");
     }
     if ((p = registry_find(reg, "pit-i8254"))) {
         g_string_append(s, "\n[device pit]\nplugin = pit-i8254\n");
@@ -859,3 +861,13 @@ char *cfg_default_machine_text(const Registry *reg)
     return g_string_free(s, FALSE);
 }
 
+
+const LilyOption *cfg_machine_core_options(void)
+{
+    return cfg_machine_options;
+}
+
+const LilyOption *cfg_netdev_core_options(void)
+{
+    return cfg_netdev_options;
+}

@@ -29,6 +29,10 @@ typedef enum LilyCoreError {
 /* Core log categories besides the instance names. */
 extern const char *const log_core_categories[];
 
+/* -d bus: trace every bus access (checked on the hot path, so a plain flag). */
+extern bool log_bus_trace;
+extern bool log_irq_trace;  /* -d irq */
+
 void log_msg(const char *category, LilyLogLevel level, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
 void log_msgv(const char *category, LilyLogLevel level, const char *fmt, va_list ap)
@@ -58,10 +62,18 @@ typedef struct Registry {
 
 void registry_init(Registry *reg);
 void registry_clear(Registry *reg);
-/*
- * Load one file.  On failure *error explains why in words the user can act
- * on (the ABI versions, both file names of a duplicate, dlerror() and a hint
- * to run ldd).
+/**
+ * registry_load_file() - dlopen one plugin file, check and index it
+ * @reg: the registry
+ * @path: the .so file
+ * @error: why it was refused, in words the user can act on (both ABI
+ *         versions, both files of a duplicate name, dlerror() and a hint to
+ *         run ldd)
+ *
+ * A refused file is remembered under its base name so that a config asking
+ * for that plugin later gets the same reason (registry_failure()).
+ *
+ * Return: TRUE if the plugin is now in the registry.
  */
 gboolean registry_load_file(Registry *reg, const char *path, GError **error);
 /* Load every *.so in dir; failures become warnings (appended to warnings if
@@ -70,7 +82,7 @@ void registry_scan_dir(Registry *reg, const char *dir, GPtrArray *warnings);
 /* The default search path (see vm_load_plugins). */
 GPtrArray *registry_default_dirs(void);
 const LilyPlugin *registry_find(const Registry *reg, const char *name);
-/* "a, b, c" of the plugins of kind (0: every kind), for error messages. */
+/* "a, b, c" of the plugins of kind (0: every kind; device includes irqchip). */
 char *registry_names(const Registry *reg, LilyPluginKind kind);
 const char *registry_kind_name(LilyPluginKind kind);
 /* Why a plugin file called name failed to load, or NULL. */
@@ -83,10 +95,16 @@ gboolean registry_check_options(const LilyOption *opts, const char *who, GError 
 /* Memory that lives as long as the values it backs. */
 typedef GPtrArray OptArena;
 
-/*
- * Parse text as a value of opt.  On failure returns FALSE and *reason says
- * what is accepted (e.g. "an integer in 0..15").  Strings and lists are
- * allocated in arena.
+/**
+ * opt_parse() - parse the text of one option value
+ * @opt: the option table entry (type, range, enum values, flags)
+ * @text: the value as written by the user
+ * @out: filled on success (present = true; set is left to the caller)
+ * @arena: owns the strings and list arrays @out points to
+ * @reason: on failure, if not NULL, what went wrong and what is accepted
+ *          (e.g. "out of range; accepted: an integer in 0..15 ...")
+ *
+ * Return: TRUE if @text is a valid value of @opt.
  */
 gboolean opt_parse(const LilyOption *opt, const char *text, LilyOptValue *out,
                    OptArena *arena, char **reason);
@@ -131,6 +149,9 @@ CfgGroup *cfg_find_group(Config *cfg, const char *name);
 CfgEntry *cfg_find_entry(CfgGroup *group, const char *key);
 /* "FILE:LINE" or "--set" for messages about entry e (group line if e is NULL). */
 char *cfg_where(const CfgGroup *g, const CfgEntry *e);
+/* The keys the core itself owns in [machine] and in every [netdev]. */
+const LilyOption *cfg_machine_core_options(void);
+const LilyOption *cfg_netdev_core_options(void);
 /* The default PC machine built from the plugins that exist. */
 char *cfg_default_machine_text(const Registry *reg);
 
@@ -141,6 +162,7 @@ typedef struct BusRegion {
     const LilyIoOps *ops;
     void *opaque;
     LilyInstance *owner;
+    uint64_t reads, writes;  /* accesses (rep items count one each), for --stats */
 } BusRegion;
 
 typedef struct Bus {
@@ -158,6 +180,8 @@ void bus_pio_read_rep(LilyVm *vm, uint16_t port, unsigned size, void *buf, uint3
 void bus_pio_write_rep(LilyVm *vm, uint16_t port, unsigned size, const void *buf,
                        uint32_t count);
 bool bus_mmio_claimed(LilyVm *vm, uint64_t gpa);
+/* Drop every region owner claimed (its init failed). */
+void bus_release_owner(Bus *bus, LilyInstance *owner);
 
 /* ---- interrupts (irq.c) --------------------------------------------------- */
 
@@ -179,6 +203,8 @@ gboolean irq_register_cpu(LilyVm *vm, LilyInstance *owner,
                           GError **error);
 void irq_cpu_set_intr(LilyVm *vm, bool level);
 int irq_ack(LilyVm *vm);
+/* Forget owner's lines (lowered first), controller and CPU registration. */
+void irq_release_owner(LilyVm *vm, LilyInstance *owner);
 /* The INTR level last given by the interrupt controller. */
 bool vm_intr_level(LilyVm *vm);
 
@@ -207,6 +233,11 @@ LilyWatch *loop_fd_watch(LilyVm *vm, LilyInstance *owner, int fd, unsigned event
                          LilyWatchFn fn, void *opaque);
 void loop_fd_watch_update(LilyWatch *w, unsigned events);
 void loop_fd_watch_remove(LilyWatch *w);
+/* Free owner's timers and remove its watches. */
+void loop_release_owner(LilyVm *vm, LilyInstance *owner);
+/* One main-loop iteration (may be nested in a callback); FALSE once the VM ended. */
+bool loop_iterate(LilyVm *vm, bool may_block);
+uint64_t loop_timer_next_deadline(LilyVm *vm);
 /* SIGINT, SIGTERM and SIGHUP end the VM (status 128 + signal number). */
 void loop_watch_signals(LilyVm *vm);
 /* Run until the VM ends. */
@@ -237,10 +268,24 @@ void net_link_free(NetLink *link);
 gboolean net_link_set_pcap(NetLink *link, const char *path, GError **error);
 LilyNetPort *net_attach(LilyVm *vm, LilyInstance *inst, const char *netdev,
                         const LilyNetOps *ops, void *opaque, GError **error);
+/**
+ * net_send() - hand one frame to the other end of a link
+ * @port: the sender's end
+ * @frame: an Ethernet frame without FCS
+ * @len: 1..65535 bytes
+ *
+ * The frame is delivered (and written to the link's pcap file) only if the
+ * peer is attached and its can_receive() says yes.
+ *
+ * Return: true if the peer received the frame; false if the sender must
+ * keep it and wait for its ready() callback.
+ */
 bool net_send(LilyNetPort *port, const uint8_t *frame, size_t len);
 bool net_can_send(LilyNetPort *port);
 void net_ready(LilyNetPort *port);
 void net_detach(LilyNetPort *port);
+/* Detach every port owner attached. */
+void net_release_owner(LilyVm *vm, LilyInstance *owner);
 
 /* ---- instances and the VM (vm.c) ----------------------------------------- */
 
@@ -254,6 +299,7 @@ struct LilyInstance {
     void *state;
     bool initialised;
     GHashTable *stats;   /* counter name -> uint64_t * */
+    GHashTable *stats_by_ptr; /* the caller's name pointer -> the same counter */
 };
 
 typedef struct CoreStats {
@@ -275,13 +321,10 @@ struct LilyVm {
     uint64_t mem_size;
     char *kernel;
     char *cmdline;
-    char *cpu_name;   /* NULL: none */
-    char *mmu_name;
     LoaderBoot boot;
     bool booted;
 
     GPtrArray *instances;  /* LilyInstance *, in creation order */
-    LilyInstance *machine; /* pseudo-instance for core-owned objects */
     LilyInstance *cpu, *mmu;
 
     /* interrupts */
@@ -292,6 +335,7 @@ struct LilyVm {
     LilyInstance *chip_owner;
     void (*cpu_intr)(void *opaque, bool level);
     void *cpu_opaque;
+    LilyInstance *cpu_owner;
     bool intr_level;
 
     /* loop */
@@ -301,7 +345,7 @@ struct LilyVm {
     GPtrArray *timers;     /* every LilyTimer alive */
     uint64_t timer_seq;
     GPtrArray *watches;    /* every LilyWatch alive */
-    GPtrArray *signal_sources;
+    LilyWatch *signal_watch; /* the signal pipe, when this VM takes the signals */
     int64_t clock_start;   /* CLOCK_MONOTONIC ns at VM start */
     bool exited;
     int exit_status;

@@ -204,6 +204,21 @@ static LilyInstance *host_find_instance(LilyInstance *inst, LilyPluginKind kind,
     return NULL;
 }
 
+static bool host_vm_running(LilyInstance *inst)
+{
+    return !inst->vm->exited;
+}
+
+static bool host_loop_iterate(LilyInstance *inst, bool may_block)
+{
+    return loop_iterate(inst->vm, may_block);
+}
+
+static uint64_t host_timer_next_deadline(LilyInstance *inst)
+{
+    return loop_timer_next_deadline(inst->vm);
+}
+
 static const LilyHost hostapi = {
     .size = sizeof(LilyHost),
     .abi_major = LILYVM_ABI_MAJOR,
@@ -248,6 +263,9 @@ static const LilyHost hostapi = {
     .irq_ack = host_irq_ack,
     .boot_state = host_boot_state,
     .find_instance = host_find_instance,
+    .vm_running = host_vm_running,
+    .loop_iterate = host_loop_iterate,
+    .timer_next_deadline = host_timer_next_deadline,
 };
 
 const LilyHost *hostapi_table(void)

@@ -6,12 +6,20 @@
  */
 #include "src/core/core.h"
 
+#define IRQ_HANDLES_MAX 1024  /* a few per device; bounds a looping plugin */
+
 LilyIrqLine *irq_get(LilyVm *vm, LilyInstance *owner, unsigned line, GError **error)
 {
     if (line >= IRQ_LINES) {
         g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG,
                     "%s: interrupt line %u does not exist (0..%d)",
                     owner ? owner->name : "core", line, IRQ_LINES - 1);
+        return NULL;
+    }
+    if (vm->irq_lines->len >= IRQ_HANDLES_MAX) {
+        g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG,
+                    "%s: too many interrupt line handles (%d in the machine)",
+                    owner ? owner->name : "core", IRQ_HANDLES_MAX);
         return NULL;
     }
     LilyIrqLine *irq = g_new0(LilyIrqLine, 1);
@@ -39,8 +47,9 @@ void irq_set(LilyIrqLine *irq, bool level)
         return;
     if (now)
         vm->stats.irq_raises++;
-    log_msg("irq", LILY_LOG_DEBUG, "line %u %s by %s", n, now ? "raised" : "lowered",
-            irq->owner ? irq->owner->name : "core");
+    if (log_irq_trace)
+        log_msg("irq", LILY_LOG_DEBUG, "line %u %s by %s", n, now ? "raised" : "lowered",
+                irq->owner ? irq->owner->name : "core");
     if (vm->chip_ops && vm->chip_ops->set_input)
         vm->chip_ops->set_input(vm->chip_opaque, n, now);
 }
@@ -92,6 +101,7 @@ gboolean irq_register_cpu(LilyVm *vm, LilyInstance *owner,
     }
     vm->cpu_intr = intr;
     vm->cpu_opaque = opaque;
+    vm->cpu_owner = owner;
     if (vm->intr_level)
         intr(opaque, true);
     return TRUE;
@@ -102,7 +112,8 @@ void irq_cpu_set_intr(LilyVm *vm, bool level)
     if (vm->intr_level == level)
         return;
     vm->intr_level = level;
-    log_msg("irq", LILY_LOG_DEBUG, "INTR %s", level ? "raised" : "lowered");
+    if (log_irq_trace)
+        log_msg("irq", LILY_LOG_DEBUG, "INTR %s", level ? "raised" : "lowered");
     if (vm->cpu_intr)
         vm->cpu_intr(vm->cpu_opaque, level);
 }
@@ -117,4 +128,25 @@ int irq_ack(LilyVm *vm)
     if (!vm->chip_ops || !vm->chip_ops->ack)
         return -1;
     return vm->chip_ops->ack(vm->chip_opaque);
+}
+
+void irq_release_owner(LilyVm *vm, LilyInstance *owner)
+{
+    for (guint i = vm->irq_lines->len; i-- > 0;) {
+        LilyIrqLine *irq = g_ptr_array_index(vm->irq_lines, i);
+        if (irq->owner != owner)
+            continue;
+        irq_set(irq, false);
+        g_ptr_array_remove_index(vm->irq_lines, i);
+    }
+    if (vm->chip_owner == owner && vm->chip_ops) {
+        vm->chip_ops = NULL;
+        vm->chip_opaque = NULL;
+        vm->chip_owner = NULL;
+    }
+    if (vm->cpu_owner == owner && vm->cpu_intr) {
+        vm->cpu_intr = NULL;
+        vm->cpu_opaque = NULL;
+        vm->cpu_owner = NULL;
+    }
 }

@@ -18,6 +18,9 @@ static struct {
     FILE *file;      /* --log-file, or NULL */
 } log_state;
 
+bool log_bus_trace;
+bool log_irq_trace;
+
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 
 gboolean log_category_enabled(const char *category, LilyLogLevel level)
@@ -68,6 +71,8 @@ void log_set_categories(const char *list)
     g_strfreev(log_state.cats);
     log_state.cats = NULL;
     log_state.all = false;
+    log_bus_trace = false;
+    log_irq_trace = false;
     if (!list)
         return;
     char **parts = g_strsplit(list, ",", -1);
@@ -83,6 +88,8 @@ void log_set_categories(const char *list)
     g_ptr_array_add(cats, NULL);
     log_state.cats = (char **)g_ptr_array_free(cats, FALSE);
     g_strfreev(parts);
+    log_bus_trace = log_category_enabled("bus", LILY_LOG_DEBUG);
+    log_irq_trace = log_category_enabled("irq", LILY_LOG_DEBUG);
 }
 
 static bool log_is_core_category(const char *c)
@@ -138,4 +145,6 @@ void log_shutdown(void)
     g_strfreev(log_state.cats);
     log_state.cats = NULL;
     log_state.all = false;
+    log_bus_trace = false;
+    log_irq_trace = false;
 }

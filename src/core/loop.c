@@ -3,10 +3,15 @@
  * source, armed timers kept sorted so they fire in deadline order), host fd
  * watches and the signals that end the VM.
  */
+#define _GNU_SOURCE  /* pipe2 */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 #include <time.h>
-#include <glib-unix.h>
 #include "src/core/core.h"
+
+static void loop_sig_restore(void);
 
 struct LilyWatch {
     GSource source;    /* first: the watch is the GSource */
@@ -89,10 +94,11 @@ void loop_init(LilyVm *vm)
     vm->ctx = g_main_context_new();
     vm->timers = g_ptr_array_new();
     vm->watches = g_ptr_array_new();
-    vm->signal_sources = g_ptr_array_new();
     vm->timer_source = g_source_new(&loop_timer_funcs, sizeof(GSource) + sizeof(LilyVm *));
     *(LilyVm **)(vm->timer_source + 1) = vm;
     g_source_set_name(vm->timer_source, "lilyvm-timers");
+    /* A CPU may run its guest from a timer and iterate the loop from there. */
+    g_source_set_can_recurse(vm->timer_source, TRUE);
     g_source_attach(vm->timer_source, vm->ctx);
     loop_start_clock(vm);
 }
@@ -105,16 +111,14 @@ void loop_clear(LilyVm *vm)
         loop_fd_watch_remove(g_ptr_array_index(vm->watches, vm->watches->len - 1));
     while (vm->timers->len)
         loop_timer_free(g_ptr_array_index(vm->timers, vm->timers->len - 1));
-    for (guint i = 0; i < vm->signal_sources->len; i++) {
-        GSource *s = g_ptr_array_index(vm->signal_sources, i);
-        g_source_destroy(s);
-        g_source_unref(s);
+    if (vm->signal_watch) {
+        loop_sig_restore();  /* its watch went with the others above */
+        vm->signal_watch = NULL;
     }
     g_source_destroy(vm->timer_source);
     g_source_unref(vm->timer_source);
     g_ptr_array_free(vm->timers, TRUE);
     g_ptr_array_free(vm->watches, TRUE);
-    g_ptr_array_free(vm->signal_sources, TRUE);
     g_main_context_unref(vm->ctx);
     vm->ctx = NULL;
 }
@@ -230,6 +234,20 @@ void loop_fd_watch_remove(LilyWatch *w)
     g_source_unref(&w->source);
 }
 
+void loop_release_owner(LilyVm *vm, LilyInstance *owner)
+{
+    for (guint i = vm->timers->len; i-- > 0;) {
+        LilyTimer *t = g_ptr_array_index(vm->timers, i);
+        if (t->owner == owner)
+            loop_timer_free(t);  /* swaps the last element in: i stays valid */
+    }
+    for (guint i = vm->watches->len; i-- > 0;) {
+        LilyWatch *w = g_ptr_array_index(vm->watches, i);
+        if (w->owner == owner)
+            loop_fd_watch_remove(w);
+    }
+}
+
 void vm_end(LilyVm *vm, int status)
 {
     if (vm->exited)
@@ -240,31 +258,88 @@ void vm_end(LilyVm *vm, int status)
         g_main_context_wakeup(vm->ctx);
 }
 
-typedef struct LoopSignal {
-    LilyVm *vm;
-    int signo;
-} LoopSignal;
+/*
+ * Signals that end the VM.  GLib's unix signal sources start a worker
+ * thread, and the guest process must be forked while the VM process still
+ * has one thread; so a plain handler writes the signal number into a pipe
+ * that the loop watches.  A second signal while the VM is ending restores
+ * the default action and re-raises it, so two Ctrl-C always get out.
+ */
+static const int loop_signals[] = { SIGINT, SIGTERM, SIGHUP };
+static int loop_sig_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t loop_sig_count;
+static struct sigaction loop_sig_saved[G_N_ELEMENTS(loop_signals)];
+static bool loop_sig_installed;
 
-static gboolean loop_signal_cb(gpointer data)
+static void loop_sig_handler(int signo)
 {
-    LoopSignal *ls = data;
-    log_msg("loop", LILY_LOG_INFO, "%s received: ending the VM", g_strsignal(ls->signo));
-    vm_end(ls->vm, 128 + ls->signo);
-    return G_SOURCE_CONTINUE;
+    int saved_errno = errno;
+    if (loop_sig_count++ > 0) {
+        signal(signo, SIG_DFL);
+        raise(signo);
+    }
+    unsigned char b = (unsigned char)signo;
+    if (write(loop_sig_pipe[1], &b, 1) < 0) {
+        /* the pipe is full of earlier signals: one is enough */
+    }
+    errno = saved_errno;
+}
+
+static gboolean loop_sig_readable(int fd, unsigned revents, void *opaque)
+{
+    LilyVm *vm = opaque;
+    unsigned char b;
+    while (read(fd, &b, 1) == 1) {
+        log_msg("loop", LILY_LOG_INFO, "%s received: ending the VM", g_strsignal(b));
+        vm_end(vm, 128 + b);
+    }
+    return TRUE;
+}
+
+static void loop_sig_restore(void)
+{
+    if (!loop_sig_installed)
+        return;
+    for (size_t i = 0; i < G_N_ELEMENTS(loop_signals); i++)
+        sigaction(loop_signals[i], &loop_sig_saved[i], NULL);
+    close(loop_sig_pipe[0]);
+    close(loop_sig_pipe[1]);
+    loop_sig_pipe[0] = loop_sig_pipe[1] = -1;
+    loop_sig_installed = false;
 }
 
 void loop_watch_signals(LilyVm *vm)
 {
-    static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
-    for (size_t i = 0; i < G_N_ELEMENTS(signals); i++) {
-        GSource *s = g_unix_signal_source_new(signals[i]);
-        LoopSignal *ls = g_new0(LoopSignal, 1);
-        ls->vm = vm;
-        ls->signo = signals[i];
-        g_source_set_callback(s, loop_signal_cb, ls, g_free);
-        g_source_attach(s, vm->ctx);
-        g_ptr_array_add(vm->signal_sources, s);
+    if (loop_sig_installed)
+        return;  /* one VM per process takes the signals */
+    if (pipe2(loop_sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        log_msg("loop", LILY_LOG_WARN, "cannot watch signals (pipe: %s): Ctrl-C will not "
+                "end the VM cleanly", g_strerror(errno));
+        return;
     }
+    loop_sig_count = 0;
+    struct sigaction sa = { .sa_handler = loop_sig_handler, .sa_flags = SA_RESTART };
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < G_N_ELEMENTS(loop_signals); i++)
+        sigaction(loop_signals[i], &sa, &loop_sig_saved[i]);
+    loop_sig_installed = true;
+    vm->signal_watch = loop_fd_watch(vm, NULL, loop_sig_pipe[0], LILY_IO_IN,
+                                     loop_sig_readable, vm);
+}
+
+bool loop_iterate(LilyVm *vm, bool may_block)
+{
+    if (vm->exited)
+        return false;
+    g_main_context_push_thread_default(vm->ctx);
+    g_main_context_iteration(vm->ctx, may_block);
+    g_main_context_pop_thread_default(vm->ctx);
+    return !vm->exited;
+}
+
+uint64_t loop_timer_next_deadline(LilyVm *vm)
+{
+    return vm->timers_armed ? ((LilyTimer *)vm->timers_armed->data)->deadline : UINT64_MAX;
 }
 
 void vm_run(LilyVm *vm)
@@ -286,6 +361,9 @@ void vm_run_for(LilyVm *vm, uint64_t ns)
     g_main_context_iteration(vm->ctx, FALSE);
     while (!vm->exited && g_get_monotonic_time() < deadline)
         g_main_context_iteration(vm->ctx, TRUE);
+    /* Whatever fell due by the deadline runs, even if this process was late. */
+    if (!vm->exited)
+        g_main_context_iteration(vm->ctx, FALSE);
     g_main_context_pop_thread_default(vm->ctx);
     g_source_destroy(wake);
     g_source_unref(wake);

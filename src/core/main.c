@@ -34,7 +34,7 @@ static const GOptionEntry main_options[] = {
     { "list-plugins", 0, 0, G_OPTION_ARG_NONE, &opt_list,
       "List the plugins found and exit", NULL },
     { "describe", 0, 0, G_OPTION_ARG_STRING, &opt_describe,
-      "Describe a plugin's options and exit", "PLUGIN" },
+      "Describe a plugin's options (or the core's [machine] keys) and exit", "PLUGIN|machine" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Print the version and exit", NULL },
     { NULL },
 };
@@ -66,7 +66,7 @@ static void main_list_plugins(LilyVm *vm)
 static void main_describe_option(const LilyOption *o)
 {
     char *accepted = opt_describe_accepted(o);
-    printf("  %-12s %s%s", o->name, opt_type_name(o->type),
+    printf("  %-14s %s%s", o->name, opt_type_name(o->type),
            (o->flags & LILY_OPT_F_LIST) ? " list" : "");
     if (o->def)
         printf(", default %s", o->def);
@@ -81,6 +81,16 @@ static void main_describe_option(const LilyOption *o)
 static int main_describe(LilyVm *vm, const char *name)
 {
     Registry *reg = vm_registry(vm);
+    if (strcmp(name, "machine") == 0) {
+        printf("[machine]: the core's machine keys (the selected CPU and MMU plugins "
+               "add their own; see --describe cpu-ia32)\noptions:\n");
+        for (const LilyOption *o = cfg_machine_core_options(); o->name; o++)
+            main_describe_option(o);
+        printf("[netdev NAME] also takes:\n");
+        for (const LilyOption *o = cfg_netdev_core_options(); o->name; o++)
+            main_describe_option(o);
+        return 0;
+    }
     const LilyPlugin *p = registry_find(reg, name);
     if (!p) {
         const char *why = registry_failure(reg, name);
@@ -174,6 +184,8 @@ static int main_run(LilyVm *vm)
                         "[machine] of the config file (see lilyvm --help)\n");
         return LILYVM_EXIT_CONFIG;
     }
+    /* Before realize: a signal during a plugin's init must still end the VM cleanly. */
+    loop_watch_signals(vm);
     if (!vm_realize(vm, &err))
         return main_fail(NULL, err);
     if (!log_check_categories(vm, &err))
@@ -182,17 +194,21 @@ static int main_run(LilyVm *vm)
     if (!vm->cpu) {
         char *summary = vm_summary(vm);
         char *cpus = registry_names(vm_registry(vm), LILY_PLUGIN_CPU);
-        fprintf(stderr,
-                "lilyvm: no CPU plugin is available (CPU plugins found: %s), so the guest "
-                "cannot run. The kernel was loaded and the devices were realized and "
-                "checked, but no guest instruction was executed. %s Build or install a "
-                "CPU plugin (cpu-ia32) or set [machine] cpu = NAME. Exit status %d.\n",
-                cpus, summary, LILYVM_EXIT_NO_CPU);
+        CfgEntry *ce = cfg_find_entry(m, "cpu");
+        if (ce)  /* only "none" gets here: a named CPU that is missing is an error */
+            fprintf(stderr, "lilyvm: [machine] cpu = none: the machine has no CPU, so the "
+                            "guest cannot run.");
+        else
+            fprintf(stderr, "lilyvm: no CPU plugin is available (cpu-ia32 was not found; "
+                            "CPU plugins found: %s), so the guest cannot run.", cpus);
+        fprintf(stderr, " The kernel was loaded and the devices were realized and checked, "
+                        "but no guest instruction was executed. %s%s Exit status %d.\n",
+                summary, ce ? "" : " Build or install a CPU plugin, or set [machine] cpu.",
+                LILYVM_EXIT_NO_CPU);
         g_free(cpus);
         g_free(summary);
         return LILYVM_EXIT_NO_CPU;
     }
-    loop_watch_signals(vm);
     vm_run(vm);
     int status = 0;
     vm_exited(vm, &status);

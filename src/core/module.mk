@@ -9,10 +9,6 @@ CORE_LIBS := $(CORE_LIB) -ldl $(GLIB_LIBS)
 # The build tree's plugin directory, searched by programs that run from it.
 $(B)/obj/src/core/registry.o: CFLAGS_EXE += -DLILYVM_BUILD_DIR='"$(abspath $(B))"'
 $(B)/obj/src/core/main.o: CFLAGS_EXE += -DLILYVM_VERSION='"$(VERSION)"'
-# The kernel loader is its own file; the VM uses it once it is in the tree.
-ifneq ($(wildcard src/core/loader.c),)
-$(B)/obj/src/core/vm.o: CFLAGS_EXE += -DLILY_HAVE_LOADER
-endif
 
 $(CORE_LIB): $(CORE_OBJS)
 	@mkdir -p $(@D)

@@ -191,3 +191,14 @@ void net_detach(LilyNetPort *port)
     port->opaque = NULL;
     port->owner = NULL;
 }
+
+void net_release_owner(LilyVm *vm, LilyInstance *owner)
+{
+    for (guint i = 0; i < vm->netlinks->len; i++) {
+        NetLink *l = g_ptr_array_index(vm->netlinks, i);
+        if (l->nic.attached && l->nic.owner == owner)
+            net_detach(&l->nic);
+        if (l->backend.attached && l->backend.owner == owner)
+            net_detach(&l->backend);
+    }
+}

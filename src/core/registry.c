@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "config.h"
+#include <lilyvm/mmu.h>
 #include "src/core/core.h"
 
 /* A descriptor must at least reach the end of the fields of ABI 1.0. */
@@ -204,8 +205,32 @@ static gboolean registry_check_desc(const LilyPluginDesc *d, const char *path, G
                     "%s: plugin '%s' has no init function", path, d->name);
         return FALSE;
     }
+    if (d->kind == LILY_PLUGIN_MMU) {
+        /* The CPU calls fault() and translate() through this table. */
+        const LilyMmuOps *ops = d->kind_ops;
+        size_t need = offsetof(LilyMmuOps, translate) + sizeof ops->translate;
+        if (!ops || ops->size < need || !ops->fault || !ops->translate) {
+            g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_PLUGIN,
+                        "%s: MMU plugin '%s' needs kind_ops pointing to a LilyMmuOps "
+                        "(lilyvm/mmu.h) with size, fault and translate set", path, d->name);
+            return FALSE;
+        }
+    }
     char *who = g_strdup_printf("%s: plugin '%s'", path, d->name);
     gboolean ok = registry_check_options(d->options, who, error);
+    /* Keys the core owns in the plugin's config group would hide the plugin's own. */
+    const LilyOption *core = d->kind == LILY_PLUGIN_NETDEV ? cfg_netdev_core_options()
+                             : (d->kind == LILY_PLUGIN_CPU || d->kind == LILY_PLUGIN_MMU)
+                                 ? cfg_machine_core_options()
+                                 : NULL;
+    for (size_t i = 0; ok && core && d->options && d->options[i].name; i++) {
+        if (opt_find(core, d->options[i].name, NULL)) {
+            g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_PLUGIN,
+                        "%s: option '%s' is a key the core owns in the plugin's config "
+                        "group; rename it", who, d->options[i].name);
+            ok = FALSE;
+        }
+    }
     g_free(who);
     return ok;
 }
@@ -233,7 +258,7 @@ gboolean registry_load_file(Registry *reg, const char *path, GError **error)
         g_set_error(&err, LILY_CORE_ERROR, LILY_CORE_ERROR_PLUGIN,
                     "cannot load plugin %s: %s (run 'ldd %s' to check its dependencies)",
                     path, why ? why : "unknown dlopen error", path);
-        goto out_fail;
+        goto out_note_failure;
     }
     dlerror();
     LilyPluginEntryFn entry = (LilyPluginEntryFn)dlsym(handle, LILYVM_PLUGIN_ENTRY_SYMBOL);
@@ -267,7 +292,7 @@ gboolean registry_load_file(Registry *reg, const char *path, GError **error)
 out_close:
     /* dlopen counts references: a file also loaded under another path stays mapped. */
     dlclose(handle);
-out_fail:
+out_note_failure:
     registry_note_failure(reg, path, err->message);
     g_propagate_error(error, err);
     return FALSE;
@@ -369,7 +394,10 @@ char *registry_names(const Registry *reg, LilyPluginKind kind)
     GString *s = g_string_new(NULL);
     for (guint i = 0; i < reg->plugins->len; i++) {
         const LilyPlugin *p = g_ptr_array_index(reg->plugins, i);
-        if (kind && p->desc->kind != kind)
+        /* An interrupt controller is a device too: it goes in [device] groups. */
+        bool fits = !kind || p->desc->kind == kind ||
+                    (kind == LILY_PLUGIN_DEVICE && p->desc->kind == LILY_PLUGIN_IRQCHIP);
+        if (!fits)
             continue;
         g_string_append_printf(s, "%s%s", s->len ? ", " : "", p->desc->name);
     }

@@ -3,7 +3,10 @@
  * lines, guest RAM, the kernel loader and the main loop together, and
  * creates the configured plugin instances in their start order.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 #include "src/core/core.h"
 
 G_DEFINE_QUARK(lily-core-error-quark, lily_core_error)
@@ -28,6 +31,7 @@ static void vm_instance_free(LilyInstance *inst)
     g_free(inst->name);
     g_free(inst->values);
     g_ptr_array_free(inst->arena, TRUE);
+    g_hash_table_destroy(inst->stats_by_ptr);
     g_hash_table_destroy(inst->stats);
     g_free(inst);
 }
@@ -88,24 +92,48 @@ gboolean vm_configure_data(LilyVm *vm, const char *text, const char *filename, G
     return cfg_load_data(vm, text, filename, error);
 }
 
+#define VM_CONFIG_MAX (1 << 20)  /* a config file is text written by hand */
+
 gboolean vm_configure_file(LilyVm *vm, const char *path, GError **error)
 {
-    char *text = NULL;
-    gsize len;
-    GError *err = NULL;
-    if (!g_file_get_contents(path, &text, &len, &err)) {
-        g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG, "%s", err->message);
-        g_error_free(err);
+    /* Read with a bound: -c /dev/zero must not eat the memory. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG, "%s: %s", path,
+                    g_strerror(errno));
         return FALSE;
     }
-    if (strlen(text) != len) {
+    GString *text = g_string_new(NULL);
+    char buf[8192];
+    gboolean ok = FALSE;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG, "%s: %s", path,
+                        g_strerror(errno));
+            goto out_free_text;
+        }
+        if (n == 0)
+            break;
+        if (text->len + (size_t)n > VM_CONFIG_MAX) {
+            g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG,
+                        "%s: larger than %d bytes: not a LilyVM config file", path,
+                        VM_CONFIG_MAX);
+            goto out_free_text;
+        }
+        g_string_append_len(text, buf, n);
+    }
+    if (strlen(text->str) != text->len) {
         g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG,
                     "%s: contains a NUL byte: not a text file", path);
-        g_free(text);
-        return FALSE;
+        goto out_free_text;
     }
-    gboolean ok = vm_configure_data(vm, text, path, error);
-    g_free(text);
+    ok = vm_configure_data(vm, text->str, path, error);
+out_free_text:
+    g_string_free(text, TRUE);
+    close(fd);
     return ok;
 }
 
@@ -121,11 +149,15 @@ gboolean vm_set_option(LilyVm *vm, const char *assignment, GError **error)
 
 static gboolean vm_load_kernel(LilyVm *vm, GError **error)
 {
-#ifdef LILY_HAVE_LOADER
     GError *err = NULL;
     if (!loader_load_multiboot(&vm->ram, vm->kernel, vm->cmdline, &vm->boot, &err)) {
-        g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_KERNEL, "kernel %s: %s",
-                    vm->kernel, err->message);
+        /* The loader's messages usually start with the file name already. */
+        if (g_str_has_prefix(err->message, vm->kernel))
+            g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_KERNEL, "kernel %s",
+                        err->message);
+        else
+            g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_KERNEL, "kernel %s: %s",
+                        vm->kernel, err->message);
         g_error_free(err);
         return FALSE;
     }
@@ -134,12 +166,15 @@ static gboolean vm_load_kernel(LilyVm *vm, GError **error)
             vm->kernel, vm->boot.entry, vm->boot.image_start, vm->boot.image_end,
             vm->boot.ebx);
     return TRUE;
-#else
-    g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_KERNEL,
-                "kernel %s: this LilyVM was built without the Multiboot loader "
-                "(src/core/loader.c)", vm->kernel);
-    return FALSE;
-#endif
+}
+
+/* Take back what an instance registered: its regions, lines, timers, watches, ports. */
+static void vm_instance_release(LilyVm *vm, LilyInstance *inst)
+{
+    bus_release_owner(&vm->bus, inst);
+    irq_release_owner(vm, inst);
+    loop_release_owner(vm, inst);
+    net_release_owner(vm, inst);
 }
 
 gboolean vm_realize(LilyVm *vm, GError **error)
@@ -170,13 +205,25 @@ gboolean vm_realize(LilyVm *vm, GError **error)
                         inst->name, d->name,
                         err ? err->message : "init failed without saying why");
             g_clear_error(&err);
+            /* Nothing may call into the failed instance's freed state later. */
+            vm_instance_release(vm, inst);
             return FALSE;
+        }
+        if (err) {
+            log_msg(inst->name, LILY_LOG_WARN, "init succeeded but left an error: %s",
+                    err->message);
+            g_clear_error(&err);
         }
         inst->state = state;
         inst->initialised = true;
         log_msg(inst->name, LILY_LOG_DEBUG, "initialised (plugin %s)", d->name);
     }
     vm->realized = true;
+    if (log_category_enabled("config", LILY_LOG_INFO)) {
+        char *summary = vm_summary(vm);
+        log_msg("config", LILY_LOG_INFO, "%s", summary);
+        g_free(summary);
+    }
     return TRUE;
 }
 
@@ -190,18 +237,44 @@ LilyInstance *vm_find_instance(LilyVm *vm, const char *name)
     return NULL;
 }
 
+/* A counter found through the caller's name pointer (stats_by_ptr). */
+typedef struct VmStatRef {
+    const char *key;  /* owned by inst->stats */
+    uint64_t *ctr;
+} VmStatRef;
+
 void vm_stat_add(LilyInstance *inst, const char *name, uint64_t delta)
 {
     if (!inst || !name)
         return;
-    uint64_t *ctr = g_hash_table_lookup(inst->stats, name);
-    if (!ctr) {
+    /*
+     * Plugins count on hot paths with string literals: look the pointer up
+     * first, the text only when this pointer is new.
+     */
+    VmStatRef *ref = g_hash_table_lookup(inst->stats_by_ptr, name);
+    /* The text is compared too: a freed name's pointer may come back as another name. */
+    if (G_LIKELY(ref && strcmp(ref->key, name) == 0)) {
+        *ref->ctr += delta;
+        return;
+    }
+    gpointer key = NULL, value = NULL;
+    if (!g_hash_table_lookup_extended(inst->stats, name, &key, &value)) {
         if (g_hash_table_size(inst->stats) >= 1024)
             return;  /* a runaway plugin must not grow the table forever */
-        ctr = g_new0(uint64_t, 1);
-        g_hash_table_insert(inst->stats, g_strdup(name), ctr);
+        key = g_strdup(name);
+        value = g_new0(uint64_t, 1);
+        g_hash_table_insert(inst->stats, key, value);
     }
-    *ctr += delta;
+    if (ref) {
+        ref->key = key;
+        ref->ctr = value;
+    } else if (g_hash_table_size(inst->stats_by_ptr) < 4096) {
+        ref = g_new(VmStatRef, 1);
+        ref->key = key;
+        ref->ctr = value;
+        g_hash_table_insert(inst->stats_by_ptr, (gpointer)name, ref);
+    }
+    *(uint64_t *)value += delta;
 }
 
 static gint vm_cmp_lines(gconstpointer a, gconstpointer b)
@@ -238,6 +311,28 @@ void vm_print_stats(LilyVm *vm, FILE *out)
     }
     for (guint i = 0; i < vm->instances->len; i++) {
         LilyInstance *inst = g_ptr_array_index(vm->instances, i);
+        /* Bus accesses per instance, summed over its regions. */
+        uint64_t reads = 0, writes = 0;
+        bool has_regions = false;
+        GArray *spaces[] = { vm->bus.pio, vm->bus.mmio };
+        for (int sp = 0; sp < 2; sp++) {
+            for (guint j = 0; j < spaces[sp]->len; j++) {
+                BusRegion *r = &g_array_index(spaces[sp], BusRegion, j);
+                if (r->owner != inst)
+                    continue;
+                has_regions = true;
+                reads += r->reads;
+                writes += r->writes;
+            }
+        }
+        if (has_regions) {
+            char *name = g_strdup_printf("%s.bus_reads", inst->name);
+            g_ptr_array_add(lines, g_strdup_printf("%-33s %" G_GUINT64_FORMAT, name, reads));
+            g_free(name);
+            name = g_strdup_printf("%s.bus_writes", inst->name);
+            g_ptr_array_add(lines, g_strdup_printf("%-33s %" G_GUINT64_FORMAT, name, writes));
+            g_free(name);
+        }
         GHashTableIter it;
         gpointer k, v;
         g_hash_table_iter_init(&it, inst->stats);

@@ -45,7 +45,10 @@ void bus_mmio_write(LilyVm *vm, uint64_t gpa, unsigned size, uint32_t value);
 /* Current level of interrupt line n as the devices drive it (0/1). */
 int vm_irq_level(LilyVm *vm, unsigned line);
 
-/* Run the main loop for at most ns nanoseconds of host time, or until the VM ends. */
+/*
+ * Run the main loop for ns nanoseconds of host time, or until the VM ends.
+ * Every timer due within ns has fired when it returns (unless the VM ended).
+ */
 void vm_run_for(LilyVm *vm, uint64_t ns);
 
 /* TRUE once the VM has ended; *status is the exit status (debug-exit value, ...). */

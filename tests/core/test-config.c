@@ -1,4 +1,5 @@
 /* Config files and --set: values reach the plugin, every error says where. */
+#include <lilyvm/mmu.h>
 #include "tests/core/testutil.h"
 
 static const char good_conf[] =
@@ -80,6 +81,25 @@ static void test_syntax(void)
     g_free(msg);
 }
 
+static void test_whitespace(void)
+{
+    LilyVm *vm = test_vm_from("  # comment\n[device r]\n  plugin=test-regs  \n"
+                              "irq   =   6 \t\nlabel =  two words  \n");
+    LilyInstance *inst = vm_find_instance(vm, "r");
+    g_assert_cmpint(inst->values[1].i, ==, 6);
+    g_assert_cmpstr(inst->values[6].s, ==, "two words");
+    vm_free(vm);
+    char *msg = test_config_error("[device r]\nplugin = test-regs\nirq = 5 # five\n");
+    test_assert_contains(msg, "test.conf:3", "'5 # five'");
+    g_free(msg);
+    msg = test_config_error("[ device r ]\nplugin = test-regs\n");
+    test_assert_contains(msg, "test.conf:1", "unknown group [ device r ]");
+    g_free(msg);
+    msg = test_config_error("[device r]\nplugin = test-regs\n; not a comment\n");
+    test_assert_contains(msg, "test.conf:3", "; not a comment");
+    g_free(msg);
+}
+
 static void test_unknown_group_key(void)
 {
     char *msg = test_config_error("[machine]\n[disk d0]\nplugin = x\n");
@@ -132,6 +152,9 @@ static void test_duplicates(void)
     g_free(msg);
     msg = test_config_error("[device machine]\nplugin = test-regs\n");
     test_assert_contains(msg, "test.conf:1", "invalid instance name");
+    g_free(msg);
+    msg = test_config_error("[machine]\n\n[device cpu]\nplugin = test-regs\n");
+    test_assert_contains(msg, "test.conf:3", "invalid instance name 'cpu'", "not machine, cpu");
     g_free(msg);
 }
 
@@ -201,6 +224,61 @@ static void test_set_machine_unknown(void)
     vm_free(vm);
 }
 
+static void test_cpu_keys(void)
+{
+    /* [machine] takes the option keys of the CPU plugin it selects. */
+    LilyVm *vm = configured("[machine]\ncpu = test-cpu\nexit = 5\n");
+    GError *err = NULL;
+    g_assert_true(vm_set_option(vm, "machine.transport=ptrace", &err));
+    g_assert_true(vm_realize(vm, &err));
+    g_assert_nonnull(vm->cpu);
+    g_assert_cmpstr(vm->cpu->name, ==, "cpu");
+    g_assert_cmpint(vm->cpu->values[0].i, ==, 5);
+    g_assert_cmpint(vm->cpu->values[2].i, ==, 1);
+    /* The CPU is created last. */
+    g_assert_true(g_ptr_array_index(vm->instances, vm->instances->len - 1) == vm->cpu);
+    vm_free(vm);
+    char *msg = test_config_error("[machine]\ncpu = test-cpu\ntransport = carrier-pigeon\n");
+    test_assert_contains(msg, "test.conf:3", "transport", "'carrier-pigeon'", "signal, ptrace");
+    g_free(msg);
+    /* Without a cpu key no CPU is picked unless cpu-ia32 exists. */
+    vm = test_vm_from("[machine]\n");
+    g_assert_null(vm->cpu);
+    vm_free(vm);
+}
+
+static void test_mmu(void)
+{
+    LilyVm *vm = test_vm_from("[machine]\ncpu = test-cpu\nmmu = test-mmu\npse = off\n"
+                              "[device pic]\nplugin = test-chip\n"
+                              "[device r]\nplugin = test-regs\n");
+    /* Start order: MMU, interrupt controller, devices, CPU. */
+    const char *order[] = { "mmu", "pic", "r", "cpu" };
+    g_assert_cmpuint(vm->instances->len, ==, G_N_ELEMENTS(order));
+    for (guint i = 0; i < G_N_ELEMENTS(order); i++)
+        g_assert_cmpstr(((LilyInstance *)g_ptr_array_index(vm->instances, i))->name, ==,
+                        order[i]);
+    /* What the CPU would do to find the MMU and its kind-specific table. */
+    void *state = NULL;
+    const LilyPluginDesc *desc = NULL;
+    const LilyHost *h = hostapi_table();
+    LilyInstance *mmu = h->find_instance(vm->cpu, LILY_PLUGIN_MMU, &state, &desc);
+    g_assert_true(mmu == vm->mmu);
+    g_assert_cmpstr(desc->name, ==, "test-mmu");
+    const LilyMmuOps *ops = desc->kind_ops;
+    g_assert_cmpuint(ops->size, ==, sizeof(LilyMmuOps));
+    uint64_t gpa = 0;
+    uint32_t pf = 0;
+    g_assert_cmpint(ops->translate(state, 0x1000, LILY_MMU_ACC_WRITE, &gpa, &pf), ==,
+                    LILY_MMU_GUEST_FAULT);
+    g_assert_cmpint(*(int *)state, ==, 0);  /* pse = off reached the MMU */
+    g_assert_cmpstr(h->instance_name(mmu), ==, "mmu");
+    vm_free(vm);
+    char *msg = test_config_error("[machine]\nmmu = test-cpu\n");
+    test_assert_contains(msg, "test.conf:2", "mmu = 'test-cpu'", "not a mmu plugin");
+    g_free(msg);
+}
+
 static void test_init_failure(void)
 {
     /* Two devices on the same ports: the second init fails and says why. */
@@ -209,6 +287,52 @@ static void test_init_failure(void)
     test_assert_contains(msg, "b (plugin test-regs)", "0x508-0x517", "0x500-0x50f",
                          "claimed by a");
     g_free(msg);
+}
+
+/* Random texts made of config-like pieces: every one is accepted or refused, none crashes. */
+static void test_garbage(void)
+{
+    static const char *const pieces[] = {
+        "[", "]", "[machine]", "[device r]", "[netdev n]", "[device ", "plugin", "=",
+        " = ", "test-regs", "test-net", "test-chip", "irq", "iobase", "fwd", "mode",
+        "0x", "99", "-1", "tcp::1-:2", ";", ",", "#", "\n", "\n", "\\", "\\s", "\t",
+        "\xc3\xa9", "\xff", "memory", "4G", "1M", "cpu", "none", "pcap", "mac", "::",
+    };
+    for (int round = 0; round < 300; round++) {
+        GString *text = g_string_new(NULL);
+        int n = g_test_rand_int_range(1, 40);
+        for (int i = 0; i < n; i++)
+            g_string_append(text, pieces[g_test_rand_int_range(0, G_N_ELEMENTS(pieces))]);
+        LilyVm *vm = test_vm_new();
+        GError *err = NULL;
+        gboolean ok = vm_configure_data(vm, text->str, "fuzz.conf", &err) &&
+                      vm_set_option(vm, "machine.memory=1M", &err) && vm_realize(vm, &err);
+        if (!ok) {
+            g_assert_nonnull(err);
+            g_assert_true(g_str_has_prefix(err->message, "fuzz.conf") ||
+                          g_str_has_prefix(err->message, "--set") || strstr(err->message, "("));
+            g_clear_error(&err);
+        }
+        vm_free(vm);
+        g_string_free(text, TRUE);
+    }
+}
+
+static void test_init_failure_released(void)
+{
+    /* b claims its ports, then fails on MMIO: the core takes the ports back. */
+    LilyVm *vm = configured("[device a]\nplugin = test-regs\nmmio = 0x100000\n"
+                            "[device b]\nplugin = test-regs\niobase = 0x520\n"
+                            "mmio = 0x100008\n");
+    GError *err = NULL;
+    g_assert_false(vm_realize(vm, &err));
+    test_assert_contains(err->message, "b (plugin test-regs)", "MMIO", "claimed by a");
+    g_clear_error(&err);
+    g_assert_cmphex(bus_pio_read(vm, 0x520, 1), ==, 0xff);
+    bus_pio_write(vm, 0x500, 1, 0x12);
+    g_assert_cmphex(bus_pio_read(vm, 0x500, 1), ==, 0x12);
+    g_assert_cmpuint(vm->irq_lines->len, ==, 1);
+    vm_free(vm);
 }
 
 static void test_default_machine(void)
@@ -236,7 +360,13 @@ static void test_file(void)
     g_free(where);
     g_clear_error(&err);
     g_assert_false(vm_configure_file(vm, "/nonexistent/x.conf", &err));
-    test_assert_contains(err->message, "/nonexistent/x.conf");
+    test_assert_contains(err->message, "/nonexistent/x.conf", "No such file");
+    g_clear_error(&err);
+    g_assert_false(vm_configure_file(vm, "/dev/zero", &err));
+    test_assert_contains(err->message, "/dev/zero", "larger than");
+    g_clear_error(&err);
+    g_assert_false(vm_configure_file(vm, "/", &err));
+    test_assert_contains(err->message, "/: ");
     g_clear_error(&err);
     vm_free(vm);
     g_unlink(path);
@@ -250,6 +380,7 @@ int main(int argc, char **argv)
     g_test_add_func("/core/config/unset-string", test_unset_string);
     g_test_add_func("/core/config/bad-value", test_bad_value);
     g_test_add_func("/core/config/syntax", test_syntax);
+    g_test_add_func("/core/config/whitespace", test_whitespace);
     g_test_add_func("/core/config/unknown-group-key", test_unknown_group_key);
     g_test_add_func("/core/config/plugin-errors", test_plugin_errors);
     g_test_add_func("/core/config/duplicates", test_duplicates);
@@ -257,8 +388,12 @@ int main(int argc, char **argv)
     g_test_add_func("/core/config/memory-range", test_memory_range);
     g_test_add_func("/core/config/set", test_set);
     g_test_add_func("/core/config/set-machine-unknown", test_set_machine_unknown);
+    g_test_add_func("/core/config/cpu-keys", test_cpu_keys);
+    g_test_add_func("/core/config/mmu", test_mmu);
     g_test_add_func("/core/config/init-failure", test_init_failure);
+    g_test_add_func("/core/config/init-failure-released", test_init_failure_released);
     g_test_add_func("/core/config/default-machine", test_default_machine);
     g_test_add_func("/core/config/file", test_file);
+    g_test_add_func("/core/config/garbage", test_garbage);
     return g_test_run();
 }

@@ -31,3 +31,31 @@ $(LOADER_TEST_DIR)/kernel-aout.elf: tests/loader/kernel.S tests/loader/low.ld co
 TESTS += $(LOADER_TEST)
 UNIT_TESTS += $(LOADER_TEST)
 TEST_DEPS += $(LOADER_TEST) $(LOADER_TEST_KERNELS)
+
+# libFuzzer target (needs FUZZ_CC from configure: clang with -fsanitize=fuzzer).
+# make fuzz-loader runs it for FUZZ_TIME seconds, seeded with the test kernels.
+LOADER_FUZZER := $(B)/fuzz/loader_fuzz
+FUZZ_TIME ?= 60
+
+.PHONY: fuzz-loader
+ifneq ($(FUZZ_CC),)
+$(LOADER_FUZZER): tests/loader/fuzz/loader_fuzz.c src/core/loader.c src/core/loader.h config.mk
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    -I. -Iinclude $(GLIB_CFLAGS) -o $@ tests/loader/fuzz/loader_fuzz.c src/core/loader.c \
+	    $(GLIB_LIBS)
+
+# New inputs go to the build tree, starting from the three test kernels.
+fuzz-loader: $(LOADER_FUZZER) $(LOADER_TEST_KERNELS)
+	@mkdir -p $(B)/fuzz/corpus-loader
+	cp $(LOADER_TEST_KERNELS) $(B)/fuzz/corpus-loader/
+	$(LOADER_FUZZER) -max_total_time=$(FUZZ_TIME) -max_len=65536 \
+	    -artifact_prefix=$(B)/fuzz/ $(B)/fuzz/corpus-loader
+
+TEST_DEPS += $(LOADER_FUZZER)
+else
+fuzz-loader:
+	@echo "fuzz-loader: skipped, FUZZ_CC is empty (configure found no clang with libFuzzer; apt-get install clang libclang-rt-14-dev)"
+endif
+
+fuzz: fuzz-loader

@@ -21,6 +21,7 @@ typedef struct Fixture {
     int irq_changes;
     bool irq;
     int rx_ready;
+    int guest_errors[DP8390_ERR_COUNT];
 } Fixture;
 
 static void hook_irq(void *opaque, bool level)
@@ -47,8 +48,18 @@ static void hook_rx_ready(void *opaque)
     f->rx_ready++;
 }
 
+static void hook_guest_error(void *opaque, Dp8390GuestError kind, const char *msg)
+{
+    Fixture *f = opaque;
+
+    g_assert_cmpint(kind, <, DP8390_ERR_COUNT);
+    g_test_message("guest error: %s", msg);
+    f->guest_errors[kind]++;
+}
+
 static const Dp8390Hooks hooks = {
     .irq = hook_irq, .transmit = hook_transmit, .rx_ready = hook_rx_ready,
+    .guest_error = hook_guest_error,
 };
 
 static void fixture_set_up(Fixture *f, gconstpointer data)
@@ -57,6 +68,7 @@ static void fixture_set_up(Fixture *f, gconstpointer data)
     f->irq_changes = 0;
     f->irq = false;
     f->rx_ready = 0;
+    memset(f->guest_errors, 0, sizeof f->guest_errors);
     dp8390_init(&f->chip, test_mac, &hooks, f);
 }
 
@@ -442,6 +454,33 @@ static void test_receive_multi_page(Fixture *f, gconstpointer data)
     g_assert_cmphex(rd(f, DP8390_P2_RNPP), ==, RX_START + 6);
 }
 
+static unsigned driver_drain(Fixture *f, size_t expect_len);
+
+static void test_receive_next_page_leaves_fcs_room(Fixture *f, gconstpointer data)
+{
+    /* count = len + 4; the pages also hold the 4 FCS bytes the chip stores. */
+    static const struct { size_t len; unsigned pages; } cases[] = {
+        { 248, 1 }, { 249, 2 }, { 252, 2 }, { 504, 2 }, { 508, 3 }, { 1514, 6 },
+    };
+    uint8_t frame[1514], hdr[4];
+
+    driver_init(f, DP8390_RCR_AB);
+    make_frame(frame, sizeof frame, test_mac, 8);
+    for (size_t c = 0; c < G_N_ELEMENTS(cases); c++) {
+        uint8_t at = curr(f);
+        size_t count;
+
+        g_assert_cmpint(dp8390_receive(&f->chip, frame, cases[c].len), ==, DP8390_RX_STORED);
+        dma_in(f, (uint16_t)(at << 8), hdr, 4);
+        count = (size_t)(hdr[2] | hdr[3] << 8);
+        g_assert_cmpuint(count, ==, cases[c].len + 4);
+        g_assert_cmphex(hdr[1], ==, at + cases[c].pages);
+        /* What Linux's ei_receive() accepts as the next page. */
+        g_assert_true(hdr[1] == at + 1 + (count >> 8) || hdr[1] == at + 2 + (count >> 8));
+        driver_drain(f, cases[c].len);
+    }
+}
+
 static void test_receive_padding(Fixture *f, gconstpointer data)
 {
     uint8_t frame[42], hdr[4], in[60];
@@ -541,6 +580,110 @@ static void test_ring_backpressure(Fixture *f, gconstpointer data)
     g_assert_true(dp8390_can_receive(&f->chip));
 }
 
+static void test_rx_ready_after_reset(Fixture *f, gconstpointer data)
+{
+    uint8_t frame[1500];
+
+    driver_init(f, DP8390_RCR_AB);
+    make_frame(frame, sizeof frame, test_mac, 5);
+    while (dp8390_can_receive(&f->chip))
+        dp8390_receive(&f->chip, frame, sizeof frame);
+    g_assert_cmpint(f->rx_ready, ==, 0);
+    /* A driver that gives up on the ring and resets the card: stopped, it
+     * drops frames, so the peer may send again. */
+    dp8390_reset(&f->chip);
+    g_assert_cmpint(f->rx_ready, ==, 1);
+    /* Restarted on the same full ring: refused again, then freed by BNRY. */
+    wr(f, DP8390_CR, DP8390_CR_RD_ABORT | DP8390_CR_STA);
+    g_assert_false(dp8390_can_receive(&f->chip));
+    wr(f, DP8390_BNRY, (uint8_t)(curr(f) - 1));
+    g_assert_cmpint(f->rx_ready, ==, 2);
+}
+
+static void test_ring_invalid_bounds(Fixture *f, gconstpointer data)
+{
+    uint8_t frame[60];
+
+    driver_init(f, DP8390_RCR_AB);
+    make_frame(frame, sizeof frame, test_mac, 0);
+    /* PSTART at or above PSTOP is no ring: nothing is stored anywhere. */
+    wr(f, DP8390_PSTART, RX_STOP);
+    g_assert_false(dp8390_can_receive(&f->chip));
+    g_assert_cmpint(dp8390_receive(&f->chip, frame, sizeof frame), ==, DP8390_RX_OVERFLOW);
+    g_assert_cmphex(curr(f), ==, RX_START);
+    /* Fixing the bounds lets frames in again, and says so once. */
+    wr(f, DP8390_PSTART, RX_START);
+    g_assert_cmpint(f->rx_ready, ==, 1);
+    g_assert_cmpint(dp8390_receive(&f->chip, frame, sizeof frame), ==, DP8390_RX_STORED);
+}
+
+static void test_ring_reported(Fixture *f, gconstpointer data)
+{
+    uint8_t frame[60];
+
+    make_frame(frame, sizeof frame, test_mac, 0);
+    /* Drivers start the chip without a ring to read the PROM: no report. */
+    wr(f, DP8390_DCR, 0x48);
+    dma_setup(f, 0, 32, DP8390_CR_RD_READ);
+    g_assert_cmpint(f->guest_errors[DP8390_ERR_RING_EMPTY], ==, 0);
+    /* A frame arriving then is dropped, and that is reported. */
+    wr(f, DP8390_RCR, DP8390_RCR_AB);
+    page(f, 1);
+    for (unsigned i = 0; i < 6; i++)
+        wr(f, DP8390_PAR0 + i, test_mac[i]);
+    page(f, 0);
+    g_assert_cmpint(dp8390_receive(&f->chip, frame, sizeof frame), ==, DP8390_RX_OVERFLOW);
+    g_assert_cmpint(f->guest_errors[DP8390_ERR_RING_EMPTY], ==, 1);
+
+    /* A good ring says nothing. */
+    driver_init(f, DP8390_RCR_AB);
+    g_assert_cmpint(dp8390_receive(&f->chip, frame, sizeof frame), ==, DP8390_RX_STORED);
+    g_assert_cmpint(f->guest_errors[DP8390_ERR_RING_OUTSIDE_RAM], ==, 0);
+    /* A ring laid out for a 32 KiB card: reported with the frame. */
+    wr(f, DP8390_PSTOP, 0xc0);
+    g_assert_cmpint(dp8390_receive(&f->chip, frame, sizeof frame), ==, DP8390_RX_STORED);
+    g_assert_cmpint(f->guest_errors[DP8390_ERR_RING_OUTSIDE_RAM], ==, 1);
+}
+
+static void test_status_registers(Fixture *f, gconstpointer data)
+{
+    driver_init(f, DP8390_RCR_AB);
+    /* Page 0 reads: CLDA follows CURR, no collisions, reserved bytes float. */
+    g_assert_cmphex(rd(f, 0x01), ==, 0);
+    g_assert_cmphex(rd(f, 0x02), ==, RX_START);
+    g_assert_cmphex(rd(f, DP8390_NCR), ==, 0);
+    g_assert_cmphex(rd(f, DP8390_FIFO), ==, 0);
+    g_assert_cmphex(rd(f, DP8390_CNTR1), ==, 0);
+    g_assert_cmphex(rd(f, 0x0a), ==, 0xff);
+    g_assert_cmphex(rd(f, 0x0b), ==, 0xff);
+    page(f, 2);
+    g_assert_cmphex(rd(f, DP8390_P2_LNPP), ==, RX_START);
+    g_assert_cmphex(rd(f, DP8390_P2_ACU), ==, RX_START);
+    g_assert_cmphex(rd(f, DP8390_P2_ACL), ==, 0);
+    g_assert_cmphex(rd(f, 0x08), ==, 0xff);
+    /* Page 3 is not decoded; its writes change nothing. */
+    page(f, 3);
+    g_assert_cmphex(rd(f, 0x05), ==, 0xff);
+    wr(f, 0x07, 0x12);
+    page(f, 1);
+    g_assert_cmphex(rd(f, DP8390_CURR), ==, RX_START);
+    /* Data port accesses of a size the bus cannot make are refused. */
+    g_assert_cmphex(dp8390_data_read(&f->chip, 3), ==, 0xffffffff);
+    dp8390_data_read_rep(&f->chip, 3, NULL, 1);
+    dp8390_data_write_rep(&f->chip, 3, NULL, 1);
+}
+
+static void test_transmit_empty(Fixture *f, gconstpointer data)
+{
+    driver_init(f, DP8390_RCR_AB);
+    wr(f, DP8390_TBCR0, 0);
+    wr(f, DP8390_TBCR1, 0);
+    wr(f, DP8390_ISR, 0xff);
+    wr(f, DP8390_CR, DP8390_CR_RD_ABORT | DP8390_CR_TXP | DP8390_CR_STA);
+    g_assert_cmpuint(f->tx->len, ==, 0);
+    g_assert_cmphex(rd(f, DP8390_ISR), ==, DP8390_ISR_PTX);
+}
+
 static void test_ring_overflow(Fixture *f, gconstpointer data)
 {
     uint8_t frame[1500];
@@ -637,6 +780,13 @@ static void test_filter_physical(Fixture *f, gconstpointer data)
     make_frame(frame, sizeof frame, test_mac, 0);
     g_assert_cmpint(dp8390_receive(&f->chip, frame, sizeof frame), ==, DP8390_RX_STORED);
     g_assert_cmphex(rd(f, DP8390_RSR) & DP8390_RSR_PHY, ==, 0);
+    /* The filter follows PAR, not the address in the PROM. */
+    page(f, 1);
+    wr(f, DP8390_PAR0 + 5, 0x99);
+    page(f, 0);
+    g_assert_cmpint(dp8390_receive(&f->chip, frame, sizeof frame), ==, DP8390_RX_FILTERED);
+    frame[5] = 0x99;
+    g_assert_cmpint(dp8390_receive(&f->chip, frame, sizeof frame), ==, DP8390_RX_STORED);
 }
 
 static void test_filter_broadcast(Fixture *f, gconstpointer data)
@@ -790,6 +940,7 @@ int main(int argc, char **argv)
     ADD("prom/byte-mode", test_prom_byte_mode);
     ADD("prom/word-mode", test_prom_word_mode);
     ADD("page-switch", test_page_switch);
+    ADD("status-registers", test_status_registers);
     ADD("dma/write-read", test_dma_write_read);
     ADD("dma/count-exhausted", test_dma_count_exhausted);
     ADD("dma/outside-memory", test_dma_outside_memory);
@@ -799,16 +950,21 @@ int main(int argc, char **argv)
     ADD("tx/exact-frame", test_transmit_exact_frame);
     ADD("tx/needs-start", test_transmit_needs_start);
     ADD("tx/clipped", test_transmit_clipped);
+    ADD("tx/empty", test_transmit_empty);
     ADD("tx/loopback", test_transmit_loopback);
     ADD("rx/header", test_receive_header);
     ADD("rx/multi-page", test_receive_multi_page);
     ADD("rx/padding", test_receive_padding);
+    ADD("rx/next-page-leaves-fcs-room", test_receive_next_page_leaves_fcs_room);
     ADD("rx/wraps-at-pstop", test_receive_wraps_at_pstop);
     ADD("rx/too-long", test_too_long);
     ADD("rx/stopped-drops", test_stopped_drops);
     ADD("rx/monitor", test_monitor_mode);
     ADD("ring/backpressure", test_ring_backpressure);
     ADD("ring/overflow", test_ring_overflow);
+    ADD("ring/rx-ready-after-reset", test_rx_ready_after_reset);
+    ADD("ring/invalid-bounds", test_ring_invalid_bounds);
+    ADD("ring/reported", test_ring_reported);
     ADD("ring/bnry-curr-conventions", test_bnry_curr_empty_conventions);
     ADD("ring/send-packet-command", test_send_packet_command);
     ADD("isr/write-one-clears", test_isr_write_one_clears);

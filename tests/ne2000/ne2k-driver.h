@@ -30,13 +30,17 @@ typedef struct Ne2kBus {
 bool ne2k_drv_probe(const Ne2kBus *b, uint8_t mac[6]);
 /* Program the chip and start it with the given receive configuration. */
 void ne2k_drv_init(const Ne2kBus *b, const uint8_t mac[6], uint8_t rcr);
-/* Copy a frame to the transmit buffer with outsw and send it. */
-void ne2k_drv_send(const Ne2kBus *b, const uint8_t *frame, size_t len);
+/* Copy a frame to the transmit buffer with outsw and send it; false if the
+ * frame is empty or too long, or the remote DMA never completed. */
+bool ne2k_drv_send(const Ne2kBus *b, const uint8_t *frame, size_t len);
 /*
  * Take the next frame out of the ring (insw), moving BNRY on.  Returns its
- * length (up to cap bytes are copied), or 0 when the ring is empty.
+ * length (up to cap bytes are copied), or 0 when the ring is empty (or held
+ * a header that made no sense: then the ring is emptied).
  */
 size_t ne2k_drv_recv(const Ne2kBus *b, uint8_t *buf, size_t cap);
+/* Remote read of len bytes of card memory at addr (insw, odd tail by inb). */
+void ne2k_drv_read(const Ne2kBus *b, uint16_t addr, uint8_t *buf, size_t len);
 uint8_t ne2k_drv_isr(const Ne2kBus *b);
 void ne2k_drv_ack(const Ne2kBus *b, uint8_t bits);
 

@@ -79,6 +79,8 @@ static const Golden goldens[] = {
     { "prefix-word", "\tdata16 pushf", "\tint $0xe0; data16 pushf", 0xe0 },
     { "prefix-statement", "\tdata16; pushf", "\tint $0xe0; data16; pushf", 0xe0 },
     { "prefix-line", "\tdata16\n\tpushf", "\tint $0xe0; data16\n\tpushf", 0xe0 },
+    { "prefix-labelled", "1:\tdata16\n\tpushf", "1:\tint $0xe0; data16\n\tpushf", 0xe0 },
+    { "prefix-then-label", "\tdata16\n2:\tpushf", "\tint $0xe0; data16\n2:\tpushf", 0xe0 },
     { "comment-hash", "\tpushf # save pushf", "\tint $0xe0; pushf # save pushf", 0xe0 },
     { "comment-c", "\t/* pushf */ popf /* x */", "\t/* pushf */ int $0xe1; popf /* x */", 0xe1 },
     { "comment-multiline", "\t/* pushf\n\tpushf */ pushf", "\t/* pushf\n\tpushf */ int $0xe0; pushf", 0xe0 },
@@ -238,6 +240,49 @@ static void test_code16_warns(void)
     lilyas_rewriter_free(rw);
 }
 
+/* .include: the callback rewrites the file with the same rewriter (so the
+ * syntax it switches to carries back), the statement names the result and a
+ * line marker follows when the file has a name. */
+typedef struct IncludeCtx {
+    LilyasRewriter *rw;
+    GString *nested;
+    char *asked;
+} IncludeCtx;
+
+static char *fake_include(void *opaque, const char *name, GError **error)
+{
+    IncludeCtx *ctx = opaque;
+    static const char body[] = "\tpushf\n.intel_syntax noprefix\n";
+
+    g_free(ctx->asked);
+    ctx->asked = g_strdup(name);
+    if (!strcmp(name, "missing.s"))
+        return NULL;
+    lilyas_rewrite(ctx->rw, body, sizeof body - 1, ctx->nested);
+    return g_strdup("/tmp/rewritten \"x\".s");
+}
+
+static void test_include(void)
+{
+    static const char in[] = "\tpopf\n\t.include \"inc/a.s\" # c\n\tmov eax, cs\n\t.include \"missing.s\"\n\tpopf\n";
+    IncludeCtx ctx = { .nested = g_string_new(NULL) };
+    GString *out = g_string_new(NULL);
+
+    ctx.rw = lilyas_rewriter_new(LILYAS_SYNTAX_ATT, NULL, NULL);
+    lilyas_rewriter_set_include(ctx.rw, fake_include, &ctx);
+    lilyas_rewriter_set_file_name(ctx.rw, "main.s");
+    g_assert_cmpuint(lilyas_rewrite(ctx.rw, in, sizeof in - 1, out), ==, 3);
+    g_assert_cmpstr(out->str, ==,
+                    "\tint $0xe1; popf\n\t.include \"/tmp/rewritten \\\"x\\\".s\" # c\n# 3 \"main.s\"\n"
+                    "\tint 0xe2; mov eax, cs\n\t.include \"missing.s\"\n\tint 0xe1; popf\n");
+    g_assert_cmpstr(ctx.nested->str, ==, "\tint $0xe0; pushf\n.intel_syntax noprefix\n");
+    g_assert_cmpstr(ctx.asked, ==, "missing.s");
+    g_free(ctx.asked);
+    g_string_free(ctx.nested, TRUE);
+    g_string_free(out, TRUE);
+    lilyas_rewriter_free(ctx.rw);
+}
+
 static void test_classify(void)
 {
     g_assert_cmpint(lilyas_classify("mov", "%cs, %eax", LILYAS_SYNTAX_ATT), ==, LILY_REWRITE_VEC_MOV_SREG);
@@ -376,6 +421,7 @@ int main(int argc, char **argv)
     g_test_add_func("/lilyas/state-carries", test_state_carries);
     g_test_add_func("/lilyas/code16-warns", test_code16_warns);
     g_test_add_func("/lilyas/classify", test_classify);
+    g_test_add_func("/lilyas/include", test_include);
     g_test_add_func("/lilyas/header", test_header);
     g_test_add("/lilyas/assembles", AsFixture, NULL, as_setup, test_assembles, as_teardown);
     return g_test_run();

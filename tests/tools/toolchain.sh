@@ -34,6 +34,9 @@ fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lily-toolchain-test.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
+# lily-as's temporary files go here, so the test can see that none is left.
+mkdir "$tmp/astmp"
+export TMPDIR="$tmp/astmp"
 
 # Strip lily-check's lines down to the symbol names, sorted.
 symbols() { sed -n 's/^[^ ]*: 0x[0-9a-f]* <\([^+>]*\).*/\1/p' "$1" | sort; }
@@ -55,7 +58,7 @@ else
     not_ok "/toolchain/lily-check/lily-cc-build-is-clean (exit $rc)"; show "$tmp/check.out"
 fi
 
-sites=$(sed -n 's/.*, \([0-9]*\) rewritten sites).*/\1/p' "$tmp/check.out")
+sites=$(sed -n 's/.*, \([0-9]*\) rewritten sites.*/\1/p' "$tmp/check.out")
 check "/toolchain/lily-check/counts-rewritten-sites (21 expected, got ${sites:-none})" test "${sites:-0}" -eq 21
 
 $CC32 -m32 $KFLAGS -nostdlib -static -no-pie -o "$tmp/plain.elf" \
@@ -98,6 +101,25 @@ if grep -q '^[^ ]*: 0x[0-9a-f]* <f_lsl+0x[0-9a-f]*>: lsl' "$tmp/plain.out"; then
 else
     not_ok "/toolchain/lily-check/line-format-address-symbol-text"; show "$tmp/plain.out"
 fi
+
+# Code with nothing sensitive (but functions named str, pushf, popf) comes
+# out of lily-cc byte for byte as gcc makes it, line table included.
+mkdir -p "$tmp/o1" "$tmp/o2"
+$CC32 -m32 $KFLAGS -g -c -o "$tmp/o1/ordinary.o" $DATA/ordinary.c
+"$LILY_CC" -O2 -g -c -o "$tmp/o2/ordinary.o" $DATA/ordinary.c
+objcopy -O binary -j .text "$tmp/o1/ordinary.o" "$tmp/o1/text.bin"
+objcopy -O binary -j .text "$tmp/o2/ordinary.o" "$tmp/o2/text.bin"
+readelf -wl "$tmp/o1/ordinary.o" | grep -v 'File:' >"$tmp/o1/lines"
+readelf -wl "$tmp/o2/ordinary.o" | grep -v 'File:' >"$tmp/o2/lines"
+if cmp -s "$tmp/o1/text.bin" "$tmp/o2/text.bin" && cmp -s "$tmp/o1/lines" "$tmp/o2/lines" &&
+    [ -s "$tmp/o1/text.bin" ]; then
+    ok "/toolchain/lily-cc/ordinary-code-unchanged"
+else
+    not_ok "/toolchain/lily-cc/ordinary-code-unchanged"
+fi
+"$LILY_CHECK" -q "$tmp/o1/ordinary.o" >"$tmp/ord.out" 2>&1
+rc=$?
+check "/toolchain/lily-check/ordinary-code-is-clean (got $rc)" test $rc -eq 0
 
 # -pipe: gcc hands lily-as the assembly on standard input.
 if "$LILY_CC" -pipe -O2 -c -o "$tmp/pipe.o" $DATA/sensitive.c 2>"$tmp/pipe.err" &&
@@ -164,6 +186,18 @@ else
     not_ok "/toolchain/lily-as/gas-errors-name-the-original-file-and-line (exit $rc)"; show "$tmp/bad.err"
 fi
 
+# .include: found where gas looks (here: -I), rewritten, nested too.
+mkdir -p "$tmp/inc/sub"
+printf '\t.include "leaf.s"\n\tpush %%cs\n' >"$tmp/inc/mid.s"
+printf '\tsmsw %%eax\n' >"$tmp/inc/sub/leaf.s"
+printf '\t.text\n\t.globl top\ntop:\t.include "mid.s"\n\tpopf\n' >"$tmp/top.s"
+if "$LILY_AS" --32 -I "$tmp/inc" -I"$tmp/inc/sub" -o "$tmp/top.o" "$tmp/top.s" 2>"$tmp/top.err" &&
+    "$LILY_CHECK" "$tmp/top.o" >"$tmp/top.out" 2>&1 && grep -q ', 3 rewritten sites' "$tmp/top.out"; then
+    ok "/toolchain/lily-as/include-is-rewritten"
+else
+    not_ok "/toolchain/lily-as/include-is-rewritten"; show "$tmp/top.err"; show "$tmp/top.out"
+fi
+
 PATH=/nonexistent "$LILY_AS" --32 -o "$tmp/x.o" "$tmp/in.s" 2>"$tmp/noas.err"
 rc=$?
 if [ $rc -ne 0 ] && grep -q "LILY_REAL_AS" "$tmp/noas.err"; then
@@ -182,6 +216,9 @@ fi
 
 "$LILY_AS" --version >"$tmp/version.out" 2>&1
 check "/toolchain/lily-as/version-passes-through" grep -q 'GNU assembler' "$tmp/version.out"
+
+leftover=$(ls -A "$TMPDIR")
+check "/toolchain/lily-as/leaves-no-temporary-files (${leftover:-none})" test -z "$leftover"
 
 # ---- lily-check on what it cannot read ---------------------------------------
 # check_error NAME FILE PATTERN: lily-check exits 2 and says PATTERN
@@ -233,6 +270,32 @@ if [ $rc -eq 1 ] && grep -q 'bad_site>: int.*malformed rewrite site' "$tmp/site.
     ok "/toolchain/lily-check/malformed-site"
 else
     not_ok "/toolchain/lily-check/malformed-site (exit $rc)"; show "$tmp/site.out"
+fi
+
+# --skip-section leaves out code that runs at CPL 3 (user programs).
+printf '\t.section .user.text,"ax"\nuser_code:\tpushf\n\t.text\nkernel_code:\tint $0xe0; pushf\n' >"$tmp/user.s"
+as --32 -o "$tmp/user.o" "$tmp/user.s"
+"$LILY_CHECK" "$tmp/user.o" >"$tmp/user1.out" 2>&1
+rc1=$?
+"$LILY_CHECK" --skip-section='.user*' "$tmp/user.o" >"$tmp/user2.out" 2>&1
+rc2=$?
+if [ $rc1 -eq 1 ] && grep -q '<user_code>: pushf' "$tmp/user1.out" && [ $rc2 -eq 0 ] &&
+    grep -q '1 rewritten sites, 1 sections skipped' "$tmp/user2.out"; then
+    ok "/toolchain/lily-check/skip-section"
+else
+    not_ok "/toolchain/lily-check/skip-section (exit $rc1, $rc2)"; show "$tmp/user1.out"; show "$tmp/user2.out"
+fi
+
+# Data declared as an object inside .text is not decoded as code.
+printf '\t.text\n\t.type hdr, @object\n\t.size hdr, 12\nhdr:\t.long 0x1badb002, 0x9c9c9c9c, 0x9d9d9d9d\n' >"$tmp/obj.s"
+printf 'code:\tnop\n\t.byte 0x9c\n' >>"$tmp/obj.s"
+as --32 -o "$tmp/obj.o" "$tmp/obj.s"
+"$LILY_CHECK" "$tmp/obj.o" >"$tmp/obj.out" 2>&1
+rc=$?
+if [ $rc -eq 1 ] && [ "$(grep -c '^[^ ]*: 0x' "$tmp/obj.out")" -eq 1 ] && grep -q '<code+0x1>: pushf' "$tmp/obj.out"; then
+    ok "/toolchain/lily-check/skips-data-objects"
+else
+    not_ok "/toolchain/lily-check/skips-data-objects (exit $rc)"; show "$tmp/obj.out"
 fi
 
 # Damaged ELF files never crash it: every run ends with 0, 1 or 2.

@@ -53,7 +53,12 @@ extern struct tss tss;
  * exit never need to touch data segment registers.
  */
 void desc_init(void);
-/* Install the IDT with every vector pointing at the SDK's entry stubs. */
+/*
+ * Install the IDT with every vector pointing at the SDK's entry stubs, except
+ * the LilyVM rewrite vectors (include/lilyvm/rewrite.h): those return straight
+ * to the original instruction that follows each rewrite site, so a kernel
+ * built with lily-cc also runs where it really has CPL 0 (QEMU, hardware).
+ */
 void idt_init(void);
 void gdt_set_entry(unsigned index, uint32_t base, uint32_t limit, uint8_t access, uint8_t flags);
 void idt_set_gate(unsigned vector, uint32_t handler, uint8_t type, unsigned dpl);
@@ -67,7 +72,7 @@ static inline void lidt(const struct desc_ptr *p) { __asm__ volatile("lidt %0" :
 static inline void sgdt(struct desc_ptr *p) { __asm__ volatile("sgdt %0" : "=m"(*p)); }
 static inline void sidt(struct desc_ptr *p) { __asm__ volatile("sidt %0" : "=m"(*p)); }
 static inline void ltr(uint16_t sel) { __asm__ volatile("ltr %0" : : "r"(sel)); }
-static inline uint16_t str(void)
+static inline uint16_t read_tr(void)
 {
     uint16_t sel;
     __asm__ volatile("str %0" : "=r"(sel));

@@ -48,5 +48,7 @@ void trap_set_handler(unsigned vector, trap_handler_fn fn);
 void trap_dispatch(struct trap_frame *f);
 /* The stub tail that restores a trap frame and irets: a new context's entry. */
 extern char trap_return[];
+/* An entry that only irets, for gates that need nothing done (benchmarks). */
+extern char trap_iret_only[];
 
 #endif

@@ -1,0 +1,39 @@
+# Native execution: transport tests (both transports) and the trap benchmark.
+
+NATIVE_TEST := $(B)/tests/native/test-native
+NATIVE_BENCH := $(B)/tools/lily-native-bench
+NATIVE_BLOBS := $(B)/obj/tests/native/guest-blobs.o
+
+$(B)/obj/tests/native/%.o: tests/native/%.S tests/native/guest-layout.h tests/native/guest-blobs.inc config.mk
+	@mkdir -p $(@D)
+	$(CC) -I. -c -o $@ $<
+
+$(NATIVE_TEST): $(B)/obj/tests/native/test-native.o $(NATIVE_BLOBS) $(NATIVE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_EXE) -o $@ $^ $(GLIB_LIBS)
+
+$(NATIVE_BENCH): $(B)/obj/tests/native/bench-native.o $(NATIVE_BLOBS) $(NATIVE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_EXE) -o $@ $^ $(GLIB_LIBS)
+
+TESTS += $(NATIVE_TEST)
+TEST_DEPS += $(NATIVE_TEST)
+BENCH_DEPS += $(NATIVE_BENCH)
+
+.PHONY: bench-native
+bench-native: $(NATIVE_BENCH)
+	$(NATIVE_BENCH)
+
+# Compatibility mode under QEMU, for hosts without it (skipped unless
+# LILYVM_TEST_KERNEL names a kernel image).  The init is static: the
+# initramfs holds nothing but it, the test and the test's libraries.
+$(B)/tests/native/qemu-init: tests/native/qemu-init.c
+	@mkdir -p $(@D)
+	$(CC) -static -O2 -Wall -Wextra -o $@ $<
+
+$(B)/tests/native/mkinitramfs: tests/native/mkinitramfs.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Wextra -o $@ $<
+
+TESTS += tests/native/qemu-compat.sh
+TEST_DEPS += $(B)/tests/native/qemu-init $(B)/tests/native/mkinitramfs
