@@ -135,7 +135,7 @@ check "pkg-config --variable=plugindir lilyvm-plugin" \
 if [ -x "$prefix/bin/lily-cc" ]; then
     printf 'f:\n\tpushf\n\tret\n' >"$tmp/t.s"
     # gcc -### prints the commands it would run: the assembler must be ours.
-    check_todo "lily-cc tries the configured LIBDIR before its own tree" \
+    check \
         "the installed lily-cc assembles through the installed lily-as" \
         sh -c "'$prefix/bin/lily-cc' -### -c -o '$tmp/t.o' '$tmp/t.s' 2>&1 |
                grep -Eq '^ *\"?$prefix/[^ \"]*/as\"? '"
