@@ -231,8 +231,7 @@ static const LilyPluginDesc mmu_desc = {
     LILYVM_PLUGIN_STAMP,
     .name = "mmu",
     .kind = LILY_PLUGIN_MMU,
-    .description = "IA-32 shadow paging (2-level tables, 4 KiB and 4 MiB pages, "
-                   "A/D emulation, global pages) onto guest-process mappings",
+    .description = "IA-32 shadow paging onto guest-process mappings",
     .options = mmu_options,
     .init = mmu_plugin_init,
     .fini = mmu_plugin_fini,

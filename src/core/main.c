@@ -4,6 +4,7 @@
  * loop until the guest or a signal ends the VM.
  */
 #include <locale.h>
+#include <signal.h>
 #include <string.h>
 #include "config.h"
 #include "src/core/core.h"
@@ -218,6 +219,9 @@ static int main_run(LilyVm *vm)
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "");
+    /* A peer that closed a socket or pipe (a console reader, a backend's
+     * host connection) is an error for that file, not a reason to die. */
+    signal(SIGPIPE, SIG_IGN);
     GOptionContext *ctx = g_option_context_new("- run an IA-32 kernel in an unprivileged process");
     g_option_context_add_main_entries(ctx, main_options, NULL);
     g_option_context_set_description(ctx, main_description);
