@@ -45,6 +45,7 @@ MODULES := $(wildcard src/core/module.mk) \
 	$(sort $(wildcard plugins/*/module.mk)) \
 	$(wildcard guest/module.mk) \
 	$(sort $(wildcard tests/*/module.mk fuzz/module.mk)) \
+	$(sort $(wildcard bench/*/module.mk)) \
 	$(wildcard docs/module.mk)
 include $(MODULES)
 

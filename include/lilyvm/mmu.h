@@ -26,6 +26,9 @@ extern "C" {
 #define LILY_MMU_OP_MAP 1u     /* map RAM [gpa, gpa+len) at vaddr with prot */
 #define LILY_MMU_OP_UNMAP 2u   /* unmap [vaddr, vaddr+len) */
 #define LILY_MMU_OP_PROTECT 3u /* set prot on [vaddr, vaddr+len) */
+/* MAP, and fill the host page tables now (transport's MAP_POPULATE): no
+ * host minor fault on first touch.  Emitted for 4 KiB fills (fault-around). */
+#define LILY_MMU_OP_MAP_POPULATE 4u
 
 /* prot bits (same values as PROT_READ/WRITE/EXEC). */
 #define LILY_MMU_PROT_READ 0x1u
@@ -47,6 +50,13 @@ typedef struct LilyMmuBatch {
     uint32_t max; /* capacity; the MMU never writes past it */
 } LilyMmuBatch;
 
+/*
+ * Free slots the functions that return void (reset, set_control, invlpg,
+ * set_cpl) need at most: when their exact operations do not fit they fall
+ * back to one coarse unmap (two when it spans all 4 GiB).
+ */
+#define LILY_MMU_BATCH_RESERVE 2u
+
 /* Access bits for fault() and translate(). */
 #define LILY_MMU_ACC_WRITE 0x2u /* x86 #PF error-code bit 1 */
 #define LILY_MMU_ACC_USER 0x4u  /* bit 2: the access is made at CPL 3 */
@@ -59,6 +69,10 @@ typedef enum LilyMmuResult {
     LILY_MMU_MMIO = 2,        /* *gpa belongs to a device: emulate the access */
     LILY_MMU_BAD_GPA = 3,     /* *gpa is outside RAM and no device claims it */
     LILY_MMU_BATCH_FULL = 4,  /* resume with what is queued and retry */
+    LILY_MMU_EMULATE = 5,     /* *gpa is RAM, but the page cannot be mapped
+                                 in the guest process (below the host's
+                                 vm.mmap_min_addr): emulate the access on
+                                 RAM at *gpa (A/D are already set) */
 } LilyMmuResult;
 
 typedef struct LilyMmuStats {
@@ -75,7 +89,9 @@ typedef struct LilyMmuOps {
     /*
      * The guest wrote CR0, CR3 or CR4 (all three are passed).  Applies x86
      * TLB rules: a CR3 load drops non-global mappings, a change of CR0.PG,
-     * CR0.WP, CR4.PSE or CR4.PGE drops everything.
+     * CR0.WP, CR4.PSE or CR4.PGE drops everything.  A call that changes
+     * none of the three is a CR3 reload with the same value (it flushes the
+     * non-global mappings): call it only when the guest writes one of them.
      */
     void (*set_control)(void *mmu, uint32_t cr0, uint32_t cr3, uint32_t cr4,
                         LilyMmuBatch *batch);

@@ -114,9 +114,7 @@ static const LilyPluginDesc debug_exit_desc = {
     LILYVM_PLUGIN_STAMP,
     .name = "debug-exit",
     .kind = LILY_PLUGIN_DEVICE,
-    .description = "port that ends the VM: a write of v makes lilyvm exit with v "
-                   "(QEMU's isa-debug-exit exits with (v << 1) | 1; status = qemu "
-                   "does that)",
+    .description = "I/O port whose write ends the VM with the value written",
     .options = debug_exit_options,
     .init = debug_exit_init,
     .fini = debug_exit_fini,

@@ -194,6 +194,8 @@ static void port_receive(void *opaque, const uint8_t *frame, size_t len)
 {
     NetSock *ns = opaque;
 
+    if (!ns->ctx)
+        return; /* still starting up */
     ns_input(ns->ctx, frame, len);
     netsock_rearm(ns);
 }
@@ -202,6 +204,8 @@ static void port_ready(void *opaque)
 {
     NetSock *ns = opaque;
 
+    if (!ns->ctx)
+        return;
     ns_output_ready(ns->ctx);
     netsock_rearm(ns);
 }

@@ -239,6 +239,7 @@ struct NsCtx {
     GHashTable *udp_flows;  /* key -> NsUdpFlow* */
     GHashTable *icmp_flows; /* guest echo id -> NsIcmpFlow* */
     unsigned nflows;
+    size_t tcp_ooo_bytes;   /* guest TCP segments held, all flows */
 
     NsFwd *fwds;
     size_t nfwds;
@@ -350,6 +351,8 @@ void ns_tcp_tick(NsCtx *ctx, uint64_t now);
 uint64_t ns_tcp_deadline(NsCtx *ctx);
 void ns_tcp_kick(NsCtx *ctx);
 void ns_tcp_free_all(NsCtx *ctx);
+/* One line per TCP flow, for debugging. */
+void ns_tcp_dump(NsCtx *ctx, GString *out);
 
 /* fwd.c */
 struct NsFwd {

@@ -218,8 +218,11 @@ static int posix_send_space(void *o, int fd)
     if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl) < 0 ||
         ioctl(fd, SIOCOUTQ, &outq) < 0)
         return 65535;
-    /* The kernel doubles SO_SNDBUF for its bookkeeping: half is data. */
-    sndbuf /= 2;
+    /* SO_SNDBUF counts the kernel's bookkeeping too, and the data it
+     * takes per byte of buffer varies: promise a quarter, so that what a
+     * window lets the guest send nearly always fits (a refused byte means
+     * a hole the guest has to fill by retransmitting). */
+    sndbuf /= 4;
     return sndbuf > outq ? sndbuf - outq : 0;
 }
 

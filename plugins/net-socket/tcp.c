@@ -5,6 +5,7 @@
 #include "ns.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -16,7 +17,7 @@
  * forwarded connections) whose TCP is implemented here; the host sees an
  * ordinary client or server socket.
  *
- * No payload is ever buffered in this file:
+ * Payload is not buffered here beyond what TCP itself requires:
  *  - host -> guest: bytes stay in the host socket's receive queue until the
  *    guest acknowledges them.  Sending peeks (MSG_PEEK, at an offset with
  *    SO_PEEK_OFF where the kernel has it) past the bytes already in flight;
@@ -28,8 +29,12 @@
  *    the remote sender.
  *  - guest -> host: a segment is acknowledged only for what send() took.
  *    When the host socket would block we advertise a zero window and watch
- *    for POLLOUT; the guest retransmits the rest.  The window we advertise
- *    is the free space of the host socket's send buffer.
+ *    for POLLOUT.  The window we advertise is a conservative share of the
+ *    free space of the host socket's send buffer.  Segments that arrive
+ *    after a hole, or while the socket is full, are held (bounded, never
+ *    acknowledged while held, so they may be dropped at any time) and
+ *    written as soon as they are in order: one retransmission from the
+ *    guest then fills a hole instead of one segment per round trip.
  *
  * Connections from the guest are answered (SYN-ACK) only once the host's
  * non-blocking connect() has succeeded; a refused connect becomes an RST.
@@ -55,6 +60,10 @@
 #define TCP_MAX_RETRIES 8
 #define TCP_TIME_WAIT_NS (2 * 1000000000ull)
 #define TCP_READ_BUDGET 64
+/* Guest segments held while a hole before them is filled (never
+ * acknowledged while held, so dropping them is always safe). */
+#define TCP_OOO_FLOW_MAX (512u << 10)
+#define TCP_OOO_TOTAL_MAX (8u << 20)
 
 #define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
 #define SEQ_LE(a, b) ((int32_t)((a) - (b)) <= 0)
@@ -98,6 +107,8 @@ struct NsTcpFlow {
     bool wait_out;       /* host send buffer full: advertising 0 */
     int lowat;           /* receive low-water mark set on the socket */
     int64_t wnd_cache;   /* window for a burst of segments (-1: ask) */
+    GQueue ooo;          /* TcpHeld*, by sequence number */
+    size_t ooo_bytes;
     bool out_blocked;    /* the guest side refused a frame */
 
     uint64_t rto_deadline; /* 0: nothing to retransmit */
@@ -119,8 +130,9 @@ static uint32_t tcp_rcv_window(NsCtx *ctx, NsTcpFlow *f)
     if (f->wait_out || f->guest_fin || f->fd < 0)
         return f->guest_fin ? 65535u << f->rcv_wscale : 0;
     space = ctx->sops->send_space(ctx->sops_opaque, f->fd);
-    if (space <= 0) {
-        /* A closed window must reopen by itself: wait for POLLOUT. */
+    /* No tiny windows (silly window syndrome, and one that scales down
+     * to 0): close it, and let POLLOUT reopen it once the host drains. */
+    if (space < (int)f->mss || ((uint32_t)space >> f->rcv_wscale) == 0) {
         if (f->state == TCP_S_ESTABLISHED)
             f->wait_out = true;
         return 0;
@@ -221,8 +233,25 @@ static void tcp_set_events(NsCtx *ctx, NsTcpFlow *f, unsigned events)
         ns_sock_update(ctx, f->fd, events);
 }
 
+typedef struct TcpHeld {
+    uint32_t seq;
+    uint32_t len;
+    uint8_t data[];
+} TcpHeld;
+
+static void tcp_ooo_clear(NsCtx *ctx, NsTcpFlow *f)
+{
+    TcpHeld *h;
+
+    while ((h = g_queue_pop_head(&f->ooo)))
+        g_free(h);
+    ctx->tcp_ooo_bytes -= f->ooo_bytes;
+    f->ooo_bytes = 0;
+}
+
 static void tcp_flow_free(NsCtx *ctx, NsTcpFlow *f, bool abort)
 {
+    tcp_ooo_clear(ctx, f);
     ns_logf(ctx, 3, "tcp %u <-> %u.%u.%u.%u:%u closed%s", f->gport,
             f->raddr >> 24, (f->raddr >> 16) & 255, (f->raddr >> 8) & 255,
             f->raddr & 255, f->rport, abort ? " (reset)" : "");
@@ -298,6 +327,7 @@ static void tcp_check_done(NsCtx *ctx, NsTcpFlow *f)
         return;
     /* Both directions are finished: the host socket closes cleanly and
      * the flow waits a little for a retransmitted FIN. */
+    tcp_ooo_clear(ctx, f);
     ns_sock_del(ctx, f->fd);
     ctx->sops->close(ctx->sops_opaque, f->fd, false);
     f->fd = -1;
@@ -533,13 +563,98 @@ static void tcp_connected(NsCtx *ctx, NsTcpFlow *f)
 }
 
 /* Hand in-order guest data to the host socket.  Return: false if freed. */
+/*
+ * Hold a segment that cannot be written yet (a hole before it, or the host
+ * socket is full), so that the guest's retransmission of the missing part
+ * lets everything after it through at once instead of one segment per
+ * round trip.  Bounded per flow and in total; what does not fit is
+ * dropped, which is always allowed since nothing held was acknowledged.
+ */
+static void tcp_ooo_hold(NsCtx *ctx, NsTcpFlow *f, uint32_t seq,
+                         const uint8_t *data, size_t len)
+{
+    TcpHeld *h;
+    GList *l;
+
+    if (f->ooo_bytes + len > TCP_OOO_FLOW_MAX ||
+        ctx->tcp_ooo_bytes + len > TCP_OOO_TOTAL_MAX ||
+        (seq - f->rcv_nxt) + len > (65535u << f->rcv_wscale))
+        return;
+    /* Sorted insert from the tail (segments mostly arrive in order). */
+    for (l = f->ooo.tail; l; l = l->prev) {
+        TcpHeld *o = l->data;
+        if (o->seq == seq && o->len >= len)
+            return; /* a duplicate */
+        if (SEQ_LE(o->seq, seq))
+            break;
+    }
+    h = g_malloc(sizeof *h + len);
+    h->seq = seq;
+    h->len = (uint32_t)len;
+    memcpy(h->data, data, len);
+    if (l)
+        g_queue_insert_after(&f->ooo, l, h);
+    else
+        g_queue_push_head(&f->ooo, h);
+    f->ooo_bytes += len;
+    ctx->tcp_ooo_bytes += len;
+}
+
+/* Write in-order bytes to the host.  Return: -1 on a fatal error, else
+ * whether all of them were taken. */
+static int tcp_write_host(NsCtx *ctx, NsTcpFlow *f, const uint8_t *data,
+                          size_t len)
+{
+    ssize_t n = ctx->sops->sendto(ctx->sops_opaque, f->fd, data, len, 0, 0);
+
+    if (n == -EAGAIN || n == -EINTR)
+        n = 0;
+    if (n < 0)
+        return -1;
+    f->rcv_nxt += (uint32_t)n;
+    if ((size_t)n < len) {
+        /* Back-pressure: what the host did not take is not acknowledged
+         * and the window closes until the socket drains. */
+        f->wait_out = true;
+        return 0;
+    }
+    return 1;
+}
+
+/* Pass on held segments that have become in order. */
+static int tcp_ooo_drain(NsCtx *ctx, NsTcpFlow *f)
+{
+    TcpHeld *h;
+
+    while (!f->wait_out && (h = g_queue_peek_head(&f->ooo)) &&
+           SEQ_LE(h->seq, f->rcv_nxt)) {
+        uint32_t skip = f->rcv_nxt - h->seq;
+        int r = 1;
+        if (skip < h->len)
+            r = tcp_write_host(ctx, f, h->data + skip, h->len - skip);
+        if (r < 0)
+            return -1;
+        g_queue_pop_head(&f->ooo);
+        f->ooo_bytes -= h->len;
+        ctx->tcp_ooo_bytes -= h->len;
+        if (r == 0 && SEQ_LT(f->rcv_nxt, h->seq + h->len)) {
+            /* Keep the part the host did not take. */
+            tcp_ooo_hold(ctx, f, f->rcv_nxt, h->data + (f->rcv_nxt - h->seq),
+                         h->seq + h->len - f->rcv_nxt);
+        }
+        g_free(h);
+    }
+    return 0;
+}
+
+/* Hand in-order guest data to the host socket.  Return: false if freed. */
 static bool tcp_guest_data(NsCtx *ctx, NsTcpFlow *f, const TcpSeg *s,
                            bool *ack_now)
 {
     const uint8_t *data = s->data;
     size_t len = s->len;
     uint32_t seq = s->seq;
-    ssize_t n;
+    int r;
 
     if (!len)
         return true;
@@ -548,6 +663,7 @@ static bool tcp_guest_data(NsCtx *ctx, NsTcpFlow *f, const TcpSeg *s,
         return true; /* data after FIN: just acknowledge what we have */
     if (SEQ_GT(seq, f->rcv_nxt)) {
         ns_stat_inc(ctx, NS_ST_TCP_OUT_OF_ORDER);
+        tcp_ooo_hold(ctx, f, seq, data, len);
         return true; /* a duplicate ACK asks for the missing part */
     }
     if (SEQ_LT(seq, f->rcv_nxt)) {
@@ -556,21 +672,19 @@ static bool tcp_guest_data(NsCtx *ctx, NsTcpFlow *f, const TcpSeg *s,
             return true;
         data += dup;
         len -= dup;
+        seq = f->rcv_nxt;
     }
-    if (f->wait_out)
+    if (f->wait_out) {
+        tcp_ooo_hold(ctx, f, seq, data, len);
         return true;
-    n = ctx->sops->sendto(ctx->sops_opaque, f->fd, data, len, 0, 0);
-    if (n == -EAGAIN || n == -EINTR)
-        n = 0;
-    if (n < 0) {
+    }
+    r = tcp_write_host(ctx, f, data, len);
+    if (r == 0)
+        tcp_ooo_hold(ctx, f, f->rcv_nxt, data + (f->rcv_nxt - seq),
+                     len - (f->rcv_nxt - seq));
+    if (r < 0 || tcp_ooo_drain(ctx, f) < 0) {
         tcp_abort(ctx, f);
         return false;
-    }
-    f->rcv_nxt += (uint32_t)n;
-    if ((size_t)n < len) {
-        /* Back-pressure: what the host did not take is not acknowledged
-         * and the window closes until the socket drains. */
-        f->wait_out = true;
     }
     return true;
 }
@@ -583,6 +697,8 @@ void ns_tcp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
     uint64_t key;
     NsTcpFlow *f;
     bool ack_now = false;
+    bool progress = false; /* more may be sent: acked data, new window */
+    uint32_t old_wnd;
 
     if (len < TCP_HLEN) {
         ns_stat_inc(ctx, NS_ST_TCP_BAD);
@@ -678,6 +794,7 @@ void ns_tcp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
         f->rto_deadline = 0;
         f->retries = 0;
         f->rto_ns = TCP_RTO_INIT_NS;
+        progress = true;
         break;
     case TCP_S_ESTABLISHED:
         if (s.flags & TCP_SYN) {
@@ -702,13 +819,17 @@ void ns_tcp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
         if (acked)
             ctx->sops->discard(ctx->sops_opaque, f->fd, acked);
         f->snd_una = s.ack;
+        progress = true;
         f->retries = 0;
         f->rto_ns = TCP_RTO_INIT_NS;
         f->rto_deadline = 0;
         if (f->snd_una != f->snd_nxt)
             tcp_arm_rto(ctx, f);
     }
+    old_wnd = f->snd_wnd;
     f->snd_wnd = (uint32_t)s.win << f->snd_wscale;
+    if (f->snd_wnd != old_wnd)
+        progress = true;
     if (f->snd_wnd)
         f->persist_deadline = 0;
 
@@ -725,8 +846,14 @@ void ns_tcp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
     }
     if (ack_now)
         tcp_send_ack(ctx, f);
-    if (!tcp_host_read(ctx, f))
-        return;
+    /* Plain data from the guest changes nothing on the sending side: skip
+     * the socket calls of a read attempt (new host data wakes us anyway). */
+    if (progress || getenv("NS_ALWAYS")) {
+        if (!tcp_host_read(ctx, f))
+            return;
+    } else {
+        tcp_update_events(ctx, f);
+    }
     tcp_check_done(ctx, f);
 }
 
@@ -747,8 +874,13 @@ static void tcp_sock_event(NsCtx *ctx, void *obj, int fd, unsigned events)
         return;
     }
     if ((events & (NS_EV_OUT | NS_EV_ERR | NS_EV_HUP)) && f->wait_out) {
-        /* The send buffer drained: reopen the window. */
+        /* The send buffer drained: pass on what was held, reopen the
+         * window. */
         f->wait_out = false;
+        if (tcp_ooo_drain(ctx, f) < 0) {
+            tcp_abort(ctx, f);
+            return;
+        }
         tcp_send_ack(ctx, f);
     }
     if (!tcp_host_read(ctx, f))
@@ -898,6 +1030,24 @@ void ns_tcp_kick(NsCtx *ctx)
         NsTcpFlow *f = all->pdata[i];
         if (f->out_blocked && tcp_host_read(ctx, f))
             tcp_check_done(ctx, f);
+    }
+    g_ptr_array_free(all, TRUE);
+}
+
+void ns_tcp_dump(NsCtx *ctx, GString *out)
+{
+    GPtrArray *all = tcp_snapshot(ctx);
+
+    for (guint i = 0; i < all->len; i++) {
+        NsTcpFlow *f = all->pdata[i];
+        g_string_append_printf(out,
+            "tcp %u<->%08x:%u st=%d una=%u nxt=%u wnd=%u rcv_nxt=%u eof=%d fin=%d/%d gfin=%d "
+            "wait_out=%d blocked=%d lowat=%d rto=%" G_GUINT64_FORMAT " ev=%u\n",
+            f->gport, f->raddr, f->rport, f->state, f->snd_una - f->iss,
+            f->snd_nxt - f->iss, f->snd_wnd, f->rcv_nxt, f->host_eof, f->fin_sent,
+            f->fin_acked, f->guest_fin, f->wait_out, f->out_blocked, f->lowat,
+            f->rto_deadline, f->fd >= 0 && g_hash_table_lookup(ctx->socks, GINT_TO_POINTER(f->fd))
+                ? ((NsSockHandler *)g_hash_table_lookup(ctx->socks, GINT_TO_POINTER(f->fd)))->events : 99);
     }
     g_ptr_array_free(all, TRUE);
 }

@@ -71,10 +71,10 @@ int i8259_pending(const I8259 *c)
 {
     if (c->init_step)
         return -1; /* a half-programmed chip has no vector base to give */
-    uint8_t requests = c->irr & (uint8_t)~c->imr;
+    uint8_t requests = (uint8_t)(c->irr & ~c->imr);
     if (c->special_mask) {
         /* Every unmasked level is enabled, except one already in service. */
-        return i8259_highest(c, requests & (uint8_t)~c->isr);
+        return i8259_highest(c, (uint8_t)(requests & ~c->isr));
     }
     int req = i8259_highest(c, requests);
     if (req < 0)

@@ -110,6 +110,21 @@ static const LilyIrqChipOps pic_chip_ops = {
     .ack = pic_ack,
 };
 
+/* Say how the guest set a chip up (shown with -d pic). */
+static void pic_log_programmed(Pic *p, unsigned chip)
+{
+    const I8259 *c = &p->chip[chip];
+
+    if (!p->host->log_enabled(p->inst, LILY_LOG_INFO))
+        return;
+    p->host->log(p->inst, LILY_LOG_INFO,
+                 "%s initialised: vectors 0x%02x-0x%02x, %s-triggered, %s%s%s",
+                 chip == PIC_MASTER ? "master" : "slave", c->vector_base,
+                 c->vector_base + 7, c->ltim ? "level" : "edge",
+                 c->single ? "single" : "cascade", c->aeoi ? ", automatic EOI" : "",
+                 c->sfnm ? ", special fully nested" : "");
+}
+
 /* Wider accesses are taken as byte accesses to consecutive ports. */
 static uint32_t pic_io_read(void *opaque, uint64_t offset, unsigned size)
 {
@@ -136,7 +151,10 @@ static void pic_io_write(void *opaque, uint64_t offset, unsigned size, uint32_t 
                                "%s: ICW4 0x%02x selects MCS-80/85 mode, which is not "
                                "emulated; 8086 vectors are used",
                                pp->chip == PIC_MASTER ? "master" : "slave", byte);
+        bool initialising = c->init_step != 0;
         i8259_write(c, a0, byte);
+        if (initialising && !c->init_step)
+            pic_log_programmed(pp->pic, pp->chip);
     }
     pic_update(pp->pic);
 }

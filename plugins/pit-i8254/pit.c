@@ -6,9 +6,9 @@
  * Counts come from the VM clock at the moment of each access (i8254.c).
  * Only IRQ delivery needs host timers: one timer is armed for the next
  * rising edge of counter 0's OUT.  So that a guest asking for an absurd rate
- * does not make the VM process spin, consecutive timer callbacks are at
- * least PIT_MIN_TIMER_NS apart; edges that fall due in between are merged
- * into one IRQ edge (the counts the guest reads stay exact).
+ * does not make the VM process spin, IRQ edges (and so timer callbacks) are
+ * at least PIT_MIN_EDGE_NS apart; OUT edges that fall due in between are
+ * merged into one IRQ edge (the counts the guest reads stay exact).
  */
 #include <lilyvm/lilyvm.h>
 
@@ -20,8 +20,8 @@ enum {
     OPT_PORT61,
 };
 
-/* At most 20000 timer callbacks, so IRQ 0 edges, per second of VM time. */
-#define PIT_MIN_TIMER_NS 50000u
+/* IRQ 0 edges are at least this far apart: at most 20000 per second. */
+#define PIT_MIN_EDGE_NS 50000u
 #define PIT_PORT61 0x61
 #define PIT_PORT61_GATE2 0x01
 #define PIT_PORT61_SPEAKER 0x02
@@ -38,7 +38,7 @@ typedef struct Pit {
     bool irq_level;          /* what we drive on the IRQ line */
     uint32_t epoch_seen;     /* counter 0's epoch the edge count belongs to */
     uint64_t edges_seen;     /* counter 0's OUT edges already sent */
-    uint64_t last_fire_ns;   /* VM time of the last timer callback */
+    uint64_t last_edge_ns;   /* VM time of the last edge sent */
     uint64_t armed_ns;       /* the timer's deadline, I8254_NEVER when not armed */
     uint8_t port61;          /* bits 0-3 as the guest wrote them */
 } Pit;
@@ -68,18 +68,24 @@ static void pit_sync(Pit *t, uint64_t now)
         t->edges_seen = 0;
     }
     uint64_t edges = i8254_out_edges(c, now);
-    if (edges > t->edges_seen) {
+    uint64_t earliest = t->last_edge_ns + PIT_MIN_EDGE_NS;
+    if (edges > t->edges_seen && now >= earliest) {
         pit_irq_drive(t, false);
         pit_irq_drive(t, true);
         if (edges - t->edges_seen > 1)
             t->host->stat_add(t->inst, "merged_edges", edges - t->edges_seen - 1);
         t->host->stat_add(t->inst, "irq_edges", 1);
         t->edges_seen = edges;
+        t->last_edge_ns = now;
+        earliest = now + PIT_MIN_EDGE_NS;
     }
-    pit_irq_drive(t, c->mode <= 1 ? i8254_out(c, now) : true);
+    /* Modes 0 and 1 rest high once terminal count has been signalled. */
+    bool rest = true;
+    if (c->mode <= 1)
+        rest = c->counting ? t->edges_seen > 0 : i8254_out(c, now);
+    pit_irq_drive(t, rest);
 
     uint64_t next = i8254_edge_time(c, t->edges_seen + 1);
-    uint64_t earliest = t->last_fire_ns + PIT_MIN_TIMER_NS;
     if (next != I8254_NEVER && next < earliest)
         next = earliest;
     /* Guests latch counter 0 often; leave the timer alone when nothing moved. */
@@ -97,7 +103,6 @@ static void pit_timer_fired(void *opaque)
     Pit *t = opaque;
     uint64_t now = t->host->clock_ns(t->inst);
 
-    t->last_fire_ns = now;
     t->armed_ns = I8254_NEVER; /* a timer that fired is no longer armed */
     pit_sync(t, now);
 }
@@ -118,8 +123,15 @@ static void pit_io_write(void *opaque, uint64_t offset, unsigned size, uint32_t 
     Pit *t = opaque;
     uint64_t now = t->host->clock_ns(t->inst);
 
+    uint32_t epoch = t->chip.counter[0].epoch;
     for (unsigned i = 0; i < size && offset + i < 4; i++)
         i8254_write(&t->chip, (unsigned)(offset + i), (uint8_t)(value >> (8 * i)), now);
+    if (epoch != t->chip.counter[0].epoch && t->chip.counter[0].counting &&
+        t->host->log_enabled(t->inst, LILY_LOG_INFO)) {
+        const I8254Counter *c = &t->chip.counter[0];
+        t->host->log(t->inst, LILY_LOG_INFO, "counter 0: mode %u, count %u (%.3f Hz)",
+                     c->mode, c->reload, (double)I8254_HZ / c->reload);
+    }
     pit_sync(t, now);
 }
 

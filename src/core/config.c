@@ -646,6 +646,7 @@ static LilyInstance *cfg_instance_new(LilyVm *vm, const char *name, const LilyPl
     inst->arena = g_ptr_array_new_with_free_func(g_free);
     inst->values = g_new0(LilyOptValue, opt_count(p->desc->options) + 1);
     inst->stats = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    inst->stats_by_ptr = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     return inst;
 }
 
@@ -830,8 +831,8 @@ char *cfg_default_machine_text(const Registry *reg)
     const LilyPlugin *p;
     if ((p = registry_find(reg, "pic-i8259"))) {
         g_string_append(s, "\n[device pic]\nplugin = pic-i8259\n");
-        cfg_default_key(s, p, "iobase", "0x20");
-        cfg_default_key(s, p, "iobase2", "0xa0");
+        cfg_default_key(s, p, "iobase-master", "0x20");
+        cfg_default_key(s, p, "iobase-slave", "0xa0");
     }
     if ((p = registry_find(reg, "pit-i8254"))) {
         g_string_append(s, "\n[device pit]\nplugin = pit-i8254\n");

@@ -31,6 +31,7 @@ extern const char *const log_core_categories[];
 
 /* -d bus: trace every bus access (checked on the hot path, so a plain flag). */
 extern bool log_bus_trace;
+extern bool log_irq_trace;  /* -d irq */
 
 void log_msg(const char *category, LilyLogLevel level, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
@@ -80,6 +81,10 @@ gboolean registry_load_file(Registry *reg, const char *path, GError **error);
 void registry_scan_dir(Registry *reg, const char *dir, GPtrArray *warnings);
 /* The default search path (see vm_load_plugins). */
 GPtrArray *registry_default_dirs(void);
+/* The same for a program at exe (NULL: unknown): its plugins/ directory, the
+ * build tree's, exe/../lib/lilyvm/plugins, LILYVM_PLUGINDIR, then
+ * LILYVM_PLUGIN_PATH; only directories that exist, each once. */
+GPtrArray *registry_dirs_for_exe(const char *exe);
 const LilyPlugin *registry_find(const Registry *reg, const char *name);
 /* "a, b, c" of the plugins of kind (0: every kind; device includes irqchip). */
 char *registry_names(const Registry *reg, LilyPluginKind kind);
@@ -237,6 +242,8 @@ void loop_release_owner(LilyVm *vm, LilyInstance *owner);
 /* One main-loop iteration (may be nested in a callback); FALSE once the VM ended. */
 bool loop_iterate(LilyVm *vm, bool may_block);
 uint64_t loop_timer_next_deadline(LilyVm *vm);
+/* The timerfd behind the timers (-1 if none), for tests to inspect. */
+int loop_timer_fd(LilyVm *vm);
 /* SIGINT, SIGTERM and SIGHUP end the VM (status 128 + signal number). */
 void loop_watch_signals(LilyVm *vm);
 /* Run until the VM ends. */
@@ -298,6 +305,7 @@ struct LilyInstance {
     void *state;
     bool initialised;
     GHashTable *stats;   /* counter name -> uint64_t * */
+    GHashTable *stats_by_ptr; /* the caller's name pointer -> the same counter */
 };
 
 typedef struct CoreStats {
@@ -339,6 +347,8 @@ struct LilyVm {
     /* loop */
     GMainContext *ctx;
     GSource *timer_source;
+    int timer_fd;          /* wakes timer_source on time (timerfd), or -1 */
+    int64_t timer_fd_at;   /* CLOCK_MONOTONIC ns timer_fd is set to, -1: disarmed */
     GList *timers_armed;   /* LilyTimer *, sorted by (deadline, seq) */
     GPtrArray *timers;     /* every LilyTimer alive */
     uint64_t timer_seq;

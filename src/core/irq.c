@@ -47,8 +47,9 @@ void irq_set(LilyIrqLine *irq, bool level)
         return;
     if (now)
         vm->stats.irq_raises++;
-    log_msg("irq", LILY_LOG_DEBUG, "line %u %s by %s", n, now ? "raised" : "lowered",
-            irq->owner ? irq->owner->name : "core");
+    if (log_irq_trace)
+        log_msg("irq", LILY_LOG_DEBUG, "line %u %s by %s", n, now ? "raised" : "lowered",
+                irq->owner ? irq->owner->name : "core");
     if (vm->chip_ops && vm->chip_ops->set_input)
         vm->chip_ops->set_input(vm->chip_opaque, n, now);
 }
@@ -111,7 +112,8 @@ void irq_cpu_set_intr(LilyVm *vm, bool level)
     if (vm->intr_level == level)
         return;
     vm->intr_level = level;
-    log_msg("irq", LILY_LOG_DEBUG, "INTR %s", level ? "raised" : "lowered");
+    if (log_irq_trace)
+        log_msg("irq", LILY_LOG_DEBUG, "INTR %s", level ? "raised" : "lowered");
     if (vm->cpu_intr)
         vm->cpu_intr(vm->cpu_opaque, level);
 }

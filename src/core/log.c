@@ -19,6 +19,7 @@ static struct {
 } log_state;
 
 bool log_bus_trace;
+bool log_irq_trace;
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 
@@ -71,6 +72,7 @@ void log_set_categories(const char *list)
     log_state.cats = NULL;
     log_state.all = false;
     log_bus_trace = false;
+    log_irq_trace = false;
     if (!list)
         return;
     char **parts = g_strsplit(list, ",", -1);
@@ -87,6 +89,7 @@ void log_set_categories(const char *list)
     log_state.cats = (char **)g_ptr_array_free(cats, FALSE);
     g_strfreev(parts);
     log_bus_trace = log_category_enabled("bus", LILY_LOG_DEBUG);
+    log_irq_trace = log_category_enabled("irq", LILY_LOG_DEBUG);
 }
 
 static bool log_is_core_category(const char *c)
@@ -143,4 +146,5 @@ void log_shutdown(void)
     log_state.cats = NULL;
     log_state.all = false;
     log_bus_trace = false;
+    log_irq_trace = false;
 }

@@ -1,7 +1,7 @@
 /*
  * The VM's main loop: one GMainContext carrying the VM clock's timers (one
- * source, armed timers kept sorted so they fire in deadline order), host fd
- * watches and the signals that end the VM.
+ * source, armed timers kept sorted so they fire in deadline order, woken by a
+ * timerfd), host fd watches and the signals that end the VM.
  */
 #define _GNU_SOURCE  /* pipe2 */
 #include <errno.h>
@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <unistd.h>
 #include <time.h>
+#include <sys/timerfd.h>
 #include "src/core/core.h"
 
 static void loop_sig_restore(void);
@@ -41,22 +42,54 @@ uint64_t loop_clock_ns(LilyVm *vm)
     return now > 0 ? (uint64_t)now : 0;
 }
 
-/* Make the timer source wake up for the earliest armed timer. */
-static void loop_timer_rearm_source(LilyVm *vm)
+/*
+ * Make the timer source wake up for the earliest armed timer.  GLib sleeps
+ * in whole milliseconds (a 1 kHz timer would lose a third of its ticks), so
+ * the wake-up comes from a timerfd set to the exact CLOCK_MONOTONIC time;
+ * the source's ready time is the fallback when there is no timerfd.
+ */
+static void loop_timer_sync(LilyVm *vm)
 {
-    if (!vm->timers_armed) {
-        g_source_set_ready_time(vm->timer_source, -1);
+    int64_t at_ns = -1;
+    if (vm->timers_armed) {
+        LilyTimer *first = vm->timers_armed->data;
+        at_ns = vm->clock_start + (int64_t)MIN(first->deadline, (uint64_t)INT64_MAX / 2);
+    }
+    if (vm->timer_fd < 0) {
+        /* g_get_monotonic_time() is CLOCK_MONOTONIC in microseconds: round up. */
+        g_source_set_ready_time(vm->timer_source, at_ns < 0 ? -1 : (at_ns + 999) / 1000);
         return;
     }
-    LilyTimer *first = vm->timers_armed->data;
-    /* g_get_monotonic_time() is CLOCK_MONOTONIC in microseconds: round up. */
-    int64_t at_ns = vm->clock_start + (int64_t)MIN(first->deadline, (uint64_t)INT64_MAX / 2);
-    g_source_set_ready_time(vm->timer_source, (at_ns + 999) / 1000);
+    if (at_ns == vm->timer_fd_at)
+        return;  /* one syscall less per re-armed device timer */
+    struct itimerspec its = { 0 };
+    if (at_ns >= 0) {
+        its.it_value.tv_sec = at_ns / 1000000000;
+        its.it_value.tv_nsec = at_ns % 1000000000;
+        if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
+            its.it_value.tv_nsec = 1;  /* zero would disarm it */
+    }
+    if (timerfd_settime(vm->timer_fd, at_ns >= 0 ? TFD_TIMER_ABSTIME : 0, &its, NULL) < 0) {
+        /* Only bad arguments fail, and these are checked above. */
+        log_msg("loop", LILY_LOG_WARN, "timerfd_settime: %s", g_strerror(errno));
+    }
+    vm->timer_fd_at = at_ns;
+}
+
+int loop_timer_fd(LilyVm *vm)
+{
+    return vm->timer_fd;
 }
 
 static gboolean loop_timer_dispatch(GSource *source, GSourceFunc cb, gpointer data)
 {
     LilyVm *vm = *(LilyVm **)(source + 1);
+    if (vm->timer_fd >= 0) {
+        uint64_t expirations;
+        /* Read, it is a one-shot timer that has expired: disarmed now. */
+        if (read(vm->timer_fd, &expirations, sizeof expirations) == sizeof expirations)
+            vm->timer_fd_at = -1;
+    }
     /* Fire in deadline order; a callback may arm, delete or free any timer. */
     unsigned budget = 10000;  /* bounded work per dispatch */
     while (vm->timers_armed && budget--) {
@@ -71,11 +104,28 @@ static gboolean loop_timer_dispatch(GSource *source, GSourceFunc cb, gpointer da
         if (vm->exited)
             break;
     }
-    loop_timer_rearm_source(vm);
     return G_SOURCE_CONTINUE;
 }
 
+/*
+ * Before every poll, nested ones included (a CPU may iterate the loop from a
+ * timer callback): due timers run at once, else the timerfd is set to the
+ * earliest deadline.  Arming timers costs no syscall; only the earliest
+ * deadline seen here does, once per change.
+ */
+static gboolean loop_timer_prepare(GSource *source, gint *timeout)
+{
+    LilyVm *vm = *(LilyVm **)(source + 1);
+    *timeout = -1;
+    if (vm->timers_armed &&
+        ((LilyTimer *)vm->timers_armed->data)->deadline <= loop_clock_ns(vm))
+        return TRUE;
+    loop_timer_sync(vm);
+    return FALSE;
+}
+
 static GSourceFuncs loop_timer_funcs = {
+    .prepare = loop_timer_prepare,
     .dispatch = loop_timer_dispatch,
 };
 
@@ -99,6 +149,13 @@ void loop_init(LilyVm *vm)
     g_source_set_name(vm->timer_source, "lilyvm-timers");
     /* A CPU may run its guest from a timer and iterate the loop from there. */
     g_source_set_can_recurse(vm->timer_source, TRUE);
+    vm->timer_fd_at = -1;
+    vm->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (vm->timer_fd >= 0)
+        g_source_add_unix_fd(vm->timer_source, vm->timer_fd, G_IO_IN);
+    else
+        log_msg("loop", LILY_LOG_WARN, "timerfd_create: %s: timers wake up to 1 ms late",
+                g_strerror(errno));
     g_source_attach(vm->timer_source, vm->ctx);
     loop_start_clock(vm);
 }
@@ -117,6 +174,9 @@ void loop_clear(LilyVm *vm)
     }
     g_source_destroy(vm->timer_source);
     g_source_unref(vm->timer_source);
+    if (vm->timer_fd >= 0)
+        close(vm->timer_fd);
+    vm->timer_fd = -1;
     g_ptr_array_free(vm->timers, TRUE);
     g_ptr_array_free(vm->watches, TRUE);
     g_main_context_unref(vm->ctx);
@@ -150,7 +210,6 @@ void loop_timer_del(LilyTimer *t)
     vm->timers_armed = g_list_delete_link(vm->timers_armed, t->link);
     t->link = NULL;
     t->armed = false;
-    loop_timer_rearm_source(vm);
 }
 
 void loop_timer_mod(LilyTimer *t, uint64_t deadline_ns)
@@ -168,7 +227,6 @@ void loop_timer_mod(LilyTimer *t, uint64_t deadline_ns)
     /* Insert sorted; the list is short (a few timers per device). */
     vm->timers_armed = g_list_insert_sorted(vm->timers_armed, t, loop_timer_cmp);
     t->link = g_list_find(vm->timers_armed, t);
-    loop_timer_rearm_source(vm);
 }
 
 void loop_timer_free(LilyTimer *t)

@@ -4,6 +4,7 @@
  * loop until the guest or a signal ends the VM.
  */
 #include <locale.h>
+#include <signal.h>
 #include <string.h>
 #include "config.h"
 #include "src/core/core.h"
@@ -66,7 +67,7 @@ static void main_list_plugins(LilyVm *vm)
 static void main_describe_option(const LilyOption *o)
 {
     char *accepted = opt_describe_accepted(o);
-    printf("  %-12s %s%s", o->name, opt_type_name(o->type),
+    printf("  %-14s %s%s", o->name, opt_type_name(o->type),
            (o->flags & LILY_OPT_F_LIST) ? " list" : "");
     if (o->def)
         printf(", default %s", o->def);
@@ -218,6 +219,9 @@ static int main_run(LilyVm *vm)
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "");
+    /* A peer that closed a socket or pipe (a console reader, a backend's
+     * host connection) is an error for that file, not a reason to die. */
+    signal(SIGPIPE, SIG_IGN);
     GOptionContext *ctx = g_option_context_new("- run an IA-32 kernel in an unprivileged process");
     g_option_context_add_main_entries(ctx, main_options, NULL);
     g_option_context_set_description(ctx, main_description);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "config.h"
+#include <lilyvm/mmu.h>
 #include "src/core/core.h"
 
 /* A descriptor must at least reach the end of the fields of ABI 1.0. */
@@ -204,6 +205,17 @@ static gboolean registry_check_desc(const LilyPluginDesc *d, const char *path, G
                     "%s: plugin '%s' has no init function", path, d->name);
         return FALSE;
     }
+    if (d->kind == LILY_PLUGIN_MMU) {
+        /* The CPU calls fault() and translate() through this table. */
+        const LilyMmuOps *ops = d->kind_ops;
+        size_t need = offsetof(LilyMmuOps, translate) + sizeof ops->translate;
+        if (!ops || ops->size < need || !ops->fault || !ops->translate) {
+            g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_PLUGIN,
+                        "%s: MMU plugin '%s' needs kind_ops pointing to a LilyMmuOps "
+                        "(lilyvm/mmu.h) with size, fault and translate set", path, d->name);
+            return FALSE;
+        }
+    }
     char *who = g_strdup_printf("%s: plugin '%s'", path, d->name);
     gboolean ok = registry_check_options(d->options, who, error);
     /* Keys the core owns in the plugin's config group would hide the plugin's own. */
@@ -336,13 +348,12 @@ static void registry_add_dir(GPtrArray *dirs, const char *dir)
     free(real);
 }
 
-GPtrArray *registry_default_dirs(void)
+GPtrArray *registry_dirs_for_exe(const char *exe)
 {
     GPtrArray *dirs = g_ptr_array_new_with_free_func(g_free);
-    /* Uninstalled: build/lilyvm sits next to build/plugins/. */
-    char *exe = g_file_read_link("/proc/self/exe", NULL);
     if (exe) {
         char *exedir = g_path_get_dirname(exe);
+        /* Uninstalled: build/lilyvm sits next to build/plugins/. */
         char *dir = g_build_filename(exedir, "plugins", NULL);
         registry_add_dir(dirs, dir);
         g_free(dir);
@@ -351,8 +362,12 @@ GPtrArray *registry_default_dirs(void)
         if (g_str_has_prefix(exe, LILYVM_BUILD_DIR "/"))
             registry_add_dir(dirs, LILYVM_BUILD_DIR "/plugins");
 #endif
+        /* Installed at a PREFIX given to make install (or moved as a whole):
+         * PREFIX/bin/lilyvm finds PREFIX/lib/lilyvm/plugins. */
+        dir = g_build_filename(exedir, "..", "lib", "lilyvm", "plugins", NULL);
+        registry_add_dir(dirs, dir);
+        g_free(dir);
         g_free(exedir);
-        g_free(exe);
     }
     registry_add_dir(dirs, LILYVM_PLUGINDIR);
     const char *env = g_getenv("LILYVM_PLUGIN_PATH");
@@ -364,6 +379,14 @@ GPtrArray *registry_default_dirs(void)
         }
         g_strfreev(parts);
     }
+    return dirs;
+}
+
+GPtrArray *registry_default_dirs(void)
+{
+    char *exe = g_file_read_link("/proc/self/exe", NULL);
+    GPtrArray *dirs = registry_dirs_for_exe(exe);
+    g_free(exe);
     return dirs;
 }
 

@@ -3,7 +3,10 @@
  * lines, guest RAM, the kernel loader and the main loop together, and
  * creates the configured plugin instances in their start order.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 #include "src/core/core.h"
 
 G_DEFINE_QUARK(lily-core-error-quark, lily_core_error)
@@ -28,6 +31,7 @@ static void vm_instance_free(LilyInstance *inst)
     g_free(inst->name);
     g_free(inst->values);
     g_ptr_array_free(inst->arena, TRUE);
+    g_hash_table_destroy(inst->stats_by_ptr);
     g_hash_table_destroy(inst->stats);
     g_free(inst);
 }
@@ -88,24 +92,48 @@ gboolean vm_configure_data(LilyVm *vm, const char *text, const char *filename, G
     return cfg_load_data(vm, text, filename, error);
 }
 
+#define VM_CONFIG_MAX (1 << 20)  /* a config file is text written by hand */
+
 gboolean vm_configure_file(LilyVm *vm, const char *path, GError **error)
 {
-    char *text = NULL;
-    gsize len;
-    GError *err = NULL;
-    if (!g_file_get_contents(path, &text, &len, &err)) {
-        g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG, "%s", err->message);
-        g_error_free(err);
+    /* Read with a bound: -c /dev/zero must not eat the memory. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG, "%s: %s", path,
+                    g_strerror(errno));
         return FALSE;
     }
-    if (strlen(text) != len) {
+    GString *text = g_string_new(NULL);
+    char buf[8192];
+    gboolean ok = FALSE;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG, "%s: %s", path,
+                        g_strerror(errno));
+            goto out_free_text;
+        }
+        if (n == 0)
+            break;
+        if (text->len + (size_t)n > VM_CONFIG_MAX) {
+            g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG,
+                        "%s: larger than %d bytes: not a LilyVM config file", path,
+                        VM_CONFIG_MAX);
+            goto out_free_text;
+        }
+        g_string_append_len(text, buf, n);
+    }
+    if (strlen(text->str) != text->len) {
         g_set_error(error, LILY_CORE_ERROR, LILY_CORE_ERROR_CONFIG,
                     "%s: contains a NUL byte: not a text file", path);
-        g_free(text);
-        return FALSE;
+        goto out_free_text;
     }
-    gboolean ok = vm_configure_data(vm, text, path, error);
-    g_free(text);
+    ok = vm_configure_data(vm, text->str, path, error);
+out_free_text:
+    g_string_free(text, TRUE);
+    close(fd);
     return ok;
 }
 
@@ -209,18 +237,44 @@ LilyInstance *vm_find_instance(LilyVm *vm, const char *name)
     return NULL;
 }
 
+/* A counter found through the caller's name pointer (stats_by_ptr). */
+typedef struct VmStatRef {
+    const char *key;  /* owned by inst->stats */
+    uint64_t *ctr;
+} VmStatRef;
+
 void vm_stat_add(LilyInstance *inst, const char *name, uint64_t delta)
 {
     if (!inst || !name)
         return;
-    uint64_t *ctr = g_hash_table_lookup(inst->stats, name);
-    if (!ctr) {
+    /*
+     * Plugins count on hot paths with string literals: look the pointer up
+     * first, the text only when this pointer is new.
+     */
+    VmStatRef *ref = g_hash_table_lookup(inst->stats_by_ptr, name);
+    /* The text is compared too: a freed name's pointer may come back as another name. */
+    if (G_LIKELY(ref && strcmp(ref->key, name) == 0)) {
+        *ref->ctr += delta;
+        return;
+    }
+    gpointer key = NULL, value = NULL;
+    if (!g_hash_table_lookup_extended(inst->stats, name, &key, &value)) {
         if (g_hash_table_size(inst->stats) >= 1024)
             return;  /* a runaway plugin must not grow the table forever */
-        ctr = g_new0(uint64_t, 1);
-        g_hash_table_insert(inst->stats, g_strdup(name), ctr);
+        key = g_strdup(name);
+        value = g_new0(uint64_t, 1);
+        g_hash_table_insert(inst->stats, key, value);
     }
-    *ctr += delta;
+    if (ref) {
+        ref->key = key;
+        ref->ctr = value;
+    } else if (g_hash_table_size(inst->stats_by_ptr) < 4096) {
+        ref = g_new(VmStatRef, 1);
+        ref->key = key;
+        ref->ctr = value;
+        g_hash_table_insert(inst->stats_by_ptr, (gpointer)name, ref);
+    }
+    *(uint64_t *)value += delta;
 }
 
 static gint vm_cmp_lines(gconstpointer a, gconstpointer b)

@@ -627,6 +627,27 @@ void stub_main(const StubParams *params)
         if (stub_syscall(__NR_rt_sigaction, stub_signals[i], (long)&sa, 0, 8, 0, 0) != 0)
             stub_exit(STUB_EXIT_SIGACTION);
     }
+    /*
+     * The VM process's own handlers for SIGINT, SIGHUP and SIGTERM were
+     * inherited across fork; they must never run here with guest segment
+     * registers loaded.  A terminal's Ctrl-C reaches the whole process
+     * group, but ending the guest is the VM's job (it kills this process,
+     * and PR_SET_PDEATHSIG covers a VM that dies), so ignore the first two;
+     * a SIGTERM aimed at this process ends it, as a crash the VM reports.
+     */
+    {
+        static const struct { int sig; long disposition; } stub_resets[] = {
+            { SIGINT, (long)SIG_IGN }, { SIGHUP, (long)SIG_IGN }, { SIGTERM, (long)SIG_DFL },
+        };
+        for (unsigned i = 0; i < sizeof stub_resets / sizeof stub_resets[0]; i++) {
+            struct stub_kernel_sigaction sa = {
+                .handler = (void (*)(int, siginfo_t *, void *))stub_resets[i].disposition,
+            };
+            if (stub_syscall(__NR_rt_sigaction, stub_resets[i].sig, (long)&sa, 0, 8, 0, 0) != 0)
+                stub_exit(STUB_EXIT_SIGACTION);
+        }
+    }
+
     /* Unblock exactly the handled signals (fork keeps the VM thread's mask). */
     stub_syscall(__NR_rt_sigprocmask, SIG_UNBLOCK, (long)&mask, 0, 8, 0, 0);
 

@@ -9,7 +9,7 @@ $(TCORE)/plugins/%.so: $(B)/pic/tests/core/plugins/%.o
 	@mkdir -p $(@D)
 	$(CC) -shared -Wl,-z,defs -o $@ $^ $(LDFLAGS_HOST) $(GLIB_LIBS)
 
-TCORE_BAD := $(addprefix $(TCORE)/bad/,bad-major.so bad-minor.so bad-options.so bad-corekey.so no-entry.so \
+TCORE_BAD := $(addprefix $(TCORE)/bad/,bad-major.so bad-minor.so bad-options.so bad-corekey.so bad-mmu.so no-entry.so \
 	dup-a.so dup-b.so garbage.so missing-lib.so)
 $(TCORE)/bad/%.so: $(B)/pic/tests/core/bad/%.o
 	@mkdir -p $(@D)
@@ -40,7 +40,6 @@ UNIT_TESTS += $(TCORE_TESTS)
 TEST_DEPS += $(TCORE_TESTS) $(TCORE_PLUGINS) $(TCORE_BAD) $(B)/lilyvm
 
 # Keep the plugin objects make would otherwise treat as intermediate.
-.SECONDARY: $(patsubst tests/core/%.c,$(B)/pic/tests/core/%.o,$(wildcard tests/core/plugins/*.c tests/core/bad/*.c))
 
 # libFuzzer target for the config reader (needs FUZZ_CC from configure).
 # make fuzz-config runs it for FUZZ_TIME seconds from tests/core/fuzz/corpus.
@@ -68,3 +67,13 @@ fuzz-config:
 endif
 
 fuzz: fuzz-config
+
+# make bench: core dispatch costs (prints numbers, asserts nothing).
+$(TCORE)/bench-core: $(B)/obj/tests/core/bench-core.o $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_EXE) -o $@ $< $(CORE_LIBS)
+BENCH_DEPS += $(TCORE)/bench-core $(TCORE_PLUGINS)
+.PHONY: bench-core
+bench: bench-core
+bench-core: $(TCORE)/bench-core $(TCORE_PLUGINS)
+	$(TCORE)/bench-core

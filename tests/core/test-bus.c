@@ -205,6 +205,12 @@ static void test_host_pio(void)
     g_assert_cmpstr(desc->name, ==, "test-regs");
     g_assert_null(h->find_instance(r, LILY_PLUGIN_MMU, &state, &desc));
     h->stat_add(r, "custom", 3);
+    /* The same pointer later holding another name counts under that name. */
+    char name[16] = "first";
+    h->stat_add(r, name, 1);
+    g_strlcpy(name, "second", sizeof name);
+    h->stat_add(r, name, 2);
+    h->stat_add(r, "first", 10);
     GError *err = NULL;
     char *path = NULL;
     int fd = g_file_open_tmp("lilyvm-stats-XXXXXX", &path, &err);
@@ -215,6 +221,8 @@ static void test_host_pio(void)
     char *text = NULL;
     g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
     test_assert_contains(text, "r.custom", "r.writes", "core.pio_writes", "r.bus_writes");
+    g_assert_true(g_regex_match_simple("r\\.first +11\\n", text, 0, 0));
+    g_assert_true(g_regex_match_simple("r\\.second +2\\n", text, 0, 0));
     g_free(text);
     fclose(f);
     g_unlink(path);

@@ -1,4 +1,5 @@
 /* Config files and --set: values reach the plugin, every error says where. */
+#include <lilyvm/mmu.h>
 #include "tests/core/testutil.h"
 
 static const char good_conf[] =
@@ -246,6 +247,38 @@ static void test_cpu_keys(void)
     vm_free(vm);
 }
 
+static void test_mmu(void)
+{
+    LilyVm *vm = test_vm_from("[machine]\ncpu = test-cpu\nmmu = test-mmu\npse = off\n"
+                              "[device pic]\nplugin = test-chip\n"
+                              "[device r]\nplugin = test-regs\n");
+    /* Start order: MMU, interrupt controller, devices, CPU. */
+    const char *order[] = { "mmu", "pic", "r", "cpu" };
+    g_assert_cmpuint(vm->instances->len, ==, G_N_ELEMENTS(order));
+    for (guint i = 0; i < G_N_ELEMENTS(order); i++)
+        g_assert_cmpstr(((LilyInstance *)g_ptr_array_index(vm->instances, i))->name, ==,
+                        order[i]);
+    /* What the CPU would do to find the MMU and its kind-specific table. */
+    void *state = NULL;
+    const LilyPluginDesc *desc = NULL;
+    const LilyHost *h = hostapi_table();
+    LilyInstance *mmu = h->find_instance(vm->cpu, LILY_PLUGIN_MMU, &state, &desc);
+    g_assert_true(mmu == vm->mmu);
+    g_assert_cmpstr(desc->name, ==, "test-mmu");
+    const LilyMmuOps *ops = desc->kind_ops;
+    g_assert_cmpuint(ops->size, ==, sizeof(LilyMmuOps));
+    uint64_t gpa = 0;
+    uint32_t pf = 0;
+    g_assert_cmpint(ops->translate(state, 0x1000, LILY_MMU_ACC_WRITE, &gpa, &pf), ==,
+                    LILY_MMU_GUEST_FAULT);
+    g_assert_cmpint(*(int *)state, ==, 0);  /* pse = off reached the MMU */
+    g_assert_cmpstr(h->instance_name(mmu), ==, "mmu");
+    vm_free(vm);
+    char *msg = test_config_error("[machine]\nmmu = test-cpu\n");
+    test_assert_contains(msg, "test.conf:2", "mmu = 'test-cpu'", "not a mmu plugin");
+    g_free(msg);
+}
+
 static void test_init_failure(void)
 {
     /* Two devices on the same ports: the second init fails and says why. */
@@ -327,7 +360,13 @@ static void test_file(void)
     g_free(where);
     g_clear_error(&err);
     g_assert_false(vm_configure_file(vm, "/nonexistent/x.conf", &err));
-    test_assert_contains(err->message, "/nonexistent/x.conf");
+    test_assert_contains(err->message, "/nonexistent/x.conf", "No such file");
+    g_clear_error(&err);
+    g_assert_false(vm_configure_file(vm, "/dev/zero", &err));
+    test_assert_contains(err->message, "/dev/zero", "larger than");
+    g_clear_error(&err);
+    g_assert_false(vm_configure_file(vm, "/", &err));
+    test_assert_contains(err->message, "/: ");
     g_clear_error(&err);
     vm_free(vm);
     g_unlink(path);
@@ -350,6 +389,7 @@ int main(int argc, char **argv)
     g_test_add_func("/core/config/set", test_set);
     g_test_add_func("/core/config/set-machine-unknown", test_set_machine_unknown);
     g_test_add_func("/core/config/cpu-keys", test_cpu_keys);
+    g_test_add_func("/core/config/mmu", test_mmu);
     g_test_add_func("/core/config/init-failure", test_init_failure);
     g_test_add_func("/core/config/init-failure-released", test_init_failure_released);
     g_test_add_func("/core/config/default-machine", test_default_machine);

@@ -1,7 +1,10 @@
 /* Main loop: VM clock, timers in deadline order, fd watches, VM exit. */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
+#include <sys/timerfd.h>
 #include "tests/core/testutil.h"
 
 typedef struct Fired {
@@ -238,6 +241,75 @@ static void test_signals(void)
     g_assert_true(sa.sa_handler == SIG_DFL);
 }
 
+/* Nanoseconds left on the timers' timerfd (0: disarmed) after a loop pass. */
+static uint64_t timerfd_left(LilyVm *vm)
+{
+    vm_run_for(vm, 0);  /* the loop sets the timerfd before it polls */
+    struct itimerspec its;
+    g_assert_cmpint(timerfd_gettime(loop_timer_fd(vm), &its), ==, 0);
+    g_assert_cmpint(its.it_interval.tv_sec, ==, 0);  /* always one-shot */
+    g_assert_cmpint(its.it_interval.tv_nsec, ==, 0);
+    return (uint64_t)its.it_value.tv_sec * 1000000000 + (uint64_t)its.it_value.tv_nsec;
+}
+
+/*
+ * The timers wake the loop through a timerfd set to the earliest deadline
+ * (GLib alone sleeps in whole milliseconds) before each poll; it is
+ * disarmed when no timer is armed, hidden from the guest process and closed with the VM.  The
+ * deadlines are 100 s and 50 s away so that no host is slow enough to reach
+ * them during the test.
+ */
+static void test_timerfd(void)
+{
+    LilyVm *vm = test_vm_from("[device r]\nplugin = test-regs\n");
+    const LilyHost *h = hostapi_table();
+    LilyInstance *r = vm_find_instance(vm, "r");
+    int fd = loop_timer_fd(vm);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(fcntl(fd, F_GETFD) & FD_CLOEXEC, ==, FD_CLOEXEC);
+    g_assert_cmpint(fcntl(fd, F_GETFL) & O_NONBLOCK, ==, O_NONBLOCK);
+    g_assert_cmpuint(h->timer_next_deadline(r), ==, UINT64_MAX);
+    g_assert_cmpuint(timerfd_left(vm), ==, 0);
+
+    TimerArg a = { 1 }, b = { 2 };
+    LilyTimer *ta = h->timer_new(r, on_timer, &a), *tb = h->timer_new(r, on_timer, &b);
+    const uint64_t s = 1000000000;
+    uint64_t now = h->clock_ns(r);
+    h->timer_mod(ta, now + 100 * s);
+    uint64_t left = timerfd_left(vm);
+    g_assert_cmpuint(left, >, 50 * s);
+    g_assert_cmpuint(left, <=, 100 * s);
+    h->timer_mod(tb, now + 50 * s);  /* earlier: the timerfd follows it */
+    left = timerfd_left(vm);
+    g_assert_cmpuint(left, >, 0);
+    g_assert_cmpuint(left, <=, 50 * s);
+    h->timer_del(tb);                /* back to a */
+    g_assert_cmpuint(timerfd_left(vm), >, 50 * s);
+    h->timer_del(ta);                /* nothing armed: disarmed */
+    g_assert_cmpuint(timerfd_left(vm), ==, 0);
+
+    /* A due timer fires through the timerfd, which is disarmed after. */
+    memset(&fired, 0, sizeof fired);
+    h->timer_mod(ta, h->clock_ns(r));
+    run_until_fired(vm, 1);
+    g_assert_cmpint(fired.n, ==, 1);
+    g_assert_cmpuint(timerfd_left(vm), ==, 0);
+    uint64_t count;
+    g_assert_cmpint(read(fd, &count, sizeof count), ==, -1);  /* drained */
+    g_assert_cmpint(errno, ==, EAGAIN);
+
+    /* Freeing the last armed timer disarms it too. */
+    h->timer_mod(tb, h->clock_ns(r) + 100 * s);
+    g_assert_cmpuint(timerfd_left(vm), >, 0);
+    h->timer_free(tb);
+    g_assert_cmpuint(timerfd_left(vm), ==, 0);
+    h->timer_free(ta);
+    vm_free(vm);
+    /* Nothing else opened a descriptor since: the number is free again. */
+    g_assert_cmpint(fcntl(fd, F_GETFD), ==, -1);
+    g_assert_cmpint(errno, ==, EBADF);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -249,5 +321,6 @@ int main(int argc, char **argv)
     g_test_add_func("/core/loop/clock", test_clock);
     g_test_add_func("/core/loop/nested-iterate", test_nested_iterate);
     g_test_add_func("/core/loop/signals", test_signals);
+    g_test_add_func("/core/loop/timerfd", test_timerfd);
     return g_test_run();
 }

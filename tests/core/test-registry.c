@@ -87,6 +87,13 @@ static void test_core_key(void)
     g_free(msg);
 }
 
+static void test_mmu_ops(void)
+{
+    char *msg = load_error("bad-mmu.so");
+    test_assert_contains(msg, "bad-mmu", "LilyMmuOps", "fault and translate");
+    g_free(msg);
+}
+
 static void test_duplicate(void)
 {
     Registry reg;
@@ -110,7 +117,7 @@ static void test_scan_warns(void)
     /* Only dup-a survives; every other file produced one warning. */
     g_assert_cmpuint(reg.plugins->len, ==, 1);
     g_assert_nonnull(registry_find(&reg, "test-dup"));
-    g_assert_cmpuint(warnings->len, ==, 8);
+    g_assert_cmpuint(warnings->len, ==, 9);
     registry_clear(&reg);
     g_ptr_array_free(warnings, TRUE);
 }
@@ -147,6 +154,56 @@ static void test_default_dirs(void)
     g_unsetenv("LILYVM_PLUGIN_PATH");
 }
 
+/* An installed tree: PREFIX/bin/lilyvm finds PREFIX/lib/lilyvm/plugins, after
+ * PREFIX/bin/plugins and before the configured directory. */
+static void test_dirs_relocated(void)
+{
+    char *top = g_dir_make_tmp("lilyvm-reg-XXXXXX", NULL);
+    g_assert_nonnull(top);
+    char *bin = g_build_filename(top, "bin", NULL);
+    char *beside = g_build_filename(bin, "plugins", NULL);
+    char *lib = g_build_filename(top, "lib", "lilyvm", "plugins", NULL);
+    g_assert_cmpint(g_mkdir_with_parents(beside, 0700), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(lib, 0700), ==, 0);
+    char *exe = g_build_filename(bin, "lilyvm", NULL);
+    g_unsetenv("LILYVM_PLUGIN_PATH");
+    GPtrArray *dirs = registry_dirs_for_exe(exe);
+    g_assert_cmpuint(dirs->len, >=, 2);
+    char *real_beside = realpath(beside, NULL), *real_lib = realpath(lib, NULL);
+    g_assert_cmpstr(g_ptr_array_index(dirs, 0), ==, real_beside);
+    g_assert_cmpstr(g_ptr_array_index(dirs, 1), ==, real_lib);
+    /* The configured directory, if it exists here, comes after. */
+    char *configured = realpath(LILYVM_PLUGINDIR, NULL);
+    if (configured && strcmp(configured, real_lib) != 0) {
+        g_assert_cmpuint(dirs->len, >=, 3);
+        g_assert_cmpstr(g_ptr_array_index(dirs, 2), ==, configured);
+    }
+    free(configured);
+    free(real_beside);
+    free(real_lib);
+    g_ptr_array_free(dirs, TRUE);
+    /* No directory of the installed layout: nothing relative is searched. */
+    g_assert_cmpint(g_rmdir(lib), ==, 0);
+    g_assert_cmpint(g_rmdir(beside), ==, 0);
+    dirs = registry_dirs_for_exe(exe);
+    for (guint i = 0; i < dirs->len; i++)
+        g_assert_false(g_str_has_prefix(g_ptr_array_index(dirs, i), top));
+    g_ptr_array_free(dirs, TRUE);
+    char *libdir = g_build_filename(top, "lib", "lilyvm", NULL);
+    g_rmdir(libdir);
+    g_free(libdir);
+    libdir = g_build_filename(top, "lib", NULL);
+    g_rmdir(libdir);
+    g_free(libdir);
+    g_rmdir(bin);
+    g_rmdir(top);
+    g_free(exe);
+    g_free(lib);
+    g_free(beside);
+    g_free(bin);
+    g_free(top);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -158,9 +215,11 @@ int main(int argc, char **argv)
     g_test_add_func("/core/registry/missing-library", test_missing_library);
     g_test_add_func("/core/registry/bad-options", test_bad_options);
     g_test_add_func("/core/registry/core-key", test_core_key);
+    g_test_add_func("/core/registry/mmu-ops", test_mmu_ops);
     g_test_add_func("/core/registry/duplicate", test_duplicate);
     g_test_add_func("/core/registry/scan-warns", test_scan_warns);
     g_test_add_func("/core/registry/requested-failure", test_requested_failure);
     g_test_add_func("/core/registry/default-dirs", test_default_dirs);
+    g_test_add_func("/core/registry/dirs-relocated", test_dirs_relocated);
     return g_test_run();
 }

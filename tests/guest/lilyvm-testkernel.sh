@@ -33,7 +33,7 @@ conf=$logdir/testkernel-lilyvm.conf
     printf '[device serial0]\nplugin = console\niobase = 0x3f8\nirq = 4\nbackend = file\npath = %s\n' "$log"
     printf '[device debug-exit]\nplugin = debug-exit\nstatus = plain\n'
     # The interrupt controller and timer, under whatever name they are built.
-    printf '%s\n' "$plugins" | awk '$2 == "device" && $1 ~ /(^|-)(pic|i8259|8259|pit|i8254|8254)($|-)/ { print $1 }' |
+    printf '%s\n' "$plugins" | awk '($2 == "device" || $2 == "irqchip") && $1 ~ /(^|-)(pic|i8259|8259|pit|i8254|8254)($|-)/ { print $1 }' |
         while read -r p; do printf '[device %s]\nplugin = %s\n' "$p" "$p"; done
 } >"$conf"
 : >"$log"

@@ -33,6 +33,5 @@ TEST_DEPS += $(TGUEST)/test-sdk-libc
 # make bench: the bench mode of the test kernel, as a table.
 BENCH_DEPS += $(B)/guest/testkernel.elf $(if $(GUEST_HAVE_LILY_CC),$(B)/guest/testkernel-lily.elf)
 .PHONY: bench-guest
-bench: bench-guest
 bench-guest: $(B)/guest/testkernel.elf $(if $(GUEST_HAVE_LILY_CC),$(B)/guest/testkernel-lily.elf)
 	tests/guest/bench-guest.sh

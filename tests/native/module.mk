@@ -21,7 +21,6 @@ TEST_DEPS += $(NATIVE_TEST)
 BENCH_DEPS += $(NATIVE_BENCH)
 
 .PHONY: bench-native
-bench: bench-native
 bench-native: $(NATIVE_BENCH)
 	$(NATIVE_BENCH)
 

@@ -27,3 +27,12 @@ TEST_DEPS += $(NETSOCK_TEST) $(NETSOCK_PLUGIN_TEST) $(NETSOCK_VM_TEST)
 
 include fuzz/netsock.mk
 TESTS += tests/net/netsock-fuzz.sh tests/net/netsock-ping-netns.sh
+
+# The real Linux stack as the guest: a TAP device in a private network
+# namespace, curl and dig as guest programs (skips without namespaces).
+NETSOCK_TAP_TEST := $(B)/tests/net/netsock-tap-test
+$(NETSOCK_TAP_TEST): $(patsubst %.c,$(B)/obj/%.o,$(NETSOCK_CORE_SRCS) tests/net/netsock-tap-test.c)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(LDFLAGS_EXE) $(GLIB_LIBS) -lpthread
+TESTS += $(NETSOCK_TAP_TEST)
+TEST_DEPS += $(NETSOCK_TAP_TEST)

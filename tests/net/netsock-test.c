@@ -820,6 +820,42 @@ static void test_tcp_reentrant_output(void)
     mg_free(mg);
 }
 
+/* A segment after a hole is held (not acknowledged) until the hole is
+ * filled; then both go to the host in order under one ACK. */
+static void test_tcp_out_of_order(void)
+{
+    Mg *mg = mg_new(NULL);
+    uint16_t port = 0;
+    int lfd = mg_tcp_listen(&port);
+    TcpConn c;
+    MgPkt *p;
+    char buf[16];
+    uint32_t base;
+
+    tcp_open(mg, &c, lfd, port, 41030, 7, 512);
+    base = c.snd_nxt;
+    mg_send_tcp(mg, c.gport, c.dst, c.rport, base + 5, c.rcv_nxt, MG_TCP_ACK,
+                512, -1, -1, "world", 5);
+    p = tcp_next(mg, &c, WAIT_MS);
+    g_assert_nonnull(p);
+    g_assert_cmpuint(p->ack, ==, base); /* duplicate ACK: the hole */
+    mg_pkt_free(p);
+    g_assert_false(fd_wait_core(mg, c.host, POLLIN, 50));
+
+    mg_send_tcp(mg, c.gport, c.dst, c.rport, base, c.rcv_nxt, MG_TCP_ACK, 512,
+                -1, -1, "hello", 5);
+    p = tcp_next(mg, &c, WAIT_MS);
+    g_assert_nonnull(p);
+    g_assert_cmpuint(p->ack, ==, base + 10);
+    mg_pkt_free(p);
+    host_read_exact(mg, c.host, buf, 10);
+    g_assert_cmpmem(buf, 10, "helloworld", 10);
+    g_assert_cmpuint(stat_of(mg, NS_ST_TCP_OUT_OF_ORDER), ==, 1);
+    close(c.host);
+    close(lfd);
+    mg_free(mg);
+}
+
 /* When the host socket cannot take more, the guest's data is no longer
  * acknowledged and the window closes; it reopens once the host reads. */
 static void test_tcp_backpressure(void)
@@ -835,37 +871,50 @@ static void test_tcp_backpressure(void)
     bool stalled = false;
     uint8_t *sink = g_malloc(1 << 20);
     ssize_t n;
+    uint32_t stall_ack = 0, start;
+    size_t drained = 0;
 
     ns_config_default(&cfg);
     cfg.mtu = 65520;
     mg = mg_new(&cfg);
     setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     tcp_open(mg, &c, lfd, port, 41002, 7, 65535);
+    start = c.snd_nxt;
     for (int i = 0; i < 400 && !stalled; i++) {
         uint32_t seq = c.snd_nxt;
         tcp_guest_send(mg, &c, MG_TCP_ACK, chunk, sizeof chunk, 65535);
         p = tcp_next(mg, &c, WAIT_MS);
         g_assert_nonnull(p);
         if (p->ack != seq + sizeof chunk) {
-            /* Not all taken: the guest must resend from p->ack. */
+            /* Not all taken: not acknowledged, and the window closes. */
             g_assert_cmpuint(p->win, ==, 0);
-            c.snd_nxt = p->ack;
+            stall_ack = p->ack;
             stalled = true;
         }
         mg_pkt_free(p);
     }
     g_assert_true(stalled);
 
-    /* The host drains its socket: a window update follows. */
+    /* The host drains its socket: what was held goes on, and a window
+     * update acknowledges it. */
     p = NULL;
     for (int i = 0; i < WAIT_MS / 5 && !p; i++) {
         while ((n = recv(c.host, sink, 1 << 20, MSG_DONTWAIT)) > 0)
-            ;
+            drained += (size_t)n;
         p = tcp_next(mg, &c, 5);
     }
     g_assert_nonnull(p);
     g_assert_cmpuint(p->win, >, 0);
-    g_assert_cmpuint(p->ack, ==, c.snd_nxt);
+    g_assert_cmpuint(p->ack - stall_ack, >, 0);
+    g_assert_cmpuint(p->ack - start, <=, c.snd_nxt - start);
+    /* Everything acknowledged reaches the host, nothing more. */
+    for (int i = 0; i < 50 && drained < p->ack - start; i++) {
+        mg_poll(mg, 5);
+        while ((n = recv(c.host, sink, 1 << 20, MSG_DONTWAIT)) > 0)
+            drained += (size_t)n;
+    }
+    g_assert_cmpuint(drained, >=, p->ack - start);
+    g_assert_cmpuint(drained, <=, c.snd_nxt - start);
     mg_pkt_free(p);
     g_free(sink);
     close(c.host);
@@ -976,7 +1025,7 @@ static void test_tcp_host_rst(void)
     mg_free(mg);
 }
 
-static void test_tcp_hostfwd(void)
+static void tcp_hostfwd(bool restricted)
 {
     NsConfig cfg;
     NsFwdSpec fwd = { .proto = NS_IPPROTO_TCP, .host_addr = INADDR_LOOPBACK,
@@ -991,6 +1040,7 @@ static void test_tcp_hostfwd(void)
     ns_config_default(&cfg);
     cfg.fwds = &fwd;
     cfg.nfwds = 1;
+    cfg.restricted = restricted;
     mg = mg_new(&cfg);
     mg_send_arp_request(mg, MG_GW); /* the core learns the guest's MAC */
     mg_drain(mg);
@@ -1028,6 +1078,30 @@ static void test_tcp_hostfwd(void)
     host_read_exact(mg, cli, buf, 2);
     g_assert_cmpmem(buf, 2, "OK", 2);
     close(cli);
+    mg_free(mg);
+}
+
+static void test_tcp_hostfwd(void)
+{
+    tcp_hostfwd(false);
+}
+
+/* restrict = true: forwards are the one way in, and they still work. */
+static void test_tcp_hostfwd_restricted(void)
+{
+    tcp_hostfwd(true);
+}
+
+/* No resolver known: queries are dropped and counted, nothing is sent. */
+static void test_dns_no_resolver(void)
+{
+    Mg *mg = mg_new(NULL);
+    static const uint8_t q[12] = { 0x12, 0x34, 0x01, 0x00 };
+
+    mg_send_udp(mg, 33334, MG_DNS, 53, q, sizeof q);
+    g_assert_cmpuint(stat_of(mg, NS_ST_DNS_DROPPED), ==, 1);
+    g_assert_cmpuint(stat_of(mg, NS_ST_DNS_FWD), ==, 0);
+    g_assert_null(mg_next(mg, 0));
     mg_free(mg);
 }
 
@@ -1333,13 +1407,16 @@ int main(int argc, char **argv)
     g_test_add_func("/netsock/tcp/fin-after-data", test_tcp_fin_after_data);
     g_test_add_func("/netsock/tcp/fin-after-data-peek-copy", test_tcp_fin_after_data_peek_copy);
     g_test_add_func("/netsock/tcp/reentrant-output", test_tcp_reentrant_output);
+    g_test_add_func("/netsock/tcp/out-of-order", test_tcp_out_of_order);
     g_test_add_func("/netsock/tcp/backpressure", test_tcp_backpressure);
     g_test_add_func("/netsock/tcp/half-close", test_tcp_half_close);
     g_test_add_func("/netsock/tcp/refused-rst", test_tcp_refused);
     g_test_add_func("/netsock/tcp/guest-rst", test_tcp_guest_rst);
     g_test_add_func("/netsock/tcp/host-rst", test_tcp_host_rst);
     g_test_add_func("/netsock/tcp/hostfwd", test_tcp_hostfwd);
+    g_test_add_func("/netsock/tcp/hostfwd-restricted", test_tcp_hostfwd_restricted);
     g_test_add_func("/netsock/tcp/hostfwd-unknown-mac", test_tcp_hostfwd_unknown_mac);
+    g_test_add_func("/netsock/dns/no-resolver", test_dns_no_resolver);
     g_test_add_func("/netsock/tcp/time-wait-recycled", test_tcp_time_wait_recycled);
     g_test_add_func("/netsock/flow/deadlines", test_deadlines);
     g_test_add_func("/netsock/fwd/port-in-use", test_fwd_port_in_use);

@@ -27,4 +27,3 @@ UNIT_TESTS += $(PCPIT_TESTS)
 TEST_DEPS += $(PCPIT_TESTS) $(PCPIT_PLUGINS) $(B)/plugins/pic-i8259.so \
 	$(B)/plugins/pit-i8254.so $(B)/lilyvm
 
-.SECONDARY: $(patsubst tests/pcpit/%.c,$(B)/pic/tests/pcpit/%.o,$(wildcard tests/pcpit/plugins/*.c))
