@@ -44,3 +44,4 @@ endif
 
 fuzz: fuzz-tools
 TESTS += tests/tools/fuzz-smoke.sh
+TESTS += tests/tools/testkernel-check.sh
