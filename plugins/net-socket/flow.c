@@ -301,3 +301,55 @@ void ns_output_ready(NsCtx *ctx)
     ns_tcp_kick(ctx);
     ns_leave(ctx);
 }
+
+static uint64_t flow_last_used(const void *flow, size_t last_used_off)
+{
+    uint64_t t;
+
+    memcpy(&t, (const uint8_t *)flow + last_used_off, sizeof t);
+    return t;
+}
+
+/* Collect first, free after: freeing removes the flow from the table. */
+void ns_flows_expire(NsCtx *ctx, GHashTable *flows, size_t last_used_off,
+                     uint64_t now, uint64_t idle_ns, NsFlowFreeFn free_fn)
+{
+    GHashTableIter it;
+    gpointer v;
+    GPtrArray *dead = NULL;
+
+    g_hash_table_iter_init(&it, flows);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        if (now > flow_last_used(v, last_used_off) + idle_ns) {
+            if (!dead)
+                dead = g_ptr_array_new();
+            g_ptr_array_add(dead, v);
+        }
+    }
+    if (!dead)
+        return;
+    for (guint i = 0; i < dead->len; i++)
+        free_fn(ctx, dead->pdata[i]);
+    g_ptr_array_free(dead, TRUE);
+}
+
+uint64_t ns_flows_deadline(GHashTable *flows, size_t last_used_off, uint64_t idle_ns)
+{
+    uint64_t d = UINT64_MAX;
+    GHashTableIter it;
+    gpointer v;
+
+    g_hash_table_iter_init(&it, flows);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        d = MIN(d, flow_last_used(v, last_used_off) + idle_ns + 1);
+    return d;
+}
+
+void ns_flows_free_all(NsCtx *ctx, GHashTable *flows, NsFlowFreeFn free_fn)
+{
+    GList *all = g_hash_table_get_values(flows);
+
+    for (GList *l = all; l; l = l->next)
+        free_fn(ctx, l->data);
+    g_list_free(all);
+}

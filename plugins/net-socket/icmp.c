@@ -7,6 +7,8 @@
  */
 #include "ns.h"
 
+#include <stddef.h>
+
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -161,47 +163,25 @@ void ns_icmp_unreach(NsCtx *ctx, uint8_t code, const uint8_t *ip_pkt,
     ns_ip_output(ctx, NS_IPPROTO_ICMP, from, ctx->cfg.guest, ICMP_HLEN + quote);
 }
 
+/* NsFlowFreeFn for this table. */
+static void icmp_flow_free_any(NsCtx *ctx, void *flow)
+{
+    icmp_flow_free(ctx, flow);
+}
+
 void ns_icmp_tick(NsCtx *ctx, uint64_t now)
 {
-    GHashTableIter it;
-    gpointer v;
-    GPtrArray *dead = NULL;
-    uint64_t idle = (uint64_t)ctx->cfg.udp_timeout_s * 1000000000ull;
-
-    g_hash_table_iter_init(&it, ctx->icmp_flows);
-    while (g_hash_table_iter_next(&it, NULL, &v)) {
-        NsIcmpFlow *f = v;
-        if (now > f->last_used + idle) {
-            if (!dead)
-                dead = g_ptr_array_new();
-            g_ptr_array_add(dead, f);
-        }
-    }
-    if (!dead)
-        return;
-    for (guint i = 0; i < dead->len; i++)
-        icmp_flow_free(ctx, dead->pdata[i]);
-    g_ptr_array_free(dead, TRUE);
+    ns_flows_expire(ctx, ctx->icmp_flows, offsetof(NsIcmpFlow, last_used), now,
+                    (uint64_t)ctx->cfg.udp_timeout_s * 1000000000ull, icmp_flow_free_any);
 }
 
 uint64_t ns_icmp_deadline(NsCtx *ctx)
 {
-    uint64_t idle = (uint64_t)ctx->cfg.udp_timeout_s * 1000000000ull;
-    uint64_t d = UINT64_MAX;
-    GHashTableIter it;
-    gpointer v;
-
-    g_hash_table_iter_init(&it, ctx->icmp_flows);
-    while (g_hash_table_iter_next(&it, NULL, &v))
-        d = MIN(d, ((NsIcmpFlow *)v)->last_used + idle + 1);
-    return d;
+    return ns_flows_deadline(ctx->icmp_flows, offsetof(NsIcmpFlow, last_used),
+                             (uint64_t)ctx->cfg.udp_timeout_s * 1000000000ull);
 }
 
 void ns_icmp_free_all(NsCtx *ctx)
 {
-    GList *all = g_hash_table_get_values(ctx->icmp_flows);
-
-    for (GList *l = all; l; l = l->next)
-        icmp_flow_free(ctx, l->data);
-    g_list_free(all);
+    ns_flows_free_all(ctx, ctx->icmp_flows, icmp_flow_free_any);
 }

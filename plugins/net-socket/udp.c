@@ -8,6 +8,8 @@
  */
 #include "ns.h"
 
+#include <stddef.h>
+
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -237,47 +239,25 @@ void ns_udp_fwd_input(NsCtx *ctx, NsFwd *fwd, uint32_t addr, uint16_t port,
     ns_udp_output(ctx, gsrc, port, ctx->cfg.guest, gport, data, len);
 }
 
+/* NsFlowFreeFn for this table. */
+static void udp_flow_free_any(NsCtx *ctx, void *flow)
+{
+    udp_flow_free(ctx, flow);
+}
+
 void ns_udp_tick(NsCtx *ctx, uint64_t now)
 {
-    GHashTableIter it;
-    gpointer v;
-    GPtrArray *dead = NULL;
-    uint64_t idle = (uint64_t)ctx->cfg.udp_timeout_s * 1000000000ull;
-
-    g_hash_table_iter_init(&it, ctx->udp_flows);
-    while (g_hash_table_iter_next(&it, NULL, &v)) {
-        NsUdpFlow *f = v;
-        if (now > f->last_used + idle) {
-            if (!dead)
-                dead = g_ptr_array_new();
-            g_ptr_array_add(dead, f);
-        }
-    }
-    if (!dead)
-        return;
-    for (guint i = 0; i < dead->len; i++)
-        udp_flow_free(ctx, dead->pdata[i]);
-    g_ptr_array_free(dead, TRUE);
+    ns_flows_expire(ctx, ctx->udp_flows, offsetof(NsUdpFlow, last_used), now,
+                    (uint64_t)ctx->cfg.udp_timeout_s * 1000000000ull, udp_flow_free_any);
 }
 
 uint64_t ns_udp_deadline(NsCtx *ctx)
 {
-    uint64_t idle = (uint64_t)ctx->cfg.udp_timeout_s * 1000000000ull;
-    uint64_t d = UINT64_MAX;
-    GHashTableIter it;
-    gpointer v;
-
-    g_hash_table_iter_init(&it, ctx->udp_flows);
-    while (g_hash_table_iter_next(&it, NULL, &v))
-        d = MIN(d, ((NsUdpFlow *)v)->last_used + idle + 1);
-    return d;
+    return ns_flows_deadline(ctx->udp_flows, offsetof(NsUdpFlow, last_used),
+                             (uint64_t)ctx->cfg.udp_timeout_s * 1000000000ull);
 }
 
 void ns_udp_free_all(NsCtx *ctx)
 {
-    GList *all = g_hash_table_get_values(ctx->udp_flows);
-
-    for (GList *l = all; l; l = l->next)
-        udp_flow_free(ctx, l->data);
-    g_list_free(all);
+    ns_flows_free_all(ctx, ctx->udp_flows, udp_flow_free_any);
 }
