@@ -173,6 +173,13 @@ uint16_t cpu_host_sel(const CpuState *s, unsigned r);
  */
 CpuAction cpu_trap(CpuState *s, const CpuEnv *env, const LilyTrap *trap);
 /*
+ * A guest that loaded a data segment register with a plain mov may hold a
+ * host selector there (0x23 is the host's 32-bit code segment): take it as
+ * the guest's own load.  Call on every stop before the registers go back,
+ * kicks and timeouts included.  Return: whether anything changed.
+ */
+bool cpu_sync_native_segs(CpuState *s, const CpuEnv *env);
+/*
  * Deliver the pending external interrupt if INTR is high and the virtual IF
  * is set (acknowledging it with env->irq_ack).  Return: CPU_FATAL on a
  * triple fault, else CPU_RESUME (s->halted cleared when it delivered).

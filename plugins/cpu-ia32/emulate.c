@@ -882,7 +882,7 @@ CpuRes cpu_emulate_mmio(CpuState *s, const CpuEnv *env, uint32_t va, uint64_t gp
  * host's descriptors (0x23 is the host's 32-bit code segment).  Take such a
  * load as the guest's own and put the flat data selector back.
  */
-static bool cpu_sync_native_segs(CpuState *s, const CpuEnv *env)
+bool cpu_sync_native_segs(CpuState *s, const CpuEnv *env)
 {
     static const unsigned regs[] = { CPU_DS, CPU_ES, CPU_FS, CPU_GS };
     bool changed = false;
@@ -1000,8 +1000,12 @@ CpuAction cpu_trap(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
 {
     s->fatal = NULL;
     s->stats[CPU_STAT_TRAPS]++;
-    if (trap->signo == TRANSPORT_KICK_SIGNAL)
+    if (trap->signo == TRANSPORT_KICK_SIGNAL) {
+        /* The guest may have loaded a selector natively just before the
+         * kick: take it now, or the resume would overwrite it. */
+        cpu_sync_native_segs(s, env);
         return CPU_RESUME;
+    }
     if (!(trap->flags & LILY_TRAP_F_FAST_SYSCALL) &&
         (s->host_sel[CPU_CS] != LILY_SEL_CODE32 || trap->host_ip >= 0x100000000ull)) {
         cpu_fail(s, "the guest left 32-bit compatibility mode (CS 0x%x, RIP 0x%llx): "

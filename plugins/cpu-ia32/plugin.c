@@ -201,8 +201,10 @@ static void cpu_run(void *opaque)
             break;
         }
         cpu_regs_in(&c->st, &c->vcpu.regs);
-        if (rr == LILY_RUN_TIMEOUT)
+        if (rr == LILY_RUN_TIMEOUT) {
+            cpu_sync_native_segs(&c->st, &c->env);
             continue;
+        }
         if (c->trace)
             h->log(c->inst, LILY_LOG_DEBUG, "trap signo %u trapno %u error 0x%x cr2 0x%x at "
                    "EIP 0x%x CPL %u IF %u", c->vcpu.trap.signo, c->vcpu.trap.trapno,

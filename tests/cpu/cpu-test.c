@@ -709,6 +709,22 @@ static void test_native_selector_resync(void)
     rig_free(r);
 }
 
+/* A kick between a native selector load and the next trap keeps the load. */
+static void test_native_selector_kick(void)
+{
+    Rig *r = rig_new();
+    LilyRegs regs;
+    cpu_regs_out(&r->s, &regs);
+    regs.ds = 0x23;
+    regs.eip = CODE;
+    cpu_regs_in(&r->s, &regs);
+    LilyTrap t = { .signo = TRANSPORT_KICK_SIGNAL, .trapno = LILY_TRAPNO_NONE, .host_ip = CODE };
+    g_assert_cmpint(cpu_trap(&r->s, &r->env, &t), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.seg[CPU_DS].sel, ==, UDATA);
+    g_assert_cmpuint(r->s.eip, ==, CODE);
+    rig_free(r);
+}
+
 static void test_far_transfers(void)
 {
     Rig *r = rig_new();
@@ -931,6 +947,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cpu/seg/loads", test_segment_loads);
     g_test_add_func("/cpu/seg/base-limit", test_segment_base_limit);
     g_test_add_func("/cpu/seg/native-resync", test_native_selector_resync);
+    g_test_add_func("/cpu/seg/native-resync-on-kick", test_native_selector_kick);
     g_test_add_func("/cpu/seg/far-transfers", test_far_transfers);
     g_test_add_func("/cpu/rewrite/pushf", test_rewrite_pushf);
     g_test_add_func("/cpu/rewrite/sregs", test_rewrite_sregs);
