@@ -14,7 +14,7 @@
 #   LILYVM_DEADLINE     seconds per lilyvm run [120]
 #   LILYVM_TRANSPORTS   which transports [signal ptrace]
 #   LILYVM_DEBUG        lilyvm --debug categories (e.g. cpu: every trap)
-#   LILYVM_IRQ_GAP_US   --qemu: [machine] irq_min_gap_us [20000]: a trap costs
+#   LILYVM_IRQ_GAP_US   --qemu: [machine] irq_min_gap_us [20000; ptrace 50000]: a trap costs
 #                       about a millisecond under nested emulation, so the
 #                       test kernel's 1 kHz timer would leave it no time
 set -u
@@ -39,7 +39,11 @@ done
 machine_conf() {
     printf '[machine]\nkernel = %s\ncmdline = verbose %s\ntransport = %s\n' \
         "$kernel" "${TESTKERNEL_CMDLINE:-}" "$1"
-    [ "$mode" = qemu ] && printf 'irq_min_gap_us = %s\n' "${LILYVM_IRQ_GAP_US:-20000}"
+    # Under TCG a trap costs ~1 ms (ptrace several): the ticks must leave a
+    # preempted user process time to fault its pages back in and run.
+    gap=20000
+    [ "$1" = ptrace ] && gap=50000
+    [ "$mode" = qemu ] && printf 'irq_min_gap_us = %s\n' "${LILYVM_IRQ_GAP_US:-$gap}"
     printf '[device serial0]\nplugin = console\niobase = 0x3f8\nirq = 4\n%s\n' "$2"
     printf '[device debug-exit]\nplugin = debug-exit\nstatus = plain\n'
     printf '[device pic]\nplugin = pic-i8259\n[device pit]\nplugin = pit-i8254\n'
