@@ -1,6 +1,5 @@
 # Guest tests: the test kernel under QEMU (plain, rewritten, bench mode, with
-# a network card) and
-# under LilyVM (skipped until it can run a kernel), the
+# a network card) and under LilyVM (skipped until it can run a kernel), the
 # TAP relay those scripts share, and the SDK's libc checked on the host.
 TESTS += tests/guest/qemu-testkernel.sh tests/guest/qemu-bench.sh
 # The /net group with an NE2000 on user networking and loopback echo peers.
