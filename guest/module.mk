@@ -85,7 +85,14 @@ GUESTS += $(B)/guest/$(1).elf $(if $(GUEST_HAVE_LILY_CC),$(B)/guest/$(1)-lily.el
 endef
 
 $(eval $(call guest_kernel,testkernel,$(addprefix guest/testkernel/,main.c tap.c exc.c \
-	proc.c t_cpu.c t_exc.c t_paging.c t_user.c t_irq.c t_dev.c bench.c lowmem.S),guest/testkernel/user.c))
+	proc.c t_cpu.c t_exc.c t_paging.c t_user.c t_irq.c t_dev.c t_net.c bench.c lowmem.S),guest/testkernel/user.c))
+
+# The /net tests link the network library (guest/net/module.mk builds it):
+# the link lines read these lists late, the prerequisites are named here.
+GUEST_OBJS_testkernel_plain += $(B)/guest/plain/libguestnet.a
+GUEST_OBJS_testkernel_lily += $(B)/guest/lily/libguestnet.a
+$(B)/guest/testkernel.elf: $(B)/guest/plain/libguestnet.a
+$(B)/guest/testkernel-lily.elf: $(B)/guest/lily/libguestnet.a
 
 # Further guest kernels (guest/NAME/module.mk) build on the rules above.
 include $(filter-out guest/module.mk,$(wildcard guest/*/module.mk))

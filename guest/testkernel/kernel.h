@@ -159,6 +159,14 @@ void t_irq_cli_defers(void);
 
 void t_dev_uart_loopback(void);
 
+/* /net: the values of udpecho= and tcpecho= on the command line, or NULL. */
+extern const char *t_net_udpecho, *t_net_tcpecho;
+void t_net_dhcp_lease(void);
+void t_net_ping_gateway(void);
+void t_net_udp_exchange(void);
+void t_net_tcp_client(void);
+void t_net_tcp_accept(void);
+
 void bench_run(void);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * The LilyVM test kernel: checks CPU, exception, paging, user-mode and
- * interrupt behaviour and reports it as TAP on COM1, or (with the command
- * line word "bench") measures the cost of guest operations.  It ends through
- * the debug-exit port: success only if every test passed.
+ * interrupt behaviour (and the network library, given an NE2000) and
+ * reports it as TAP on COM1, or (with the command line word "bench")
+ * measures the cost of guest operations.  It ends through the debug-exit
+ * port: success only if every test passed.
  */
 #include <stdio.h>
 #include <string.h>
@@ -69,6 +70,11 @@ static const struct tk_test tests[] = {
     { "/irq/eoi", t_irq_eoi },
     { "/irq/cli-defers", t_irq_cli_defers },
     { "/dev/uart-loopback", t_dev_uart_loopback },
+    { "/net/dhcp-lease", t_net_dhcp_lease },
+    { "/net/ping-gateway", t_net_ping_gateway },
+    { "/net/udp-exchange", t_net_udp_exchange },
+    { "/net/tcp-client", t_net_tcp_client },
+    { "/net/tcp-accept", t_net_tcp_accept },
 };
 
 static void com1_write(const char *s, unsigned len)
@@ -168,6 +174,9 @@ void kmain(uint32_t magic, uint32_t mbi_pa)
     tap_verbose = cmdline_has(cmdline, "verbose");
     static char only[128];
     tap_only = cmdline_value(cmdline, "only", only, sizeof only);
+    static char udpecho[8], tcpecho[8];
+    t_net_udpecho = cmdline_value(cmdline, "udpecho", udpecho, sizeof udpecho);
+    t_net_tcpecho = cmdline_value(cmdline, "tcpecho", tcpecho, sizeof tcpecho);
     unsigned failures = tap_run(tests, sizeof tests / sizeof tests[0]);
     debug_exit(failures ? DEBUG_EXIT_FAILURE : DEBUG_EXIT_SUCCESS);
 }

@@ -1,7 +1,9 @@
-# Guest tests: the test kernel under QEMU (plain, rewritten, bench mode) and
-# under LilyVM (skipped until it can run a kernel), the
+# Guest tests: the test kernel under QEMU (plain, rewritten, bench mode, with
+# a network card) and under LilyVM (skipped until it can run a kernel), the
 # TAP relay those scripts share, and the SDK's libc checked on the host.
 TESTS += tests/guest/qemu-testkernel.sh tests/guest/qemu-bench.sh
+# The /net group with an NE2000 on user networking and loopback echo peers.
+TESTS += tests/guest/qemu-testkernel-net.sh
 TEST_DEPS += $(B)/guest/testkernel.elf
 ifneq ($(GUEST_HAVE_LILY_CC),)
 TESTS += tests/guest/qemu-testkernel-lily.sh tests/guest/lilyvm-testkernel.sh
