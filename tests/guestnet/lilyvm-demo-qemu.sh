@@ -25,7 +25,7 @@ mkdir -p "$out"
 kernel=build/guest/demo-lily.elf
 transports=${LILYVM_TRANSPORTS:-signal}
 deadline=${LILYVM_DEADLINE:-60}
-qemu_deadline=${LILYVM_QEMU_DEADLINE:-$((30 + deadline * $(echo $transports | wc -w)))}
+qemu_deadline=${LILYVM_QEMU_DEADLINE:-$((30 + deadline * $(echo "$transports" | wc -w)))}
 cmdline="run=ifconfig;ping 10.0.2.2 3;poweroff"
 
 skip() { echo "1..0 # SKIP $*"; exit 0; }
