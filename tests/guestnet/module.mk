@@ -5,7 +5,7 @@ TESTS += tests/guestnet/dhcp-ping.sh tests/guestnet/dns.sh tests/guestnet/wget.s
 	tests/guestnet/httpd.sh
 TEST_DEPS += $(B)/guest/demo.elf
 ifneq ($(GUEST_HAVE_LILY_CC),)
-TESTS += tests/guestnet/dhcp-ping-lily.sh tests/guestnet/lilyvm-demo.sh
+TESTS += tests/guestnet/dhcp-ping-lily.sh tests/guestnet/lilyvm-demo.sh tests/guestnet/lilyvm-demo-qemu.sh
 TEST_DEPS += $(B)/guest/demo-lily.elf
 endif
 
