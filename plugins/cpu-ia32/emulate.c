@@ -567,8 +567,6 @@ CpuRes cpu_emulate(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
             next == 0xf4) {
             s->eip++;
             s->stats[CPU_STAT_HLT]++;
-            if (cpu_can_take_interrupt(s))
-                return CPU_R_OK;
             s->halted = true;
             return CPU_R_HALT;
         }
@@ -577,8 +575,12 @@ CpuRes cpu_emulate(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
     case ZYDIS_MNEMONIC_HLT:
         s->stats[CPU_STAT_HLT]++;
         s->eip = d.next;
-        if (cpu_can_take_interrupt(s))
-            return CPU_R_OK;
+        /*
+         * Halt even when an interrupt could be taken at once: a halted CPU
+         * takes it without waiting for interrupt pacing (irq_min_gap_us),
+         * where resuming would only spin in the guest's idle loop until the
+         * gap ends.
+         */
         s->halted = true;
         return CPU_R_HALT;
 

@@ -503,9 +503,14 @@ static void test_sti_hlt(void)
     CODE_AT(r, 0xfb, 0xf4, 0x90); /* sti; hlt with an interrupt pending */
     r->s.intr_line = true;
     r->fake.pending_vector = 0x20;
-    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    /* It halts all the same (so pacing does not delay the wake-up)... */
+    g_assert_cmpint(trap_gp(r), ==, CPU_HALT);
     g_assert_cmpuint(r->s.eip, ==, CODE + 2);
+    g_assert_true(r->s.halted);
+    /* ...and the pending interrupt wakes it at once, returning after the hlt. */
     g_assert_cmpint(cpu_poll_interrupt(&r->s, &r->env), ==, CPU_RESUME);
+    g_assert_false(r->s.halted);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(0x20));
     g_assert_cmpuint(rd32(r, r->s.gpr[CPU_ESP]), ==, CODE + 2);
     /* With nothing pending it halts. */
     Rig *h = rig_new();

@@ -10,12 +10,11 @@
 #   LILYVM_DEADLINE      seconds per lilyvm run inside QEMU [60]
 #   LILYVM_QEMU_DEADLINE seconds for the whole QEMU run [30 + the lilyvm
 #                        deadlines]
-#   LILYVM_IRQ_GAP_US    [machine] irq_min_gap_us [3000]: a trap costs about
-#                        a millisecond under TCG (docs/cpu.md); the demo's
-#                        clock is its 1 kHz timer, and a hlt with an
-#                        interrupt held back by the gap does not wait for it,
-#                        so 20000 makes guest time ~20x slower than real time
-#                        (ping alone then takes over 40 s)
+#   LILYVM_IRQ_GAP_US    [machine] irq_min_gap_us [20000]: a trap costs about
+#                        a millisecond under TCG (docs/cpu.md); a halted CPU
+#                        takes its interrupt at once, so the gap does not
+#                        slow the demo's idle loop
+#   LILYVM_TRANSPORTS    transports to run [signal ptrace]
 #   LILYVM_DEBUG         lilyvm -d categories (e.g. cpu,nic0,net0)
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -23,7 +22,7 @@ B=$top/build
 out=$B/tests/guestnet
 mkdir -p "$out"
 kernel=build/guest/demo-lily.elf
-transports=${LILYVM_TRANSPORTS:-signal}
+transports=${LILYVM_TRANSPORTS:-signal ptrace}
 deadline=${LILYVM_DEADLINE:-60}
 qemu_deadline=${LILYVM_QEMU_DEADLINE:-$((30 + deadline * $(echo "$transports" | wc -w)))}
 cmdline="run=ifconfig;ping 10.0.2.2 3;poweroff"
@@ -45,7 +44,7 @@ done
 # the initramfs so that it stays apart from lilyvm's own messages.
 machine_conf() {
     printf '[machine]\nkernel = %s\ncmdline = %s\ntransport = %s\nirq_min_gap_us = %s\n' \
-        "$kernel" "$cmdline" "$1" "${LILYVM_IRQ_GAP_US:-3000}"
+        "$kernel" "$cmdline" "$1" "${LILYVM_IRQ_GAP_US:-20000}"
     printf '[device serial0]\nplugin = console\niobase = 0x3f8\nirq = 4\nbackend = file\npath = /tmp/serial-%s.log\n' "$1"
     printf '[device debug-exit]\nplugin = debug-exit\nstatus = plain\n'
     printf '[device pic]\nplugin = pic-i8259\n[device pit]\nplugin = pit-i8254\n'
