@@ -4,9 +4,6 @@
 # net-socket, ping to the gateway 10.0.2.2 and poweroff, once per transport.
 #
 #   LILYVM_TEST_KERNEL   x86-64 kernel image for QEMU; skipped without one
-#   LILYVM_TRANSPORTS    which transports [signal]; ptrace works too but
-#                        needs about twice the time and misses the deadline
-#                        on a loaded host
 #   LILYVM_DEADLINE      seconds per lilyvm run inside QEMU [60]
 #   LILYVM_QEMU_DEADLINE seconds for the whole QEMU run [30 + the lilyvm
 #                        deadlines]
