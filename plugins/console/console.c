@@ -563,7 +563,7 @@ static const LilyIoOps con_io_ops = {
 
 static GQuark con_error_quark(void)
 {
-    return g_quark_from_static_string("lilyvm-console-error");
+    return g_quark_from_string("lilyvm-console-error");
 }
 
 /* "ctrl-a" .. "ctrl-z" (also "^a"), or "none"/"off": -1. */

@@ -11,7 +11,7 @@
 #include <lilyvm/mmu.h>
 #include "plugins/cpu-ia32/cpu.h"
 
-#define CPU_ERROR g_quark_from_static_string("cpu-ia32-error")
+#define CPU_ERROR g_quark_from_string("cpu-ia32-error")
 #define CPU_SLICE_NS 4000000      /* back to the main loop at least this often */
 #define CPU_MAX_WAIT_NS 10000000  /* longest uninterrupted guest run */
 

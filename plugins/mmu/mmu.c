@@ -20,7 +20,7 @@ enum {
 
 static GQuark mmu_error_quark(void)
 {
-    return g_quark_from_static_string("lilyvm-mmu-error");
+    return g_quark_from_string("lilyvm-mmu-error");
 }
 
 typedef struct MmuPlugin {

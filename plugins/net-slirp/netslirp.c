@@ -12,7 +12,7 @@
 
 #include "plugins/net-slirp/netslirp.h"
 
-#define NETSLIRP_ERROR (g_quark_from_static_string("net-slirp"))
+#define NETSLIRP_ERROR (g_quark_from_string("net-slirp"))
 #define NETSLIRP_MTU_MIN 576
 #define NETSLIRP_MTU_MAX 65520
 /* guest_error messages logged as warnings before they drop to debug level. */

@@ -176,7 +176,7 @@ void ns_config_default(NsConfig *cfg);
 
 typedef struct NsCtx NsCtx;
 
-#define NS_ERROR g_quark_from_static_string("net-socket")
+#define NS_ERROR g_quark_from_string("net-socket")
 
 /**
  * ns_new() - Create a core instance.

@@ -218,7 +218,7 @@ static gboolean ne2k_init(LilyInstance *inst, const LilyHost *host,
     Ne2kState *s;
 
     if (mac[0] & 1) {
-        g_set_error(error, g_quark_from_static_string("nic-ne2000"), 1,
+        g_set_error(error, g_quark_from_string("nic-ne2000"), 1,
                     "mac = %s is a multicast address; a NIC needs a unicast "
                     "one (first byte even), e.g. 52:54:00:12:34:56",
                     values[NE2K_OPT_MAC].s);
