@@ -10,13 +10,14 @@ $(B)/tests/devices/uart-test: $(B)/obj/tests/devices/uart-test.o \
 	$(CC) $(LDFLAGS_EXE) -o $@ $^ $(GLIB_LIBS)
 
 $(B)/tests/devices/plugin-test: $(B)/obj/tests/devices/plugin-test.o \
-		$(B)/obj/tests/devices/fakehost.o
+		$(B)/obj/tests/devices/fakehost.o $(B)/obj/tests/devices/scratch.o
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_EXE) -o $@ $^ $(GLIB_LIBS) -ldl -lutil
 
-$(B)/tests/devices/vm-test: $(B)/obj/tests/devices/vm-test.o $(CORE_LIB)
+$(B)/tests/devices/vm-test: $(B)/obj/tests/devices/vm-test.o $(B)/obj/tests/devices/scratch.o \
+		$(CORE_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_EXE) -o $@ $< $(CORE_LIBS) -lutil
+	$(CC) $(LDFLAGS_EXE) -o $@ $(filter %.o,$^) $(CORE_LIBS) -lutil
 
 TESTS += $(DEVICE_TESTS)
 UNIT_TESTS += $(DEVICE_TESTS)

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "tests/devices/fakehost.h"
 #include "plugins/console/uart16550.h"
+#include "tests/devices/scratch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,29 +24,6 @@
 #include <unistd.h>
 
 #define COM1 0x3f8
-
-/* A scratch directory for sockets, logs and links; removed afterwards. */
-static char *scratch_dir(void)
-{
-    char *dir = g_dir_make_tmp("lilyvm-devtest-XXXXXX", NULL);
-    g_assert_nonnull(dir);
-    return dir;
-}
-
-static void scratch_remove(char *dir)
-{
-    GDir *d = g_dir_open(dir, 0, NULL);
-    const char *name;
-    while (d && (name = g_dir_read_name(d))) {
-        char *p = g_build_filename(dir, name, NULL);
-        g_unlink(p);
-        g_free(p);
-    }
-    if (d)
-        g_dir_close(d);
-    g_rmdir(dir);
-    g_free(dir);
-}
 
 static FakeHost *console_with(const char *const *settings)
 {
@@ -211,7 +189,7 @@ static void test_console_unwritable_log(void)
 
 static void test_console_socket_path_is_file(void)
 {
-    char *dir = scratch_dir();
+    char *dir = scratch_dir("lilyvm-devtest");
     char *path = g_build_filename(dir, "plain-file", NULL);
     g_assert_true(g_file_set_contents(path, "x", 1, NULL));
     char *opt = g_strdup_printf("path=%s", path);
@@ -227,7 +205,7 @@ static void test_console_socket_path_is_file(void)
 
 static void test_console_file_backend(void)
 {
-    char *dir = scratch_dir();
+    char *dir = scratch_dir("lilyvm-devtest");
     char *log = g_build_filename(dir, "serial.log", NULL);
     char *opt = g_strdup_printf("path=%s", log);
     const char *const set[] = { "backend=file", opt, NULL };
@@ -251,7 +229,7 @@ static void test_console_file_backend(void)
 
 static void test_console_file_flush_in_loop(void)
 {
-    char *dir = scratch_dir();
+    char *dir = scratch_dir("lilyvm-devtest");
     char *log = g_build_filename(dir, "serial.log", NULL);
     char *opt = g_strdup_printf("path=%s", log);
     const char *const set[] = { "backend=file", opt, NULL };
@@ -282,7 +260,7 @@ typedef struct SocketConsole {
 
 static void socket_console_open(SocketConsole *sc, const char *extra)
 {
-    sc->dir = scratch_dir();
+    sc->dir = scratch_dir("lilyvm-devtest");
     sc->path = g_build_filename(sc->dir, "console.sock", NULL);
     sc->opt = g_strdup_printf("path=%s", sc->path);
     const char *const set[] = { "backend=socket", sc->opt, extra, NULL };
@@ -452,7 +430,7 @@ static void test_console_rx_timeout(void)
 
 static void test_console_pty(void)
 {
-    char *dir = scratch_dir();
+    char *dir = scratch_dir("lilyvm-devtest");
     char *link = g_build_filename(dir, "tty", NULL);
     char *opt = g_strdup_printf("path=%s", link);
     const char *const set[] = { "backend=pty", opt, NULL };

@@ -5,6 +5,7 @@
  */
 #include "src/core/vm.h"
 #include "plugins/console/uart16550.h"
+#include "tests/devices/scratch.h"
 
 #include <fcntl.h>
 #include <glib/gstdio.h>
@@ -48,28 +49,6 @@ static void expect_config_error(const char *conf, const char *const *needles)
             g_error("error \"%s\" lacks \"%s\"", err->message, *needles);
     }
     g_error_free(err);
-}
-
-static char *scratch_dir(void)
-{
-    char *dir = g_dir_make_tmp("lilyvm-vmtest-XXXXXX", NULL);
-    g_assert_nonnull(dir);
-    return dir;
-}
-
-static void scratch_remove(char *dir)
-{
-    GDir *d = g_dir_open(dir, 0, NULL);
-    const char *name;
-    while (d && (name = g_dir_read_name(d))) {
-        char *p = g_build_filename(dir, name, NULL);
-        g_unlink(p);
-        g_free(p);
-    }
-    if (d)
-        g_dir_close(d);
-    g_rmdir(dir);
-    g_free(dir);
 }
 
 static void guest_puts(LilyVm *vm, uint16_t base, const char *s)
@@ -130,7 +109,7 @@ static void test_vm_console_loopback(void)
 
 static void test_vm_console_file(void)
 {
-    char *dir = scratch_dir();
+    char *dir = scratch_dir("lilyvm-vmtest");
     char *log = g_build_filename(dir, "com1.log", NULL);
     char *conf = g_strdup_printf("[device serial0]\nplugin = console\nbackend = file\n"
                                  "path = %s\n", log);
@@ -155,7 +134,7 @@ static void test_vm_console_file(void)
 
 static void test_vm_console_rx_timeout(void)
 {
-    char *dir = scratch_dir();
+    char *dir = scratch_dir("lilyvm-vmtest");
     char *sock = g_build_filename(dir, "com1.sock", NULL);
     char *conf = g_strdup_printf("[device serial0]\nplugin = console\nbackend = socket\n"
                                  "path = %s\n", sock);
