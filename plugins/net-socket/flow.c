@@ -311,9 +311,15 @@ static uint64_t flow_last_used(const void *flow, size_t last_used_off)
 }
 
 /* Collect first, free after: freeing removes the flow from the table. */
-void ns_flows_expire(NsCtx *ctx, GHashTable *flows, size_t last_used_off,
-                     uint64_t now, uint64_t idle_ns, NsFlowFreeFn free_fn)
+static uint64_t flow_idle_ns(const NsCtx *ctx)
 {
+    return (uint64_t)ctx->cfg.udp_timeout_s * 1000000000ull;
+}
+
+void ns_flows_expire(NsCtx *ctx, GHashTable *flows, size_t last_used_off,
+                     uint64_t now, NsFlowFreeFn free_fn)
+{
+    uint64_t idle_ns = flow_idle_ns(ctx);
     GHashTableIter it;
     gpointer v;
     GPtrArray *dead = NULL;
@@ -333,8 +339,9 @@ void ns_flows_expire(NsCtx *ctx, GHashTable *flows, size_t last_used_off,
     g_ptr_array_free(dead, TRUE);
 }
 
-uint64_t ns_flows_deadline(GHashTable *flows, size_t last_used_off, uint64_t idle_ns)
+uint64_t ns_flows_deadline(NsCtx *ctx, GHashTable *flows, size_t last_used_off)
 {
+    uint64_t idle_ns = flow_idle_ns(ctx);
     uint64_t d = UINT64_MAX;
     GHashTableIter it;
     gpointer v;

@@ -171,14 +171,12 @@ static void icmp_flow_free_any(NsCtx *ctx, void *flow)
 
 void ns_icmp_tick(NsCtx *ctx, uint64_t now)
 {
-    ns_flows_expire(ctx, ctx->icmp_flows, offsetof(NsIcmpFlow, last_used), now,
-                    (uint64_t)ctx->cfg.udp_timeout_s * 1000000000ull, icmp_flow_free_any);
+    ns_flows_expire(ctx, ctx->icmp_flows, offsetof(NsIcmpFlow, last_used), now, icmp_flow_free_any);
 }
 
 uint64_t ns_icmp_deadline(NsCtx *ctx)
 {
-    return ns_flows_deadline(ctx->icmp_flows, offsetof(NsIcmpFlow, last_used),
-                             (uint64_t)ctx->cfg.udp_timeout_s * 1000000000ull);
+    return ns_flows_deadline(ctx, ctx->icmp_flows, offsetof(NsIcmpFlow, last_used));
 }
 
 void ns_icmp_free_all(NsCtx *ctx)

@@ -281,14 +281,15 @@ void ns_flow_opened(NsCtx *ctx);
 void ns_flow_closed(NsCtx *ctx);
 uint64_t ns_flow_key(uint16_t gport, uint32_t raddr, uint16_t rport);
 /*
- * Idle expiry shared by the UDP and ICMP flow tables: every flow struct keeps
- * a uint64_t last_used (ns) at byte offset last_used_off; free_fn releases
- * one flow and removes it from its table.
+ * Idle expiry shared by the UDP and ICMP flow tables (both idle out after
+ * cfg.udp_timeout_s): every flow struct keeps a uint64_t last_used (ns) at
+ * byte offset last_used_off; free_fn releases one flow and removes it from
+ * its table.
  */
 typedef void (*NsFlowFreeFn)(NsCtx *ctx, void *flow);
 void ns_flows_expire(NsCtx *ctx, GHashTable *flows, size_t last_used_off,
-                     uint64_t now, uint64_t idle_ns, NsFlowFreeFn free_fn);
-uint64_t ns_flows_deadline(GHashTable *flows, size_t last_used_off, uint64_t idle_ns);
+                     uint64_t now, NsFlowFreeFn free_fn);
+uint64_t ns_flows_deadline(NsCtx *ctx, GHashTable *flows, size_t last_used_off);
 void ns_flows_free_all(NsCtx *ctx, GHashTable *flows, NsFlowFreeFn free_fn);
 /* Translate a guest-visible destination to the host address to use;
  * false: not reachable (loopback off, restricted, our own address). */

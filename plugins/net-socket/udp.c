@@ -247,14 +247,12 @@ static void udp_flow_free_any(NsCtx *ctx, void *flow)
 
 void ns_udp_tick(NsCtx *ctx, uint64_t now)
 {
-    ns_flows_expire(ctx, ctx->udp_flows, offsetof(NsUdpFlow, last_used), now,
-                    (uint64_t)ctx->cfg.udp_timeout_s * 1000000000ull, udp_flow_free_any);
+    ns_flows_expire(ctx, ctx->udp_flows, offsetof(NsUdpFlow, last_used), now, udp_flow_free_any);
 }
 
 uint64_t ns_udp_deadline(NsCtx *ctx)
 {
-    return ns_flows_deadline(ctx->udp_flows, offsetof(NsUdpFlow, last_used),
-                             (uint64_t)ctx->cfg.udp_timeout_s * 1000000000ull);
+    return ns_flows_deadline(ctx, ctx->udp_flows, offsetof(NsUdpFlow, last_used));
 }
 
 void ns_udp_free_all(NsCtx *ctx)
