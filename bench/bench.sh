@@ -10,7 +10,8 @@
 # build/lilyvm), LILYVM_DEADLINE (seconds for all runs of one transport;
 # 60, quick 20), QEMU_DEADLINE (seconds per QEMU run),
 # BENCH_RUNS (runs of each guest and of host-ops; default 3, quick 1),
-# NATIVE_BENCH_TRIPS (lily-native-bench's round trips; 2000, quick 100).
+# NATIVE_BENCH_TRIPS (lily-native-bench's round trips; 2000, quick 100),
+# BENCH_NESTED (auto: run bench/nested.sh when LilyVM cannot run here; 0; 1).
 
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
         [ $# -ge 2 ] || { echo "bench.sh: --out needs a directory" >&2; exit 2; }
         out=$2
         shift ;;
-    -h | --help) sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1' (accepted: --quick, --out DIR)" >&2; exit 2 ;;
     esac
     shift
@@ -145,7 +146,7 @@ run_lilyvm() {
     log=$out/lilyvm-$name.log
     echo "bench: LilyVM ($name transport), testkernel-lily.elf bench, run $round/$runs" >&2
     start=$(date +%s)
-    timeout $((LILYVM_DEADLINE - used)) "$lilyvm" --kernel "$kernel_lily" --cmdline bench "$@" \
+    timeout $((LILYVM_DEADLINE - used)) "$lilyvm" --stats --kernel "$kernel_lily" --cmdline bench "$@" \
         </dev/null >"$log.$round" 2>"$log.err"
     st=$?
     eval "${name}_used=$((used + $(date +%s) - start))"
@@ -360,3 +361,13 @@ awk -F'|' -v hz="$tsc_hz" -v cols="$cols" \
 
 # --- Render: text on stdout, Markdown in report.md ----------------------------
 "$top/bench/render.sh" "$out/raw.tsv" "$out/report.md"
+
+# --- Nested: the same table inside an x86-64 VM -------------------------------
+# Where this host cannot run LilyVM (no 32-bit code segment: exit 125), the
+# LilyVM columns are n/a; bench/nested.sh then measures every column inside
+# an x86-64 Linux under QEMU TCG.  BENCH_NESTED=0 skips it, =1 forces it.
+nested=${BENCH_NESTED:-auto}
+if [ "$quick" -eq 0 ] && { [ "$nested" = 1 ] ||
+    { [ "$nested" = auto ] && case $signal_na in *"(exit 125)"*) true ;; *) false ;; esac; }; }; then
+    "$top/bench/nested.sh" --out "$out/nested"
+fi
