@@ -162,8 +162,9 @@ static struct {
     volatile int got;
 } ping_state;
 
-/* TSC cycles per microsecond, measured once against the 1 kHz tick; 0
- * without a timer (round trips are then timed in whole ms). */
+/* TSC cycles per microsecond: from tsc_khz= on the command line, else
+ * measured once against the 1 kHz tick (which a slow VM may deliver late);
+ * 0 without a timer (round trips are then timed in whole ms). */
 static uint32_t tsc_per_us;
 
 static void tsc_calibrate(void)
@@ -693,6 +694,22 @@ static void run_command(char *line)
     printf("%s: unknown command (try help)\n", argv[0]);
 }
 
+/* Words before run=: tsc_khz=N gives the TSC rate (a benchmark knows it). */
+static void read_cmdline_word(const char *w)
+{
+    char num[12];
+    unsigned long khz;
+    unsigned i;
+
+    if (strncmp(w, "tsc_khz=", 8) != 0)
+        return;
+    for (i = 0; i < sizeof num - 1 && w[8 + i] && w[8 + i] != ' '; i++)
+        num[i] = w[8 + i];
+    num[i] = 0;
+    if (parse_uint(num, 100000000, &khz) == 0 && khz >= 1000)
+        tsc_per_us = (uint32_t)(khz / 1000);
+}
+
 /* Copy the value of run= (to the end of the command line) into boot_cmds. */
 static void read_cmdline(uint32_t magic, uint32_t mbi_phys)
 {
@@ -705,11 +722,15 @@ static void read_cmdline(uint32_t magic, uint32_t mbi_phys)
     if (!(mbi->flags & MULTIBOOT_INFO_CMDLINE) || mbi->cmdline >= KERNEL_MAP_SIZE - CMDLINE_MAX)
         return;
     p = P2V(mbi->cmdline);
-    for (; *p; p++)
-        if ((p == (const char *)P2V(mbi->cmdline) || p[-1] == ' ') && strncmp(p, "run=", 4) == 0) {
+    for (; *p; p++) {
+        if (p != (const char *)P2V(mbi->cmdline) && p[-1] != ' ')
+            continue;
+        if (strncmp(p, "run=", 4) == 0) {
             strlcpy(boot_cmds, p + 4, sizeof boot_cmds);
             return;
         }
+        read_cmdline_word(p);
+    }
 }
 
 static void shell(void)
