@@ -51,3 +51,41 @@ install-tools: $(B)/tools/lily-as $(B)/tools/lily-cc
 	install -m 755 $(B)/tools/lily-cc.install $(DESTDIR)$(BINDIR)/lily-cc
 	rm -f $(B)/tools/lily-cc.install
 	install -m 755 $(B)/tools/lily-as $(DESTDIR)$(LILYCC_BIN_INSTALLED)/as
+
+# lily-nested: lilyvm inside an x86-64 Linux under QEMU, for hosts without a
+# 32-bit code segment.  The script finds its helpers beside itself in the
+# build tree and in $(LIBDIR)/lilyvm when installed.  The initramfs writer
+# is tests/native/mkinitramfs.c built once more under a tool's name.
+LILY_NESTED_HELPERS := $(B)/tools/lily-nested-init $(B)/tools/lily-nested-mkinitramfs
+BINS += $(B)/tools/lily-nested $(B)/tools/lily-nested-probe $(LILY_NESTED_HELPERS)
+lily_nested_subst = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@HELPERDIR@|$(LIBDIR)/lilyvm|g' \
+	-e 's|@PLUGINDIR@|$(PLUGINDIR)|g' tools/lily-nested.in
+
+$(B)/tools/lily-nested: tools/lily-nested.in config.mk
+	@mkdir -p $(@D)
+	$(lily_nested_subst) >$@.tmp
+	chmod +x $@.tmp
+	mv $@.tmp $@
+
+# Static: the initramfs holds no C library for it.
+$(B)/tools/lily-nested-init: tools/lily-nested-init.c
+	@mkdir -p $(@D)
+	$(CC) -static -O2 -Wall -Wextra -o $@ $<
+
+$(B)/tools/lily-nested-mkinitramfs: tests/native/mkinitramfs.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Wextra -o $@ $<
+
+$(B)/tools/lily-nested-probe: $(B)/obj/tools/lily-nested-probe.o $(NATIVE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_EXE) -o $@ $^ $(GLIB_LIBS)
+
+INSTALL_HOOKS += install-lily-nested
+.PHONY: install-lily-nested
+install-lily-nested: $(B)/tools/lily-nested-probe $(LILY_NESTED_HELPERS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/lilyvm
+	$(lily_nested_subst) >$(B)/tools/lily-nested.install
+	install -m 755 $(B)/tools/lily-nested.install $(DESTDIR)$(BINDIR)/lily-nested
+	rm -f $(B)/tools/lily-nested.install
+	install -m 755 $(B)/tools/lily-nested-probe $(DESTDIR)$(BINDIR)/
+	install -m 755 $(LILY_NESTED_HELPERS) $(DESTDIR)$(LIBDIR)/lilyvm/

@@ -99,12 +99,21 @@ static int resolve(const char *host, ip4_t *ip)
     return -1;
 }
 
+static void httpd_pump(void);
+
+/* One wait of the shell's loops: the network, then httpd's long answers. */
+static void demo_wait(void)
+{
+    net_wait();
+    httpd_pump();
+}
+
 /* Wait up to ms for *flag to become non-zero, serving the network meanwhile. */
 static void wait_for(volatile int *flag, uint32_t ms)
 {
     uint32_t start = net_now_ms;
     while (!*flag && net_now_ms - start < ms)
-        net_wait();
+        demo_wait();
 }
 
 /* ---- commands ---- */
@@ -143,21 +152,68 @@ static void cmd_dhcp(int argc, char **argv)
     printf("dhcp: bound to %s\n", ip4_format(net_if.addr, a));
 }
 
+#define PING_MAX 100
+
 static struct {
     uint16_t id;
     uint32_t received;
+    uint32_t rtt_min, rtt_max, rtt_sum; /* microseconds */
+    uint64_t sent_tsc[PING_MAX + 1];     /* by sequence number */
     volatile int got;
 } ping_state;
+
+/* TSC cycles per microsecond: from tsc_khz= on the command line, else
+ * measured once against the 1 kHz tick (which a slow VM may deliver late);
+ * 0 without a timer (round trips are then timed in whole ms). */
+static uint32_t tsc_per_us;
+
+static void tsc_calibrate(void)
+{
+    uint32_t start, cycles;
+    uint64_t t0;
+
+    if (tsc_per_us || !have_timer)
+        return;
+    start = net_now_ms;
+    while (net_now_ms == start)
+        hlt();
+    start = net_now_ms;
+    t0 = rdtsc();
+    while (net_now_ms - start < 50)
+        hlt();
+    cycles = (uint32_t)(rdtsc() - t0);
+    tsc_per_us = cycles / 50000 ? cycles / 50000 : 1;
+}
+
+/* Round trip of the echo with this sequence number, in microseconds. */
+static uint32_t ping_rtt_us(uint16_t seq, uint32_t rtt_ms)
+{
+    uint64_t d;
+
+    if (!tsc_per_us || seq > PING_MAX || !ping_state.sent_tsc[seq])
+        return rtt_ms * 1000;
+    d = rdtsc() - ping_state.sent_tsc[seq];
+    if (d >> 32)
+        return rtt_ms * 1000;
+    return (uint32_t)d / tsc_per_us;
+}
 
 static void ping_reply(ip4_t from, uint16_t id, uint16_t seq, uint32_t sent_ms)
 {
     char a[16];
+    uint32_t rtt_ms = net_now_ms - sent_ms, rtt;
+
     if (id != ping_state.id)
         return;
+    rtt = ping_rtt_us(seq, rtt_ms);
+    if (!ping_state.received || rtt < ping_state.rtt_min)
+        ping_state.rtt_min = rtt;
+    if (rtt > ping_state.rtt_max)
+        ping_state.rtt_max = rtt;
+    ping_state.rtt_sum += rtt;
     ping_state.received++;
     ping_state.got = 1;
-    printf("reply from %s: icmp_seq=%u time=%u ms\n", ip4_format(from, a), seq,
-           (unsigned)(net_now_ms - sent_ms));
+    printf("reply from %s: icmp_seq=%u time=%u ms\n", ip4_format(from, a), seq, (unsigned)rtt_ms);
 }
 
 static void cmd_ping(int argc, char **argv)
@@ -166,28 +222,37 @@ static void cmd_ping(int argc, char **argv)
     ip4_t ip;
     char a[16];
 
-    if (argc < 2 || (argc > 2 && (parse_uint(argv[2], 100, &count) < 0 || count == 0))) {
+    if (argc < 2 || (argc > 2 && (parse_uint(argv[2], PING_MAX, &count) < 0 || count == 0))) {
         printf("usage: ping HOST [COUNT (1-100)]\n");
         return;
     }
     if (resolve(argv[1], &ip) < 0)
         return;
+    tsc_calibrate();
+    memset(&ping_state, 0, sizeof ping_state);
     ping_state.id = (uint16_t)net_random();
-    ping_state.received = 0;
     icmp_on_reply = ping_reply;
     printf("PING %s (%s)\n", argv[1], ip4_format(ip, a));
     for (unsigned seq = 1; seq <= count; seq++) {
         uint32_t start = net_now_ms;
         ping_state.got = 0;
+        ping_state.sent_tsc[seq] = rdtsc();
         icmp_ping(ip, ping_state.id, (uint16_t)seq);
         wait_for(&ping_state.got, 1000);
         /* One request a second, as ping does. */
         while (seq < count && net_now_ms - start < 1000)
-            net_wait();
+            demo_wait();
     }
     icmp_on_reply = NULL;
     printf("%u packets transmitted, %u received\n", (unsigned)count,
            (unsigned)ping_state.received);
+    if (ping_state.received) {
+        uint32_t avg = (ping_state.rtt_sum + ping_state.received / 2) / ping_state.received;
+        printf("rtt min/avg/max = %u.%03u/%u.%03u/%u.%03u ms\n",
+               (unsigned)(ping_state.rtt_min / 1000), (unsigned)(ping_state.rtt_min % 1000),
+               (unsigned)(avg / 1000), (unsigned)(avg % 1000),
+               (unsigned)(ping_state.rtt_max / 1000), (unsigned)(ping_state.rtt_max % 1000));
+    }
 }
 
 static void cmd_nslookup(int argc, char **argv)
@@ -229,7 +294,7 @@ static struct {
     unsigned head_len;
     int in_body, status;
     volatile int done; /* 1 closed, 2 reset/failed */
-    uint32_t last_ms;
+    uint32_t last_ms, start_ms;
 } wg;
 
 static void wget_data(struct tcp_conn *c, const uint8_t *data, size_t len)
@@ -327,10 +392,10 @@ static void cmd_wget(int argc, char **argv)
         return;
     }
     tcp_send(c, req, strlen(req));
-    wg.last_ms = net_now_ms;
+    wg.start_ms = wg.last_ms = net_now_ms;
     /* Give up after 15 s without data. */
     while (!wg.done && net_now_ms - wg.last_ms < 15000)
-        net_wait();
+        demo_wait();
     if (!wg.done) {
         tcp_abort(c);
         printf("wget: timed out after %u bytes\n", (unsigned)wg.total);
@@ -355,16 +420,80 @@ static void cmd_wget(int argc, char **argv)
     for (unsigned i = 0; i < 32; i++)
         printf("%02x", digest[i]);
     printf("\n");
+    {
+        /* From the request to the end of the body, by the guest's clock. */
+        uint32_t ms = wg.last_ms - wg.start_ms;
+        uint32_t kib = wg.body / 1024;
+        uint32_t kib_s = !ms ? 0 : kib < 4000000 ? kib * 1000 / ms : kib / ms * 1000;
+        printf("wget: %u bytes in %u ms, %u KiB/s\n", (unsigned)wg.body, (unsigned)ms,
+               (unsigned)kib_s);
+    }
 }
 
 /* ---- httpd ---- */
+
+/* GET /bytes/N answers N bytes of this pattern (streamed by httpd_pump). */
+#define HTTPD_BYTES_MAX (64ul << 20)
+#define HTTPD_PATTERN_LEN 1024
 
 struct httpd_conn {
     char req[512];
     unsigned len;
     int answered;
+    uint32_t to_stream; /* bytes of /bytes/N still to send */
+    uint32_t streamed;
 };
 static struct httpd_conn httpd_conns[TCP_CONNS];
+static char httpd_pattern[HTTPD_PATTERN_LEN];
+
+/* The body of /bytes/N: 64-character lines of the alphabet, rotating. */
+static void httpd_pattern_init(void)
+{
+    for (unsigned i = 0; i < HTTPD_PATTERN_LEN; i++)
+        httpd_pattern[i] = i % 64 == 63 ? '\n' : (char)('a' + (i / 64 + i % 64) % 26);
+}
+
+/* Any /bytes/N answer still being sent? */
+static int httpd_streaming(void)
+{
+    for (unsigned i = 0; i < TCP_CONNS; i++)
+        if (httpd_conns[i].to_stream)
+            return 1;
+    return 0;
+}
+
+/* Refill the send buffers of /bytes/N answers; close those that are done. */
+static void httpd_pump(void)
+{
+    for (unsigned i = 0; i < TCP_CONNS; i++) {
+        struct httpd_conn *h = &httpd_conns[i];
+        struct tcp_conn *c = &tcp_conns[i];
+
+        if (!h->to_stream)
+            continue;
+        if (c->user != h || (c->state != TCP_ESTABLISHED && c->state != TCP_CLOSE_WAIT)) {
+            h->to_stream = 0;
+            continue;
+        }
+        for (;;) {
+            uint32_t off = h->streamed % HTTPD_PATTERN_LEN;
+            uint32_t n = HTTPD_PATTERN_LEN - off;
+            size_t sent;
+
+            if (n > h->to_stream)
+                n = h->to_stream;
+            sent = tcp_send(c, httpd_pattern + off, n);
+            h->streamed += (uint32_t)sent;
+            h->to_stream -= (uint32_t)sent;
+            if (!h->to_stream) {
+                tcp_close(c);
+                break;
+            }
+            if (sent < n)
+                break;
+        }
+    }
+}
 
 static void httpd_data(struct tcp_conn *c, const uint8_t *data, size_t len)
 {
@@ -390,6 +519,28 @@ static void httpd_data(struct tcp_conn *c, const uint8_t *data, size_t len)
     if (strncmp(h->req, "GET ", 4) != 0 && strncmp(h->req, "HEAD ", 5) != 0) {
         bl = snprintf(body, sizeof body, "only GET and HEAD are served\n");
         snprintf(head, sizeof head, "HTTP/1.0 405 Method Not Allowed\r\nContent-Type: text/plain\r\n"
+                 "Content-Length: %d\r\nConnection: close\r\n\r\n", bl);
+    } else if (strncmp(h->req, "GET /bytes/", 11) == 0) {
+        unsigned long n = 0;
+        char num[12];
+        unsigned i;
+
+        for (i = 0; i < sizeof num - 1 && h->req[11 + i] >= '0' && h->req[11 + i] <= '9'; i++)
+            num[i] = h->req[11 + i];
+        num[i] = 0;
+        if (parse_uint(num, HTTPD_BYTES_MAX, &n) == 0) {
+            snprintf(head, sizeof head, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
+                     "Content-Length: %lu\r\nConnection: close\r\n\r\n", n);
+            tcp_send(c, head, strlen(head));
+            h->to_stream = (uint32_t)n;
+            h->streamed = 0;
+            httpd_pump();
+            if (!n)
+                tcp_close(c);
+            return;
+        }
+        bl = snprintf(body, sizeof body, "/bytes/N: N is 0 to %lu\n", HTTPD_BYTES_MAX);
+        snprintf(head, sizeof head, "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\n"
                  "Content-Length: %d\r\nConnection: close\r\n\r\n", bl);
     } else {
         bl = snprintf(body, sizeof body,
@@ -424,6 +575,8 @@ static void httpd_accept(struct tcp_conn *c)
 
 static void httpd_start(void)
 {
+    if (!httpd_pattern[0])
+        httpd_pattern_init();
     if (!httpd_listener)
         httpd_listener = tcp_listen(80, httpd_accept);
 }
@@ -446,12 +599,12 @@ static void cmd_serve(int argc, char **argv)
         return;
     }
     httpd_start();
-    while (httpd_requests < n && net_now_ms - start < secs * 1000)
-        net_wait();
+    while ((httpd_requests < n || httpd_streaming()) && net_now_ms - start < secs * 1000)
+        demo_wait();
     /* Let the last answer and its FIN go out. */
     start = net_now_ms;
     while (net_now_ms - start < 200)
-        net_wait();
+        demo_wait();
     printf("serve: %u requests served\n", (unsigned)httpd_requests);
 }
 
@@ -465,7 +618,7 @@ static void cmd_sleep(int argc, char **argv)
         return;
     }
     while (net_now_ms - start < secs * 1000)
-        net_wait();
+        demo_wait();
 }
 
 static void cmd_ps(int argc, char **argv)
@@ -541,6 +694,22 @@ static void run_command(char *line)
     printf("%s: unknown command (try help)\n", argv[0]);
 }
 
+/* Words before run=: tsc_khz=N gives the TSC rate (a benchmark knows it). */
+static void read_cmdline_word(const char *w)
+{
+    char num[12];
+    unsigned long khz;
+    unsigned i;
+
+    if (strncmp(w, "tsc_khz=", 8) != 0)
+        return;
+    for (i = 0; i < sizeof num - 1 && w[8 + i] && w[8 + i] != ' '; i++)
+        num[i] = w[8 + i];
+    num[i] = 0;
+    if (parse_uint(num, 100000000, &khz) == 0 && khz >= 1000)
+        tsc_per_us = (uint32_t)(khz / 1000);
+}
+
 /* Copy the value of run= (to the end of the command line) into boot_cmds. */
 static void read_cmdline(uint32_t magic, uint32_t mbi_phys)
 {
@@ -553,11 +722,15 @@ static void read_cmdline(uint32_t magic, uint32_t mbi_phys)
     if (!(mbi->flags & MULTIBOOT_INFO_CMDLINE) || mbi->cmdline >= KERNEL_MAP_SIZE - CMDLINE_MAX)
         return;
     p = P2V(mbi->cmdline);
-    for (; *p; p++)
-        if ((p == (const char *)P2V(mbi->cmdline) || p[-1] == ' ') && strncmp(p, "run=", 4) == 0) {
+    for (; *p; p++) {
+        if (p != (const char *)P2V(mbi->cmdline) && p[-1] != ' ')
+            continue;
+        if (strncmp(p, "run=", 4) == 0) {
             strlcpy(boot_cmds, p + 4, sizeof boot_cmds);
             return;
         }
+        read_cmdline_word(p);
+    }
 }
 
 static void shell(void)
@@ -569,7 +742,7 @@ static void shell(void)
     for (;;) {
         int ch = serial_getc(SERIAL_COM1);
         if (ch < 0) {
-            net_wait();
+            demo_wait();
             continue;
         }
         if (ch == '\r' || ch == '\n') {
