@@ -203,6 +203,13 @@ CpuRes cpu_write(CpuState *s, const CpuEnv *env, uint32_t va, const void *buf, u
                  unsigned acc);
 /* Bytes readable at va for an instruction fetch (up to max); 0 with an exception. */
 uint32_t cpu_fetch(CpuState *s, const CpuEnv *env, uint32_t va, uint8_t *buf, uint32_t max);
+/* Translate every page of [va, va+len) for acc (a write probe before a split write). */
+CpuRes cpu_probe(CpuState *s, const CpuEnv *env, uint32_t va, uint32_t len, unsigned acc);
+/* One 1/2/4-byte data access: RAM directly, a device with one access of that size. */
+CpuRes cpu_mem_read(CpuState *s, const CpuEnv *env, uint32_t va, unsigned size, uint32_t *v,
+                    unsigned acc);
+CpuRes cpu_mem_write(CpuState *s, const CpuEnv *env, uint32_t va, unsigned size, uint32_t v,
+                     unsigned acc);
 CpuRes cpu_push(CpuState *s, const CpuEnv *env, uint32_t v, unsigned size);
 CpuRes cpu_pop(CpuState *s, const CpuEnv *env, uint32_t *v, unsigned size);
 /* Tell the MMU about control registers / CPL. */
@@ -216,6 +223,14 @@ CpuRes cpu_load_seg(CpuState *s, const CpuEnv *env, unsigned reg, uint16_t sel);
 CpuRes cpu_load_cs(CpuState *s, const CpuEnv *env, uint16_t sel, unsigned new_cpl);
 CpuRes cpu_load_ldtr(CpuState *s, const CpuEnv *env, uint16_t sel);
 CpuRes cpu_load_tr(CpuState *s, const CpuEnv *env, uint16_t sel);
+/*
+ * The linear address of an access of size bytes at offset off through segment
+ * register reg, with the protected-mode checks: a null selector (#GP(0)),
+ * the type (no writes to code or read-only data, no reads of execute-only
+ * code) and the limit (expand-down too); #SS(0) instead of #GP(0) for SS.
+ */
+CpuRes cpu_seg_linear(CpuState *s, unsigned reg, uint32_t off, unsigned size, bool write,
+                      uint32_t *lin);
 /* lar/lsl/verr/verw: ok false means ZF=0. */
 void cpu_seg_query(CpuState *s, const CpuEnv *env, uint16_t sel, int what, bool *ok,
                    uint32_t *value);

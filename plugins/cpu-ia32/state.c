@@ -291,3 +291,64 @@ bool cpu_can_take_interrupt(const CpuState *s)
 {
     return s->intr_line && (s->eflags & CPU_FL_IF);
 }
+
+CpuRes cpu_probe(CpuState *s, const CpuEnv *env, uint32_t va, uint32_t len, unsigned acc)
+{
+    while (len) {
+        uint32_t chunk = 4096 - (va & 4095);
+        if (chunk > len)
+            chunk = len;
+        uint64_t gpa;
+        bool mmio;
+        CpuRes r = cpu_translate(s, env, va, acc, &gpa, &mmio);
+        if (r != CPU_R_OK)
+            return r;
+        va += chunk;
+        len -= chunk;
+    }
+    return CPU_R_OK;
+}
+
+/*
+ * One data access of 1, 2 or 4 bytes as an instruction makes it: a device
+ * sees a single access of that size (a register read must not become four
+ * byte reads).  Only an access that crosses a page is split.
+ */
+CpuRes cpu_mem_read(CpuState *s, const CpuEnv *env, uint32_t va, unsigned size, uint32_t *v,
+                    unsigned acc)
+{
+    *v = 0;
+    if ((va & 4095) + size > 4096)
+        return cpu_read(s, env, va, v, size, acc);
+    uint64_t gpa;
+    bool mmio;
+    CpuRes r = cpu_translate(s, env, va, acc, &gpa, &mmio);
+    if (r != CPU_R_OK)
+        return r;
+    if (!mmio && gpa + size <= env->ram_size)
+        memcpy(v, env->ram + gpa, size);
+    else
+        *v = env->mmio_read(env->opaque, gpa, size);
+    if (size < 4)
+        *v &= (1u << (8 * size)) - 1;
+    return CPU_R_OK;
+}
+
+CpuRes cpu_mem_write(CpuState *s, const CpuEnv *env, uint32_t va, unsigned size, uint32_t v,
+                     unsigned acc)
+{
+    if ((va & 4095) + size > 4096) {
+        CpuRes r = cpu_probe(s, env, va, size, acc | CPU_ACC_WRITE);
+        return r == CPU_R_OK ? cpu_write(s, env, va, &v, size, acc) : r;
+    }
+    uint64_t gpa;
+    bool mmio;
+    CpuRes r = cpu_translate(s, env, va, acc | CPU_ACC_WRITE, &gpa, &mmio);
+    if (r != CPU_R_OK)
+        return r;
+    if (!mmio && gpa + size <= env->ram_size)
+        memcpy(env->ram + gpa, &v, size);
+    else
+        env->mmio_write(env->opaque, gpa, size, size < 4 ? v & ((1u << (8 * size)) - 1) : v);
+    return CPU_R_OK;
+}

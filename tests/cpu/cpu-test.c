@@ -24,6 +24,10 @@
 #define UDATA 0x23
 #define TSSSEL 0x28
 #define ODDSEG 0x30
+#define ROSEG 0x38   /* read-only data, base 0x100000, limit 0xffff */
+#define EDSEG 0x40   /* expand-down data, base 0x100000, limit 0xfff, big */
+#define GDT_ENTRIES 24
+#define BEYOND_GDT (GDT_ENTRIES * 8)
 
 typedef struct Fake {
     uint8_t *ram;
@@ -36,6 +40,10 @@ typedef struct Fake {
     uint64_t mmio_gpa;
     uint32_t mmio_value;
     unsigned mmio_writes, mmio_reads;
+    unsigned mmio_size;      /* of the last access */
+    bool mmio_reg_set;       /* reads return mmio_reg instead of the pattern */
+    uint32_t mmio_reg;
+    uint32_t mmio_log[8];    /* values written, in order */
 } Fake;
 
 static uint32_t fk_pio_read(void *o, uint16_t port, unsigned size)
@@ -76,6 +84,9 @@ static uint32_t fk_mmio_read(void *o, uint64_t gpa, unsigned size)
     Fake *f = o;
     f->mmio_gpa = gpa;
     f->mmio_reads++;
+    f->mmio_size = size;
+    if (f->mmio_reg_set)
+        return f->mmio_reg & (size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1);
     return 0xcafe0000u | size;
 }
 
@@ -84,6 +95,9 @@ static void fk_mmio_write(void *o, uint64_t gpa, unsigned size, uint32_t v)
     Fake *f = o;
     f->mmio_gpa = gpa;
     f->mmio_value = v;
+    f->mmio_size = size;
+    if (f->mmio_writes < 8)
+        f->mmio_log[f->mmio_writes] = v;
     f->mmio_writes++;
 }
 
@@ -156,6 +170,8 @@ static Rig *rig_new(void)
     put_desc(ram, UDATA, 0, 0xfffff, 0xf2, 0xc);
     put_desc(ram, TSSSEL, TSS, 0x67, 0x89, 0);
     put_desc(ram, ODDSEG, 0x100000, 0xffff, 0x92, 0x4);
+    put_desc(ram, ROSEG, 0x100000, 0xffff, 0x90, 0x4);
+    put_desc(ram, EDSEG, 0x100000, 0xfff, 0x96, 0x4);
     for (unsigned v = 0; v < 256; v++)
         put_gate(ram, v, HANDLER(v), 0x8e, 0);
     put_gate(ram, 0x80, HANDLER(0x80), 0x8f, 3);
@@ -163,7 +179,7 @@ static Rig *rig_new(void)
     ram[TSS + 8] = KDATA;
     cpu_reset(&r->s, CODE, 0, 0);
     r->s.gdt_base = GDT;
-    r->s.gdt_limit = 8 * 8 - 1;
+    r->s.gdt_limit = GDT_ENTRIES * 8 - 1;
     r->s.idt_base = IDT;
     r->s.idt_limit = 256 * 8 - 1;
     g_assert_cmpint(cpu_load_tr(&r->s, &r->env, TSSSEL), ==, CPU_R_OK);
@@ -647,11 +663,11 @@ static void test_segment_loads(void)
     g_assert_cmpuint(rd32(r, r->s.gpr[CPU_ESP]), ==, 0);
 
     Rig *b = rig_new();
-    b->s.gpr[CPU_EAX] = 0x78; /* beyond the GDT limit */
+    b->s.gpr[CPU_EAX] = BEYOND_GDT; /* beyond the GDT limit */
     CODE_AT(b, 0x8e, 0xd8);
     g_assert_cmpint(trap_gp(b), ==, CPU_RESUME);
     g_assert_cmpuint(b->s.eip, ==, HANDLER(13));
-    g_assert_cmpuint(rd32(b, b->s.gpr[CPU_ESP]), ==, 0x78);
+    g_assert_cmpuint(rd32(b, b->s.gpr[CPU_ESP]), ==, BEYOND_GDT);
     b->s.gpr[CPU_EAX] = ODDSEG;
     CODE_AT(b, 0x8e, 0xd0); /* a stack segment must be flat */
     g_assert_cmpint(trap_gp(b), ==, CPU_FATAL);
@@ -810,7 +826,7 @@ static void test_rewrite_tables(void)
     Rig *r = rig_new();
     CODE_AT(r, 0xcd, 0xe4, 0x0f, 0x01, 0x05, 0x00, 0x60, 0x00, 0x00); /* sgdt 0x6000 */
     g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
-    g_assert_cmpuint(r->fake.ram[0x6000], ==, 63);
+    g_assert_cmpuint(r->fake.ram[0x6000], ==, GDT_ENTRIES * 8 - 1);
     g_assert_cmpuint(rd32(r, 0x6002), ==, GDT);
     g_assert_cmpuint(r->s.eip, ==, CODE + 9);
     CODE_AT(r, 0xcd, 0xe5, 0x0f, 0x01, 0x0d, 0x10, 0x60, 0x00, 0x00); /* sidt 0x6010 */
@@ -853,7 +869,7 @@ static void test_rewrite_lar_lsl_verr_verw(void)
     r->s.gpr[CPU_ECX] = KDATA;
     r->s.gpr[CPU_EAX] = 0x5555;
     r->s.cpl = 0;
-    r->s.gpr[CPU_ECX] = 0x78; /* beyond the GDT */
+    r->s.gpr[CPU_ECX] = BEYOND_GDT; /* beyond the GDT */
     CODE_AT(r, 0xcd, 0xe9, 0x0f, 0x02, 0xc1);
     g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
     g_assert_cmpuint(r->s.eflags & CPU_FL_ZF, ==, 0);
@@ -908,8 +924,370 @@ static void test_mmio(void)
     g_assert_cmpint(run_trap(r, &t), ==, CPU_RESUME);
     g_assert_cmpuint(r->s.gpr[CPU_ECX], ==, (0xcafe0002u & 0xffff));
     g_assert_cmpuint(r->s.eip, ==, CODE + 3);
-    CODE_AT(r, 0x01, 0x03); /* add %eax, (%ebx): not supported on MMIO */
+    CODE_AT(r, 0xd9, 0x03); /* flds (%ebx): x87 is not emulated on MMIO */
     g_assert_cmpint(run_trap(r, &t), ==, CPU_FATAL);
+    g_assert_nonnull(strstr(r->s.fatal, "MMIO"));
+    rig_free(r);
+}
+
+/* --- data instructions on MMIO and through non-flat segments ---------------- */
+
+#define MMIO_VA 0xfec00010u
+#define ARITH (CPU_FL_CF | CPU_FL_PF | CPU_FL_AF | CPU_FL_ZF | CPU_FL_SF | CPU_FL_OF)
+
+/* A #PF on MMIO_VA (no MMU: beyond RAM is a device) by the instruction at EIP. */
+static CpuAction trap_mmio(Rig *r)
+{
+    LilyTrap t = { .signo = SIGSEGV, .trapno = 14, .error_code = 6, .fault_addr = MMIO_VA,
+                   .host_ip = r->s.eip };
+    return run_trap(r, &t);
+}
+
+/* A rig whose %ebx points at a device register reading value. */
+static Rig *mmio_rig(uint32_t value)
+{
+    Rig *r = rig_new();
+    r->s.gpr[CPU_EBX] = MMIO_VA;
+    r->fake.mmio_reg_set = true;
+    r->fake.mmio_reg = value;
+    return r;
+}
+
+static void test_mmio_add_flags(void)
+{
+    Rig *r = mmio_rig(0x7fffffff);
+    r->s.gpr[CPU_EAX] = 1;
+    r->s.eflags |= CPU_FL_CF;
+    CODE_AT(r, 0x01, 0x03); /* add %eax, (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_reads, ==, 1);
+    g_assert_cmpuint(r->fake.mmio_writes, ==, 1);
+    g_assert_cmpuint(r->fake.mmio_size, ==, 4);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0x80000000u);
+    /* Signed overflow, sign, carry out of bit 3, no carry; low byte 0: even parity. */
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_OF | CPU_FL_SF | CPU_FL_AF | CPU_FL_PF);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 2);
+    g_assert_cmpuint(r->s.stats[CPU_STAT_MMIO], ==, 1);
+    rig_free(r);
+}
+
+static void test_mmio_cmp_no_write(void)
+{
+    Rig *r = mmio_rig(5);
+    r->s.gpr[CPU_EAX] = 7;
+    CODE_AT(r, 0x39, 0x03); /* cmp %eax, (%ebx): 5 - 7 */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_writes, ==, 0);
+    /* 0xfffffffe: borrow, sign, borrow from bit 4; low byte has 7 ones: PF clear. */
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_CF | CPU_FL_SF | CPU_FL_AF);
+    rig_free(r);
+}
+
+static void test_mmio_or_byte_clears_cf_of(void)
+{
+    Rig *r = mmio_rig(0x01);
+    r->s.eflags |= CPU_FL_CF | CPU_FL_OF | CPU_FL_ZF;
+    CODE_AT(r, 0x80, 0x0b, 0x80); /* orb $0x80, (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_size, ==, 1);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0x81);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_SF | CPU_FL_PF);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 3);
+    rig_free(r);
+}
+
+static void test_mmio_inc_keeps_cf(void)
+{
+    Rig *r = mmio_rig(0xffffffff);
+    r->s.eflags &= ~CPU_FL_CF;
+    CODE_AT(r, 0xff, 0x03); /* incl (%ebx): wraps to 0, CF untouched */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_ZF | CPU_FL_AF | CPU_FL_PF);
+    r->s.eflags |= CPU_FL_CF;
+    r->fake.mmio_reg = 0x80;
+    CODE_AT(r, 0xfe, 0x0b); /* decb (%ebx): 0x80 - 1 overflows, CF stays set */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0x7f);
+    g_assert_cmpuint(r->fake.mmio_size, ==, 1);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_CF | CPU_FL_OF | CPU_FL_AF);
+    rig_free(r);
+}
+
+static void test_mmio_neg_not(void)
+{
+    Rig *r = mmio_rig(0x80000000u);
+    CODE_AT(r, 0xf7, 0x1b); /* negl (%ebx): the most negative number stays, OF */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0x80000000u);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_CF | CPU_FL_OF | CPU_FL_SF | CPU_FL_PF);
+    uint32_t flags = r->s.eflags;
+    r->fake.mmio_reg = 0x0000ff00;
+    CODE_AT(r, 0x66, 0xf7, 0x13); /* notw (%ebx): no flags */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0x00ff);
+    g_assert_cmpuint(r->fake.mmio_size, ==, 2);
+    g_assert_cmphex(r->s.eflags, ==, flags);
+    rig_free(r);
+}
+
+static void test_mmio_adc_sbb_carry_in(void)
+{
+    Rig *r = mmio_rig(0);
+    r->s.eflags |= CPU_FL_CF;
+    r->s.gpr[CPU_EAX] = 0;
+    CODE_AT(r, 0x19, 0x03); /* sbb %eax, (%ebx): 0 - 0 - 1 */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0xffffffffu);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_CF | CPU_FL_SF | CPU_FL_AF | CPU_FL_PF);
+    r->fake.mmio_reg = 0xffff;
+    CODE_AT(r, 0x66, 0x11, 0x03); /* adc %ax, (%ebx): 0xffff + 0 + 1 */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0);
+    g_assert_cmpuint(r->fake.mmio_size, ==, 2);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_CF | CPU_FL_ZF | CPU_FL_AF | CPU_FL_PF);
+    rig_free(r);
+}
+
+static void test_mmio_sub_into_register(void)
+{
+    Rig *r = mmio_rig(0x10);
+    r->s.gpr[CPU_EAX] = 0x12345678;
+    CODE_AT(r, 0x2a, 0x23); /* sub (%ebx), %ah */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_writes, ==, 0);
+    g_assert_cmpuint(r->fake.mmio_size, ==, 1);
+    g_assert_cmphex(r->s.gpr[CPU_EAX], ==, 0x12344678);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, 0); /* 0x46: three ones, PF clear */
+    rig_free(r);
+}
+
+static void test_mmio_test_and_xor(void)
+{
+    Rig *r = mmio_rig(0xf0);
+    r->s.eflags |= CPU_FL_CF;
+    CODE_AT(r, 0xf6, 0x03, 0x0f); /* testb $0x0f, (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_writes, ==, 0);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_ZF | CPU_FL_PF);
+    r->s.gpr[CPU_ECX] = 0xff;
+    CODE_AT(r, 0x31, 0x0b); /* xor %ecx, (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0x0f);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_PF);
+    rig_free(r);
+}
+
+static void test_mmio_xchg(void)
+{
+    Rig *r = mmio_rig(0xaaaa5555);
+    r->s.gpr[CPU_EDX] = 0x01020304;
+    CODE_AT(r, 0x87, 0x13); /* xchg %edx, (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0x01020304);
+    g_assert_cmphex(r->s.gpr[CPU_EDX], ==, 0xaaaa5555);
+    rig_free(r);
+}
+
+static void test_mmio_push_pop(void)
+{
+    Rig *r = mmio_rig(0x600dcafe);
+    uint32_t sp = r->s.gpr[CPU_ESP];
+    CODE_AT(r, 0xff, 0x33); /* pushl (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gpr[CPU_ESP], ==, sp - 4);
+    g_assert_cmphex(rd32(r, sp - 4), ==, 0x600dcafe);
+    wr32(r, sp - 4, 0x12121212);
+    CODE_AT(r, 0x8f, 0x03); /* popl (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gpr[CPU_ESP], ==, sp);
+    g_assert_cmphex(r->fake.mmio_value, ==, 0x12121212);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 2);
+    rig_free(r);
+}
+
+/* pop to memory addressed by ESP uses ESP after the pop (SDM: POP). */
+static void test_seg_pop_esp_based(void)
+{
+    Rig *r = rig_new();
+    uint32_t sp = r->s.gpr[CPU_ESP];
+    wr32(r, sp, 0x5a5a5a5a);
+    r->s.seg[CPU_DS] = (CpuSeg){ 0 };
+    CODE_AT(r, 0x3e, 0x8f, 0x44, 0x24, 0x04); /* popl %ds:4(%esp), DS null -> #GP(0) */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    /* The failed pop left ESP as it was: the 16-byte frame sits right below it. */
+    g_assert_cmphex(rd32(r, r->s.gpr[CPU_ESP] + 4), ==, CODE);
+    g_assert_cmpuint(r->s.gpr[CPU_ESP], ==, sp - 16);
+
+    Rig *f = rig_new();
+    sp = f->s.gpr[CPU_ESP];
+    wr32(f, sp, 0x5a5a5a5a);
+    f->s.gpr[CPU_EAX] = ODDSEG;
+    CODE_AT(f, 0x8e, 0xe0); /* mov %eax, %fs (base 0x100000) */
+    g_assert_cmpint(trap_gp(f), ==, CPU_RESUME);
+    f->s.gpr[CPU_ESP] = 0x100; /* offsets inside FS */
+    wr32(f, 0x100, 0x5a5a5a5a);
+    CODE_AT(f, 0x64, 0x8f, 0x44, 0x24, 0x04); /* popl %fs:4(%esp): stack at ESP 0x100 */
+    g_assert_cmpint(trap_gp(f), ==, CPU_RESUME);
+    g_assert_cmpuint(f->s.gpr[CPU_ESP], ==, 0x104);
+    g_assert_cmphex(rd32(f, 0x100000 + 0x108), ==, 0x5a5a5a5a);
+    rig_free(f);
+    rig_free(r);
+}
+
+static void test_mmio_rep_movsl(void)
+{
+    Rig *r = mmio_rig(0);
+    wr32(r, 0x30000, 0x11111111);
+    wr32(r, 0x30004, 0x22222222);
+    wr32(r, 0x30008, 0x33333333);
+    r->s.gpr[CPU_ESI] = 0x30000;
+    r->s.gpr[CPU_EDI] = MMIO_VA;
+    r->s.gpr[CPU_ECX] = 3;
+    CODE_AT(r, 0xf3, 0xa5); /* rep movsl */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_writes, ==, 3);
+    g_assert_cmpuint(r->fake.mmio_size, ==, 4);
+    g_assert_cmphex(r->fake.mmio_log[0], ==, 0x11111111);
+    g_assert_cmphex(r->fake.mmio_log[2], ==, 0x33333333);
+    g_assert_cmpuint(r->fake.mmio_gpa, ==, MMIO_VA + 8);
+    g_assert_cmpuint(r->s.gpr[CPU_ECX], ==, 0);
+    g_assert_cmpuint(r->s.gpr[CPU_ESI], ==, 0x3000c);
+    g_assert_cmpuint(r->s.gpr[CPU_EDI], ==, MMIO_VA + 12);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 2);
+    rig_free(r);
+}
+
+static void test_mmio_stos_lods_backwards(void)
+{
+    Rig *r = mmio_rig(0x99);
+    r->s.eflags |= CPU_FL_DF;
+    r->s.gpr[CPU_EAX] = 0xabcd;
+    r->s.gpr[CPU_EDI] = MMIO_VA;
+    CODE_AT(r, 0x66, 0xab); /* stosw, DF set */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0xabcd);
+    g_assert_cmpuint(r->fake.mmio_size, ==, 2);
+    g_assert_cmpuint(r->s.gpr[CPU_EDI], ==, MMIO_VA - 2);
+    r->s.gpr[CPU_ESI] = MMIO_VA;
+    CODE_AT(r, 0xac); /* lodsb */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.gpr[CPU_EAX], ==, 0xab99);
+    g_assert_cmpuint(r->s.gpr[CPU_ESI], ==, MMIO_VA - 1);
+    rig_free(r);
+}
+
+static void test_mmio_bts_register_offset(void)
+{
+    Rig *r = mmio_rig(0x1);
+    r->s.gpr[CPU_EAX] = 35; /* dword 1, bit 3 */
+    r->s.eflags |= CPU_FL_CF;
+    CODE_AT(r, 0x0f, 0xab, 0x03); /* bts %eax, (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_gpa, ==, MMIO_VA + 4);
+    g_assert_cmphex(r->fake.mmio_value, ==, 0x9);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_CF, ==, 0);
+    r->s.gpr[CPU_EAX] = (uint32_t)-1; /* bit 31 of the dword below */
+    r->fake.mmio_reg = 0x80000000u;
+    CODE_AT(r, 0x0f, 0xa3, 0x03); /* bt %eax, (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_gpa, ==, MMIO_VA - 4);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_CF, ==, CPU_FL_CF);
+    g_assert_cmpuint(r->fake.mmio_writes, ==, 1);
+    rig_free(r);
+}
+
+/* Load FS (through an emulated mov) with sel. */
+static void load_fs(Rig *r, uint16_t sel)
+{
+    r->s.gpr[CPU_EAX] = sel;
+    CODE_AT(r, 0x8e, 0xe0);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.seg[CPU_FS].sel, ==, sel);
+}
+
+static void test_seg_alu_through_base(void)
+{
+    Rig *r = rig_new();
+    load_fs(r, ODDSEG);
+    wr32(r, 0x100008, 40);
+    r->s.gpr[CPU_EAX] = 2;
+    CODE_AT(r, 0x64, 0x01, 0x05, 0x08, 0x00, 0x00, 0x00); /* add %eax, %fs:8 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(rd32(r, 0x100008), ==, 42);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 7);
+    CODE_AT(r, 0x64, 0x83, 0x3d, 0x08, 0x00, 0x00, 0x00, 0x2a); /* cmpl $42, %fs:8 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_ZF, ==, CPU_FL_ZF);
+    rig_free(r);
+}
+
+static void test_seg_read_only_write_gp(void)
+{
+    Rig *r = rig_new();
+    load_fs(r, ROSEG);
+    CODE_AT(r, 0x64, 0xff, 0x05, 0x10, 0x00, 0x00, 0x00); /* incl %fs:0x10 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    g_assert_cmpuint(rd32(r, r->s.gpr[CPU_ESP]), ==, 0);
+    g_assert_cmpuint(rd32(r, 0x100010), ==, 0);
+    rig_free(r);
+}
+
+static void test_seg_expand_down(void)
+{
+    Rig *r = rig_new();
+    load_fs(r, EDSEG); /* valid offsets 0x1000 ... 0xffffffff */
+    wr32(r, 0x102000, 0x7777);
+    CODE_AT(r, 0x64, 0xa1, 0x00, 0x20, 0x00, 0x00); /* mov %fs:0x2000, %eax */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gpr[CPU_EAX], ==, 0x7777);
+    CODE_AT(r, 0x64, 0xa1, 0x00, 0x08, 0x00, 0x00); /* mov %fs:0x800, %eax: below */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    rig_free(r);
+}
+
+/* A rep movsb that runs past ES's limit stops with the registers of the bytes done. */
+static void test_seg_rep_movsb_limit(void)
+{
+    Rig *r = rig_new();
+    r->s.gpr[CPU_EAX] = ODDSEG;
+    CODE_AT(r, 0x8e, 0xc0); /* mov %eax, %es */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    memcpy(r->fake.ram + 0x30000, "wxyz", 4);
+    r->s.gpr[CPU_ESI] = 0x30000;
+    r->s.gpr[CPU_EDI] = 0xfffe;
+    r->s.gpr[CPU_ECX] = 4;
+    CODE_AT(r, 0xf3, 0xa4); /* rep movsb */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    g_assert_cmpuint(rd32(r, r->s.gpr[CPU_ESP] + 4), ==, CODE); /* restartable */
+    g_assert_cmpuint(r->s.gpr[CPU_ECX], ==, 2);
+    g_assert_cmpuint(r->s.gpr[CPU_EDI], ==, 0x10000);
+    g_assert_cmpuint(r->s.gpr[CPU_ESI], ==, 0x30002);
+    g_assert_cmpmem(r->fake.ram + 0x10fffe, 2, "wx", 2);
+    rig_free(r);
+}
+
+static void test_seg_repe_cmpsb(void)
+{
+    Rig *r = rig_new();
+    r->s.gpr[CPU_EAX] = ODDSEG;
+    CODE_AT(r, 0x8e, 0xc0); /* mov %eax, %es */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    memcpy(r->fake.ram + 0x30000, "abcX", 4);
+    memcpy(r->fake.ram + 0x100000, "abcY", 4);
+    r->s.gpr[CPU_ESI] = 0x30000;
+    r->s.gpr[CPU_EDI] = 0;
+    r->s.gpr[CPU_ECX] = 8;
+    CODE_AT(r, 0xf3, 0xa6); /* repe cmpsb: stops after the first difference */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gpr[CPU_ECX], ==, 4);
+    g_assert_cmpuint(r->s.gpr[CPU_ESI], ==, 0x30004);
+    g_assert_cmpuint(r->s.eflags & (CPU_FL_ZF | CPU_FL_CF), ==, CPU_FL_CF); /* 'X' < 'Y' */
+    g_assert_cmpuint(r->s.eip, ==, CODE + 2);
     rig_free(r);
 }
 
@@ -961,6 +1339,25 @@ int main(int argc, char **argv)
     g_test_add_func("/cpu/rewrite/int-escape", test_rewrite_int_escape);
     g_test_add_func("/cpu/rewrite/corrupt-and-user", test_rewrite_corrupt_and_user);
     g_test_add_func("/cpu/mmio", test_mmio);
+    g_test_add_func("/cpu/mmio/add-flags", test_mmio_add_flags);
+    g_test_add_func("/cpu/mmio/cmp-no-write", test_mmio_cmp_no_write);
+    g_test_add_func("/cpu/mmio/or-byte-clears-cf-of", test_mmio_or_byte_clears_cf_of);
+    g_test_add_func("/cpu/mmio/inc-dec-keep-cf", test_mmio_inc_keeps_cf);
+    g_test_add_func("/cpu/mmio/neg-not", test_mmio_neg_not);
+    g_test_add_func("/cpu/mmio/adc-sbb-carry-in", test_mmio_adc_sbb_carry_in);
+    g_test_add_func("/cpu/mmio/sub-into-register", test_mmio_sub_into_register);
+    g_test_add_func("/cpu/mmio/test-xor", test_mmio_test_and_xor);
+    g_test_add_func("/cpu/mmio/xchg", test_mmio_xchg);
+    g_test_add_func("/cpu/mmio/push-pop", test_mmio_push_pop);
+    g_test_add_func("/cpu/mmio/rep-movsl", test_mmio_rep_movsl);
+    g_test_add_func("/cpu/mmio/stos-lods-backwards", test_mmio_stos_lods_backwards);
+    g_test_add_func("/cpu/mmio/bt-register-offset", test_mmio_bts_register_offset);
+    g_test_add_func("/cpu/seg/pop-esp-based", test_seg_pop_esp_based);
+    g_test_add_func("/cpu/seg/alu-through-base", test_seg_alu_through_base);
+    g_test_add_func("/cpu/seg/read-only-write-gp", test_seg_read_only_write_gp);
+    g_test_add_func("/cpu/seg/expand-down", test_seg_expand_down);
+    g_test_add_func("/cpu/seg/rep-movsb-limit", test_seg_rep_movsb_limit);
+    g_test_add_func("/cpu/seg/repe-cmpsb", test_seg_repe_cmpsb);
     g_test_add_func("/cpu/left-compat-mode", test_left_compat_mode);
     return g_test_run();
 }
