@@ -199,6 +199,37 @@ static bool cpu_io_allowed(const CpuState *s)
     return s->cpl <= ((s->eflags & CPU_FL_IOPL) >> 12);
 }
 
+/*
+ * May the guest use the size ports from port?  At CPL <= IOPL always; above,
+ * the I/O permission bitmap of the current 32-bit TSS decides: one bit per
+ * port, every bit of the access clear.  The CPU reads two bytes of the map
+ * for any access (a port range may straddle a byte), so both must lie within
+ * the TSS limit, and ports the map does not reach are denied.  #GP(0) when
+ * denied.
+ */
+static CpuRes cpu_io_check(CpuState *s, const CpuEnv *env, uint16_t port, unsigned size)
+{
+    if (cpu_io_allowed(s))
+        return CPU_R_OK;
+    unsigned type = s->tr.access & 0x1f;
+    if (!(s->tr.sel & ~3u) || (type != 0x09 && type != 0x0b) || s->tr.limit < 0x67)
+        return cpu_raise(s, CPU_EXC_GP, true, 0);
+    uint8_t b[2];
+    CpuRes r = cpu_read(s, env, s->tr.base + 0x66, b, 2, CPU_ACC_SYS);
+    if (r != CPU_R_OK)
+        return r;
+    uint32_t at = (uint32_t)(b[0] | b[1] << 8) + port / 8u;
+    if (at + 1 > s->tr.limit)
+        return cpu_raise(s, CPU_EXC_GP, true, 0);
+    r = cpu_read(s, env, s->tr.base + at, b, 2, CPU_ACC_SYS);
+    if (r != CPU_R_OK)
+        return r;
+    uint32_t map = (uint32_t)(b[0] | b[1] << 8) >> (port & 7);
+    if (map & ((1u << size) - 1))
+        return cpu_raise(s, CPU_EXC_GP, true, 0);
+    return CPU_R_OK;
+}
+
 /* rep ins / rep outs: whole runs per page, one device call per run. */
 static CpuRes cpu_string_io(CpuState *s, const CpuEnv *env, const Insn *d, bool in,
                             unsigned size)
@@ -209,12 +240,19 @@ static CpuRes cpu_string_io(CpuState *s, const CpuEnv *env, const Insn *d, bool 
     unsigned ri = in ? CPU_EDI : CPU_ESI;
     bool back = s->eflags & CPU_FL_DF;
     uint32_t count = rep ? s->gpr[CPU_ECX] : 1;
+    /* ins writes ES:EDI; outs reads DS:ESI or its override. */
+    unsigned seg = CPU_ES;
+    for (unsigned i = 0; !in && i < d->in.operand_count; i++)
+        if (d->op[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
+            seg = cpu_op_seg(&d->op[i]);
+    const CpuSeg *sg = &s->seg[seg];
+    bool flat = sg->base == 0 && sg->limit == 0xffffffffu;
     uint8_t buf[4096];
     while (count) {
         uint32_t addr = s->gpr[ri];
         uint32_t n;
-        if (back) {
-            n = 1; /* backwards: one item at a time */
+        if (back || !flat) {
+            n = 1; /* backwards or through a segment: one item at a time */
         } else {
             n = (4096 - (addr & 4095)) / size;
             if (!n)
@@ -223,7 +261,10 @@ static CpuRes cpu_string_io(CpuState *s, const CpuEnv *env, const Insn *d, bool 
                 n = count;
         }
         uint32_t bytes = n * size;
-        CpuRes r;
+        uint32_t off = addr;
+        CpuRes r = cpu_seg_linear(s, seg, off, bytes, in, &addr);
+        if (r != CPU_R_OK)
+            return r;
         if (in) {
             /* Probe the destination first: no port data is lost to a #PF. */
             r = cpu_read(s, env, addr, buf, bytes, CPU_ACC_WRITE);
@@ -240,7 +281,7 @@ static CpuRes cpu_string_io(CpuState *s, const CpuEnv *env, const Insn *d, bool 
         }
         if (r != CPU_R_OK)
             return r;
-        s->gpr[ri] = back ? addr - bytes : addr + bytes;
+        s->gpr[ri] = back ? off - bytes : off + bytes;
         count -= n;
         if (rep)
             s->gpr[CPU_ECX] = count;
@@ -897,13 +938,14 @@ CpuRes cpu_emulate(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
 
     case ZYDIS_MNEMONIC_IN:
     case ZYDIS_MNEMONIC_OUT: {
-        if (!cpu_io_allowed(s))
-            return cpu_raise(s, CPU_EXC_GP, true, 0);
         bool in = m == ZYDIS_MNEMONIC_IN;
         const ZydisDecodedOperand *pop = &d.op[in ? 1 : 0], *rop = &d.op[in ? 0 : 1];
         uint16_t port = pop->type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? (uint16_t)pop->imm.value.u
                                                                    : (uint16_t)s->gpr[CPU_EDX];
         unsigned size = rop->size / 8;
+        r = cpu_io_check(s, env, port, size);
+        if (r != CPU_R_OK)
+            return r;
         s->stats[CPU_STAT_IO]++;
         if (in)
             cpu_set_reg(s, rop->reg.value, env->pio_read(env->opaque, port, size));
@@ -914,11 +956,12 @@ CpuRes cpu_emulate(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
     }
     case ZYDIS_MNEMONIC_INSB: case ZYDIS_MNEMONIC_INSW: case ZYDIS_MNEMONIC_INSD:
     case ZYDIS_MNEMONIC_OUTSB: case ZYDIS_MNEMONIC_OUTSW: case ZYDIS_MNEMONIC_OUTSD: {
-        if (!cpu_io_allowed(s))
-            return cpu_raise(s, CPU_EXC_GP, true, 0);
-        s->stats[CPU_STAT_IO]++;
         unsigned size = (m == ZYDIS_MNEMONIC_INSB || m == ZYDIS_MNEMONIC_OUTSB) ? 1
                         : (m == ZYDIS_MNEMONIC_INSW || m == ZYDIS_MNEMONIC_OUTSW) ? 2 : 4;
+        r = cpu_io_check(s, env, (uint16_t)s->gpr[CPU_EDX], size);
+        if (r != CPU_R_OK)
+            return r;
+        s->stats[CPU_STAT_IO]++;
         bool in = m == ZYDIS_MNEMONIC_INSB || m == ZYDIS_MNEMONIC_INSW || m == ZYDIS_MNEMONIC_INSD;
         return cpu_string_io(s, env, &d, in, size);
     }

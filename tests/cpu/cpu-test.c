@@ -301,6 +301,141 @@ static void test_io_rep_outsb(void)
     rig_free(r);
 }
 
+/* --- the TSS I/O permission bitmap ------------------------------------------- */
+
+#define IOMAP 0x68u /* the map's offset in the test TSS */
+
+/*
+ * Ring 3 with IOPL 0 and a TSS whose I/O bitmap covers ports 0 ... 8*map_bytes-1,
+ * all allowed, with the trailing all-ones byte when trailer is set.
+ */
+static Rig *iomap_rig(unsigned map_bytes, bool trailer)
+{
+    Rig *r = rig_new();
+    rig_user(r);
+    r->fake.ram[TSS + 0x66] = IOMAP;
+    r->fake.ram[TSS + 0x67] = 0;
+    memset(r->fake.ram + TSS + IOMAP, 0, map_bytes);
+    r->fake.ram[TSS + IOMAP + map_bytes] = 0xff;
+    r->s.tr.limit = IOMAP + map_bytes - 1 + (trailer ? 1 : 0);
+    return r;
+}
+
+static void deny_port(Rig *r, unsigned port)
+{
+    r->fake.ram[TSS + IOMAP + port / 8] |= (uint8_t)(1u << (port % 8));
+}
+
+static void test_iomap_allows(void)
+{
+    Rig *r = iomap_rig(0x80, true);
+    r->s.gpr[CPU_EDX] = 0x3f8;
+    r->s.gpr[CPU_EAX] = 0x41;
+    CODE_AT(r, 0xee); /* out %al, (%dx) at CPL 3, IOPL 0 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 1);
+    g_assert_cmpuint(r->fake.n_io, ==, 1);
+    g_assert_cmpuint(r->fake.io[0].port, ==, 0x3f8);
+    g_assert_cmpuint(r->s.cpl, ==, 3);
+    rig_free(r);
+}
+
+/* A word access is denied when the bit of its second port is set. */
+static void test_iomap_denies_second_port(void)
+{
+    Rig *r = iomap_rig(0x80, true);
+    deny_port(r, 0x71);
+    CODE_AT(r, 0x66, 0xe5, 0x70); /* in $0x70, %ax: ports 0x70 and 0x71 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    g_assert_cmpuint(rd32(r, KSTACK - 24), ==, 0); /* #GP(0) */
+    g_assert_cmpuint(rd32(r, KSTACK - 20), ==, CODE);
+    g_assert_cmpuint(r->fake.n_io, ==, 0);
+    rig_free(r);
+}
+
+/* A dword access whose bits straddle two bytes of the map reads both. */
+static void test_iomap_straddles_bytes(void)
+{
+    Rig *r = iomap_rig(0x80, true);
+    deny_port(r, 0x80);
+    r->s.gpr[CPU_EDX] = 0x7e; /* ports 0x7e ... 0x81 */
+    CODE_AT(r, 0xed); /* in (%dx), %eax */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    r->fake.ram[TSS + IOMAP + 0x10] = 0;
+    r->s.gpr[CPU_ESP] = USTACK;
+    rig_user(r);
+    CODE_AT(r, 0xed);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 1);
+    rig_free(r);
+}
+
+/* Ports beyond the map, and a last map byte without the byte after it, are denied. */
+static void test_iomap_limit(void)
+{
+    Rig *r = iomap_rig(0x10, true); /* ports 0 ... 0x7f */
+    CODE_AT(r, 0xe6, 0x80); /* out %al, $0x80: beyond the map */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    g_assert_cmpuint(r->fake.n_io, ==, 0);
+
+    Rig *t = iomap_rig(0x10, false);
+    CODE_AT(t, 0xe6, 0x78); /* the map's last byte: the CPU reads two bytes */
+    g_assert_cmpint(trap_gp(t), ==, CPU_RESUME);
+    g_assert_cmpuint(t->s.eip, ==, HANDLER(13));
+    Rig *u = iomap_rig(0x10, false);
+    CODE_AT(u, 0xe6, 0x70); /* one byte earlier: both bytes inside the limit */
+    g_assert_cmpint(trap_gp(u), ==, CPU_RESUME);
+    g_assert_cmpuint(u->s.eip, ==, CODE + 2);
+    rig_free(u);
+    rig_free(t);
+    rig_free(r);
+}
+
+/* The map base at or past the limit: no map, every port denied. */
+static void test_iomap_absent(void)
+{
+    Rig *r = iomap_rig(0x80, true);
+    r->fake.ram[TSS + 0x66] = 0xff;
+    r->fake.ram[TSS + 0x67] = 0xff;
+    CODE_AT(r, 0xe6, 0x00); /* out %al, $0 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    rig_free(r);
+}
+
+static void test_iomap_string_io(void)
+{
+    Rig *r = iomap_rig(0x80, true);
+    memcpy(r->fake.ram + 0x30000, "ok", 2);
+    r->s.gpr[CPU_ECX] = 2;
+    r->s.gpr[CPU_ESI] = 0x30000;
+    r->s.gpr[CPU_EDX] = 0x3f8;
+    CODE_AT(r, 0xf3, 0x6e); /* rep outsb, allowed */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpmem(r->fake.rep_buf, 2, "ok", 2);
+    deny_port(r, 0x3f8);
+    r->s.gpr[CPU_ECX] = 2;
+    CODE_AT(r, 0xf3, 0x6e); /* now denied: nothing moves */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    g_assert_cmpuint(r->s.gpr[CPU_ECX], ==, 2);
+    g_assert_cmpuint(r->fake.rep_calls, ==, 1);
+    rig_free(r);
+}
+
+/* cli/sti are IOPL-sensitive only: the bitmap does not help them. */
+static void test_iomap_not_for_cli(void)
+{
+    Rig *r = iomap_rig(0x80, true);
+    CODE_AT(r, 0xfa);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    rig_free(r);
+}
+
 /* --- exceptions through the IDT and TSS ------------------------------------ */
 
 static void test_user_io_gp_and_iret(void)
@@ -1311,6 +1446,13 @@ int main(int argc, char **argv)
     g_test_add_func("/cpu/io/in-out", test_io_in_out);
     g_test_add_func("/cpu/io/rep-insw", test_io_rep_insw);
     g_test_add_func("/cpu/io/rep-outsb", test_io_rep_outsb);
+    g_test_add_func("/cpu/io/bitmap/allows", test_iomap_allows);
+    g_test_add_func("/cpu/io/bitmap/denies-second-port", test_iomap_denies_second_port);
+    g_test_add_func("/cpu/io/bitmap/straddles-bytes", test_iomap_straddles_bytes);
+    g_test_add_func("/cpu/io/bitmap/limit", test_iomap_limit);
+    g_test_add_func("/cpu/io/bitmap/absent", test_iomap_absent);
+    g_test_add_func("/cpu/io/bitmap/string-io", test_iomap_string_io);
+    g_test_add_func("/cpu/io/bitmap/not-for-cli", test_iomap_not_for_cli);
     g_test_add_func("/cpu/deliver/user-gp-stack-switch-iret", test_user_io_gp_and_iret);
     g_test_add_func("/cpu/deliver/int-dpl", test_int_dpl);
     g_test_add_func("/cpu/deliver/int80-sigsys", test_int80_sigsys);
