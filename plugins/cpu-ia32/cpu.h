@@ -248,6 +248,10 @@ CpuRes cpu_iret(CpuState *s, const CpuEnv *env, unsigned opsize);
 CpuRes cpu_far_ret(CpuState *s, const CpuEnv *env, unsigned opsize, uint16_t imm);
 CpuRes cpu_far_jump(CpuState *s, const CpuEnv *env, uint16_t sel, uint32_t off, bool call,
                     unsigned opsize, uint32_t next_eip);
+/* What started a task switch. */
+enum { CPU_TASK_JMP, CPU_TASK_CALL, CPU_TASK_IRET, CPU_TASK_INT };
+/* iret with EFLAGS.NT: back to the task in the current TSS's link field. */
+CpuRes cpu_task_return(CpuState *s, const CpuEnv *env, uint32_t next_eip);
 /* Write the guest's EFLAGS from a popf/iret value, honouring CPL/IOPL. */
 void cpu_set_eflags(CpuState *s, uint32_t value, uint32_t mask);
 

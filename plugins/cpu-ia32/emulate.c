@@ -1124,6 +1124,8 @@ CpuRes cpu_emulate(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
 
     case ZYDIS_MNEMONIC_IRET:
     case ZYDIS_MNEMONIC_IRETD:
+        if (s->eflags & CPU_FL_NT)
+            return cpu_task_return(s, env, d.next);
         return cpu_iret(s, env, m == ZYDIS_MNEMONIC_IRET ? 2 : 4);
     case ZYDIS_MNEMONIC_RET:
         if (d.in.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) {
