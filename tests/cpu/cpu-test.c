@@ -915,6 +915,459 @@ static void test_far_transfers(void)
     rig_free(r);
 }
 
+/* --- call gates ---------------------------------------------------------------- */
+
+#define GATE3 0x48      /* 32-bit call gate, DPL 3 -> KCODE:GATE_TARGET, 2 dword parameters */
+#define GATE0 0x50      /* 32-bit call gate, DPL 0 */
+#define GATE_NP 0x58    /* 32-bit call gate, DPL 3, not present */
+#define GATE16 0x70     /* 16-bit call gate, DPL 3 -> KCODE:GATE_TARGET16, 1 word parameter */
+#define GATE_DATA 0x80  /* 32-bit call gate, DPL 3 -> a data segment */
+#define GATE_TARGET 0x60000u
+#define GATE_TARGET16 0x6100u
+
+/* A gate descriptor in the GDT (call gate or task gate). */
+static void put_sys_gate(uint8_t *ram, unsigned sel, uint16_t target, uint32_t off, uint8_t type,
+                         unsigned dpl, unsigned params, bool present)
+{
+    uint8_t *g = ram + GDT + (sel & ~7u);
+    g[0] = off & 0xff;
+    g[1] = (off >> 8) & 0xff;
+    g[2] = target & 0xff;
+    g[3] = target >> 8;
+    g[4] = (uint8_t)params;
+    g[5] = (uint8_t)((present ? 0x80 : 0) | dpl << 5 | type);
+    g[6] = (off >> 16) & 0xff;
+    g[7] = off >> 24;
+}
+
+static Rig *gate_rig(void)
+{
+    Rig *r = rig_new();
+    uint8_t *ram = r->fake.ram;
+    put_sys_gate(ram, GATE3, KCODE, GATE_TARGET, 0xc, 3, 2, true);
+    put_sys_gate(ram, GATE0, KCODE, GATE_TARGET, 0xc, 0, 0, true);
+    put_sys_gate(ram, GATE_NP, KCODE, GATE_TARGET, 0xc, 3, 0, false);
+    put_sys_gate(ram, GATE16, KCODE, GATE_TARGET16, 0x4, 3, 1, true);
+    put_sys_gate(ram, GATE_DATA, KDATA, 0, 0xc, 3, 0, true);
+    return r;
+}
+
+/* Ring 3 calls a ring 0 routine through a gate: TSS stack, parameters copied. */
+static void test_callgate_inner_call(void)
+{
+    Rig *r = gate_rig();
+    rig_user(r);
+    r->s.gpr[CPU_ESP] = USTACK - 8;
+    wr32(r, USTACK - 8, 0xaaaa0001); /* parameter 0 (pushed last) */
+    wr32(r, USTACK - 4, 0xaaaa0002); /* parameter 1 */
+    CODE_AT(r, 0x9a, 0x00, 0x00, 0x00, 0x00, GATE3 | 3, 0x00); /* lcall $0x4b, $0 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.cpl, ==, 0);
+    g_assert_cmphex(r->s.eip, ==, GATE_TARGET); /* the gate's offset, not the instruction's */
+    g_assert_cmphex(r->s.seg[CPU_CS].sel, ==, KCODE);
+    g_assert_cmphex(r->s.seg[CPU_SS].sel, ==, KDATA);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, KSTACK - 24);
+    g_assert_cmphex(rd32(r, KSTACK - 24), ==, CODE + 7);
+    g_assert_cmphex(rd32(r, KSTACK - 20), ==, UCODE);
+    g_assert_cmphex(rd32(r, KSTACK - 16), ==, 0xaaaa0001);
+    g_assert_cmphex(rd32(r, KSTACK - 12), ==, 0xaaaa0002);
+    g_assert_cmphex(rd32(r, KSTACK - 8), ==, USTACK - 8);
+    g_assert_cmphex(rd32(r, KSTACK - 4), ==, UDATA);
+    rig_free(r);
+}
+
+/* lret $8 from there: back to ring 3, both stacks popped past the parameters. */
+static void test_callgate_lret_outer(void)
+{
+    Rig *r = gate_rig();
+    rig_user(r);
+    r->s.gpr[CPU_ESP] = USTACK - 8;
+    CODE_AT(r, 0x9a, 0x00, 0x00, 0x00, 0x00, GATE3 | 3, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    r->s.gpr[CPU_EAX] = KDATA;
+    put_code(r, GATE_TARGET, (const uint8_t[]){ 0x8e, 0xe0 }, 2); /* mov %eax, %fs */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    put_code(r, GATE_TARGET + 2, (const uint8_t[]){ 0xca, 0x08, 0x00 }, 3); /* lret $8 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.cpl, ==, 3);
+    g_assert_cmphex(r->s.eip, ==, CODE + 7);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, USTACK);
+    g_assert_cmphex(r->s.seg[CPU_SS].sel, ==, UDATA);
+    g_assert_cmphex(r->s.seg[CPU_FS].sel, ==, 0); /* DPL 0 data: nulled for ring 3 */
+    g_assert_cmphex(r->s.seg[CPU_DS].sel, ==, UDATA);
+    rig_free(r);
+}
+
+static void test_callgate_dpl(void)
+{
+    Rig *r = gate_rig();
+    rig_user(r);
+    CODE_AT(r, 0x9a, 0x00, 0x00, 0x00, 0x00, GATE0 | 3, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, HANDLER(13));
+    g_assert_cmphex(rd32(r, KSTACK - 24), ==, GATE0);
+    rig_free(r);
+}
+
+static void test_callgate_not_present(void)
+{
+    Rig *r = gate_rig();
+    rig_user(r);
+    CODE_AT(r, 0x9a, 0x00, 0x00, 0x00, 0x00, GATE_NP | 3, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, HANDLER(11));
+    g_assert_cmphex(rd32(r, KSTACK - 24), ==, GATE_NP);
+    rig_free(r);
+}
+
+static void test_callgate_to_data_segment(void)
+{
+    Rig *r = gate_rig();
+    rig_user(r);
+    CODE_AT(r, 0x9a, 0x00, 0x00, 0x00, 0x00, GATE_DATA | 3, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, HANDLER(13));
+    g_assert_cmphex(rd32(r, KSTACK - 24), ==, KDATA); /* #GP(the gate's segment) */
+    rig_free(r);
+}
+
+/* The TSS's ring 0 stack is unusable: #TS(its selector), and nothing changed. */
+static void test_callgate_bad_tss_stack(void)
+{
+    Rig *r = gate_rig();
+    r->fake.ram[TSS + 8] = UDATA; /* ss0 with RPL 3 and DPL 3 */
+    rig_user(r);
+    CODE_AT(r, 0x9a, 0x00, 0x00, 0x00, 0x00, GATE3 | 3, 0x00);
+    CpuState before = r->s;
+    /* The far call itself, to see the exception it raises. */
+    g_assert_cmpint(cpu_far_jump(&r->s, &r->env, GATE3 | 3, 0, true, 4, CODE + 7), ==,
+                    CPU_R_EXC);
+    g_assert_cmpuint(r->s.exc_vector, ==, CPU_EXC_TS);
+    g_assert_cmphex(r->s.exc_error, ==, UDATA & ~3u);
+    g_assert_cmpuint(r->s.cpl, ==, 3);
+    g_assert_cmphex(r->s.seg[CPU_SS].sel, ==, before.seg[CPU_SS].sel);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, before.gpr[CPU_ESP]);
+    r->fake.ram[TSS + 8] = 0; /* a null ss0: #TS(0) */
+    g_assert_cmpint(cpu_far_jump(&r->s, &r->env, GATE3 | 3, 0, true, 4, CODE + 7), ==,
+                    CPU_R_EXC);
+    g_assert_cmpuint(r->s.exc_vector, ==, CPU_EXC_TS);
+    g_assert_cmphex(r->s.exc_error, ==, 0);
+    rig_free(r);
+}
+
+/* A jmp through a gate never changes privilege. */
+static void test_callgate_jmp(void)
+{
+    Rig *r = gate_rig();
+    uint32_t sp = r->s.gpr[CPU_ESP];
+    CODE_AT(r, 0xea, 0x00, 0x00, 0x00, 0x00, GATE3, 0x00); /* ljmp at ring 0 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, GATE_TARGET);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, sp);
+    Rig *u = gate_rig();
+    rig_user(u);
+    CODE_AT(u, 0xea, 0x00, 0x00, 0x00, 0x00, GATE3 | 3, 0x00); /* ljmp at ring 3 to ring 0 */
+    g_assert_cmpint(trap_gp(u), ==, CPU_RESUME);
+    g_assert_cmphex(u->s.eip, ==, HANDLER(13));
+    g_assert_cmphex(rd32(u, KSTACK - 24), ==, KCODE);
+    rig_free(u);
+    rig_free(r);
+}
+
+/* A 16-bit gate pushes words and copies word parameters. */
+static void test_callgate_16bit(void)
+{
+    Rig *r = gate_rig();
+    rig_user(r);
+    r->s.gpr[CPU_ESP] = USTACK - 2;
+    r->fake.ram[USTACK - 2] = 0x34;
+    r->fake.ram[USTACK - 1] = 0x12;
+    CODE_AT(r, 0x9a, 0x00, 0x00, 0x00, 0x00, GATE16 | 3, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, GATE_TARGET16);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, KSTACK - 10);
+    uint16_t w[5];
+    memcpy(w, r->fake.ram + KSTACK - 10, sizeof w);
+    g_assert_cmphex(w[0], ==, (CODE + 7) & 0xffff);
+    g_assert_cmphex(w[1], ==, UCODE);
+    g_assert_cmphex(w[2], ==, 0x1234);
+    g_assert_cmphex(w[3], ==, (USTACK - 2) & 0xffff);
+    g_assert_cmphex(w[4], ==, UDATA);
+    rig_free(r);
+}
+
+/* --- task switches -------------------------------------------------------------- */
+
+#define TSS2 0x4000u
+#define TSS2SEL 0x60
+#define TASKGATE 0x68   /* task gate, DPL 0 -> TSS2SEL */
+#define TSS3 0x4100u
+#define TSS3SEL 0x78
+#define TSS_SHORT 0x88  /* a TSS descriptor whose limit is too small */
+#define TASK_EIP 0x70000u
+#define TASK_STACK 0x88000u
+
+/* A 32-bit TSS image: ring 0 flat code and data, EAX marks the task. */
+static void put_task(Rig *r, uint32_t tss, uint32_t eip, uint32_t esp, uint32_t eax)
+{
+    memset(r->fake.ram + tss, 0, 0x68);
+    wr32(r, tss + 0x1c, 0x5000);
+    wr32(r, tss + 0x20, eip);
+    wr32(r, tss + 0x24, CPU_FL_FIXED);
+    wr32(r, tss + 0x28, eax);
+    wr32(r, tss + 0x38, esp);
+    wr32(r, tss + 0x48, KDATA);
+    wr32(r, tss + 0x4c, KCODE);
+    wr32(r, tss + 0x50, KDATA);
+    wr32(r, tss + 0x54, KDATA);
+    wr32(r, tss + 0x58, 0);
+    wr32(r, tss + 0x5c, 0);
+}
+
+static Rig *task_rig(void)
+{
+    Rig *r = rig_new();
+    put_desc(r->fake.ram, TSS2SEL, TSS2, 0x67, 0x89, 0);
+    put_desc(r->fake.ram, TSS3SEL, TSS3, 0x67, 0x89, 0);
+    put_desc(r->fake.ram, TSS_SHORT, TSS3, 0x40, 0x89, 0);
+    put_sys_gate(r->fake.ram, TASKGATE, TSS2SEL, 0, 0x5, 0, 0, true);
+    put_task(r, TSS2, TASK_EIP, TASK_STACK, 0x22222222);
+    put_task(r, TSS3, TASK_EIP + 0x100, TASK_STACK - 0x1000, 0x33333333);
+    return r;
+}
+
+static uint8_t desc_type(Rig *r, unsigned sel)
+{
+    return r->fake.ram[GDT + (sel & ~7u) + 5] & 0x1f;
+}
+
+static void test_task_jmp(void)
+{
+    Rig *r = task_rig();
+    r->s.gpr[CPU_EAX] = 0x11111111;
+    r->s.gpr[CPU_EBP] = 0xbbbb;
+    CODE_AT(r, 0xea, 0x00, 0x00, 0x00, 0x00, TSS2SEL, 0x00); /* ljmp $0x60, $0 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    /* The new task runs. */
+    g_assert_cmphex(r->s.tr.sel, ==, TSS2SEL);
+    g_assert_cmphex(r->s.eip, ==, TASK_EIP);
+    g_assert_cmphex(r->s.gpr[CPU_EAX], ==, 0x22222222);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, TASK_STACK);
+    g_assert_cmphex(r->s.gpr[CPU_EBP], ==, 0);
+    g_assert_cmphex(r->s.seg[CPU_FS].sel, ==, 0);
+    g_assert_cmpuint(r->s.cr0 & CPU_CR0_TS, ==, CPU_CR0_TS);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_NT, ==, 0); /* a jmp does not nest */
+    /* The old one was saved, and is no longer busy; the new one is. */
+    g_assert_cmphex(rd32(r, TSS + 0x20), ==, CODE + 7);
+    g_assert_cmphex(rd32(r, TSS + 0x28), ==, 0x11111111);
+    g_assert_cmphex(rd32(r, TSS + 0x3c), ==, 0xbbbb);
+    g_assert_cmphex(rd32(r, TSS + 0x4c), ==, KCODE);
+    g_assert_cmphex(desc_type(r, TSSSEL), ==, 0x09);
+    g_assert_cmphex(desc_type(r, TSS2SEL), ==, 0x0b);
+    g_assert_cmphex(rd32(r, TSS2), ==, 0); /* no back link */
+    rig_free(r);
+}
+
+/* A call nests (NT, back link, both busy); iret returns and unbusies the callee. */
+static void test_task_call_iret(void)
+{
+    Rig *r = task_rig();
+    r->s.gpr[CPU_EAX] = 0x11111111;
+    CODE_AT(r, 0x9a, 0x00, 0x00, 0x00, 0x00, TSS2SEL, 0x00); /* lcall $0x60, $0 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.tr.sel, ==, TSS2SEL);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_NT, ==, CPU_FL_NT);
+    g_assert_cmphex(rd32(r, TSS2) & 0xffff, ==, TSSSEL);
+    g_assert_cmphex(desc_type(r, TSSSEL), ==, 0x0b);
+    g_assert_cmphex(desc_type(r, TSS2SEL), ==, 0x0b);
+    r->s.gpr[CPU_EAX] = 0x2222aaaa;
+    put_code(r, TASK_EIP, (const uint8_t[]){ 0xcf }, 1); /* iret */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.tr.sel, ==, TSSSEL);
+    g_assert_cmphex(r->s.eip, ==, CODE + 7);
+    g_assert_cmphex(r->s.gpr[CPU_EAX], ==, 0x11111111);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_NT, ==, 0);
+    g_assert_cmphex(desc_type(r, TSS2SEL), ==, 0x09);
+    g_assert_cmphex(desc_type(r, TSSSEL), ==, 0x0b);
+    /* The callee's state resumes after its iret next time. */
+    g_assert_cmphex(rd32(r, TSS2 + 0x20), ==, TASK_EIP + 1);
+    g_assert_cmphex(rd32(r, TSS2 + 0x28), ==, 0x2222aaaa);
+    g_assert_cmpuint(rd32(r, TSS2 + 0x24) & CPU_FL_NT, ==, 0);
+    rig_free(r);
+}
+
+static void test_task_gate_jmp(void)
+{
+    Rig *r = task_rig();
+    CODE_AT(r, 0xea, 0x00, 0x00, 0x00, 0x00, TASKGATE, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.tr.sel, ==, TSS2SEL);
+    g_assert_cmphex(r->s.eip, ==, TASK_EIP);
+    /* Ring 3 may not use a DPL 0 task gate. */
+    Rig *u = task_rig();
+    rig_user(u);
+    CODE_AT(u, 0xea, 0x00, 0x00, 0x00, 0x00, TASKGATE | 3, 0x00);
+    g_assert_cmpint(trap_gp(u), ==, CPU_RESUME);
+    g_assert_cmphex(u->s.eip, ==, HANDLER(13));
+    g_assert_cmphex(rd32(u, KSTACK - 24), ==, TASKGATE);
+    g_assert_cmphex(u->s.tr.sel, ==, TSSSEL);
+    rig_free(u);
+    rig_free(r);
+}
+
+static void test_task_busy_gp(void)
+{
+    Rig *r = task_rig();
+    CODE_AT(r, 0xea, 0x00, 0x00, 0x00, 0x00, TSSSEL, 0x00); /* jmp to the running task */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, HANDLER(13));
+    g_assert_cmphex(rd32(r, r->s.gpr[CPU_ESP]), ==, TSSSEL);
+    g_assert_cmphex(r->s.tr.sel, ==, TSSSEL);
+    rig_free(r);
+}
+
+static void test_task_short_tss(void)
+{
+    Rig *r = task_rig();
+    CODE_AT(r, 0xea, 0x00, 0x00, 0x00, 0x00, TSS_SHORT, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, HANDLER(10));
+    g_assert_cmphex(rd32(r, r->s.gpr[CPU_ESP]), ==, TSS_SHORT);
+    g_assert_cmphex(r->s.tr.sel, ==, TSSSEL);
+    rig_free(r);
+}
+
+/* A bad SS in the new TSS is a #TS raised in the new task. */
+static void test_task_bad_ss(void)
+{
+    Rig *r = task_rig();
+    wr32(r, TSS2 + 0x50, UDATA); /* RPL 3 stack for a ring 0 task */
+    CODE_AT(r, 0xea, 0x00, 0x00, 0x00, 0x00, TSS2SEL, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.tr.sel, ==, TSS2SEL);
+    g_assert_cmphex(r->s.eip, ==, HANDLER(10));
+    uint32_t sp = r->s.gpr[CPU_ESP];
+    g_assert_cmphex(rd32(r, sp), ==, UDATA & ~3u);
+    g_assert_cmphex(rd32(r, sp + 4), ==, TASK_EIP); /* the new task's EIP */
+    rig_free(r);
+}
+
+/* #DF through a task gate: a fresh task with its own stack gets error code 0. */
+static void test_task_double_fault_gate(void)
+{
+    Rig *r = task_rig();
+    uint8_t *g = r->fake.ram + IDT + 8 * 8;
+    memset(g, 0, 8);
+    g[2] = TSS3SEL;
+    g[5] = 0x85; /* present task gate */
+    r->fake.ram[IDT + 13 * 8 + 5] &= 0x7f; /* #GP's gate missing: #NP, then #DF */
+    r->s.gpr[CPU_EAX] = 0x11111111;
+    r->s.eip = CODE;
+    cpu_raise(&r->s, CPU_EXC_GP, true, 0);
+    g_assert_cmpint(cpu_deliver_pending(&r->s, &r->env), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.tr.sel, ==, TSS3SEL);
+    g_assert_cmphex(r->s.eip, ==, TASK_EIP + 0x100);
+    g_assert_cmphex(r->s.gpr[CPU_EAX], ==, 0x33333333);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, TASK_STACK - 0x1000 - 4);
+    g_assert_cmphex(rd32(r, TASK_STACK - 0x1000 - 4), ==, 0); /* #DF's error code */
+    g_assert_cmpuint(r->s.eflags & CPU_FL_NT, ==, CPU_FL_NT);
+    g_assert_cmphex(rd32(r, TSS3) & 0xffff, ==, TSSSEL);
+    g_assert_cmphex(rd32(r, TSS + 0x20), ==, CODE); /* the faulting instruction */
+    g_assert_cmphex(rd32(r, TSS + 0x28), ==, 0x11111111);
+    rig_free(r);
+}
+
+/* int n from ring 3 through a DPL 3 task gate: no frame, the task's own state. */
+static void test_task_int_gate_from_user(void)
+{
+    Rig *r = task_rig();
+    uint8_t *g = r->fake.ram + IDT + 0x40 * 8;
+    memset(g, 0, 8);
+    g[2] = TSS2SEL;
+    g[5] = 0xe5; /* present, DPL 3, task gate */
+    rig_user(r);
+    CODE_AT(r, 0xcd, 0x40);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.cpl, ==, 0);
+    g_assert_cmphex(r->s.tr.sel, ==, TSS2SEL);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, TASK_STACK);
+    g_assert_cmphex(rd32(r, TSS + 0x20), ==, CODE + 2);
+    g_assert_cmphex(rd32(r, TSS + 0x4c), ==, UCODE);
+    rig_free(r);
+}
+
+/* A fake MMU: identity translation, remembers the last CR3 it was told. */
+typedef struct FakeMmu {
+    uint32_t cr3;
+    unsigned set_control_calls;
+} FakeMmu;
+
+static void fm_reset(void *m, LilyMmuBatch *b) { (void)m; (void)b; }
+static void fm_set_control(void *m, uint32_t cr0, uint32_t cr3, uint32_t cr4, LilyMmuBatch *b)
+{
+    FakeMmu *f = m;
+    (void)cr0; (void)cr4; (void)b;
+    f->cr3 = cr3;
+    f->set_control_calls++;
+}
+static void fm_invlpg(void *m, uint32_t va, LilyMmuBatch *b) { (void)m; (void)va; (void)b; }
+static void fm_set_cpl(void *m, unsigned cpl, LilyMmuBatch *b) { (void)m; (void)cpl; (void)b; }
+static LilyMmuResult fm_fault(void *m, uint32_t va, uint32_t acc, LilyMmuBatch *b,
+                              uint32_t *pf, uint64_t *gpa)
+{
+    (void)m; (void)acc; (void)b; (void)pf;
+    *gpa = va;
+    return LILY_MMU_OK;
+}
+static LilyMmuResult fm_translate(void *m, uint32_t va, uint32_t acc, uint64_t *gpa, uint32_t *pf)
+{
+    (void)m; (void)acc; (void)pf;
+    *gpa = va;
+    return va < RAM_SIZE ? LILY_MMU_OK : LILY_MMU_MMIO;
+}
+static const LilyMmuOps fake_mmu_ops = {
+    .size = sizeof(LilyMmuOps), .reset = fm_reset, .set_control = fm_set_control,
+    .invlpg = fm_invlpg, .set_cpl = fm_set_cpl, .fault = fm_fault, .translate = fm_translate,
+};
+
+/* With paging on, the new task's CR3 reaches the MMU. */
+static void test_task_loads_cr3(void)
+{
+    Rig *r = task_rig();
+    FakeMmu mmu = { 0 };
+    r->env.mmu = &fake_mmu_ops;
+    r->env.mmu_state = &mmu;
+    r->s.cr0 |= CPU_CR0_PG;
+    r->s.cr3 = 0x1000;
+    CODE_AT(r, 0xea, 0x00, 0x00, 0x00, 0x00, TSS2SEL, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.cr3, ==, 0x5000);
+    g_assert_cmphex(mmu.cr3, ==, 0x5000);
+    g_assert_cmpuint(mmu.set_control_calls, ==, 1);
+    rig_free(r);
+}
+
+/* --- 16-bit interrupt gates ------------------------------------------------------ */
+
+static void test_deliver_16bit_gate(void)
+{
+    Rig *r = rig_new();
+    put_gate(r->fake.ram, 0x41, 0x5678, 0x86, 0); /* 16-bit interrupt gate */
+    r->s.eflags |= CPU_FL_IF;
+    uint32_t sp = r->s.gpr[CPU_ESP];
+    CODE_AT(r, 0xcd, 0x41);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, 0x5678);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, sp - 6);
+    uint16_t w[3];
+    memcpy(w, r->fake.ram + sp - 6, sizeof w);
+    g_assert_cmphex(w[0], ==, (CODE + 2) & 0xffff);
+    g_assert_cmphex(w[1], ==, KCODE);
+    g_assert_cmpuint(w[2] & CPU_FL_IF, ==, CPU_FL_IF);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_IF, ==, 0);
+    rig_free(r);
+}
+
 /* --- rewrite sites -------------------------------------------------------------- */
 
 static void test_rewrite_pushf(void)
@@ -1474,6 +1927,24 @@ int main(int argc, char **argv)
     g_test_add_func("/cpu/seg/native-resync", test_native_selector_resync);
     g_test_add_func("/cpu/seg/native-resync-on-kick", test_native_selector_kick);
     g_test_add_func("/cpu/seg/far-transfers", test_far_transfers);
+    g_test_add_func("/cpu/callgate/inner-call", test_callgate_inner_call);
+    g_test_add_func("/cpu/callgate/lret-outer", test_callgate_lret_outer);
+    g_test_add_func("/cpu/callgate/dpl", test_callgate_dpl);
+    g_test_add_func("/cpu/callgate/not-present", test_callgate_not_present);
+    g_test_add_func("/cpu/callgate/to-data-segment", test_callgate_to_data_segment);
+    g_test_add_func("/cpu/callgate/bad-tss-stack", test_callgate_bad_tss_stack);
+    g_test_add_func("/cpu/callgate/jmp", test_callgate_jmp);
+    g_test_add_func("/cpu/callgate/16bit", test_callgate_16bit);
+    g_test_add_func("/cpu/task/jmp", test_task_jmp);
+    g_test_add_func("/cpu/task/call-iret", test_task_call_iret);
+    g_test_add_func("/cpu/task/gate-jmp", test_task_gate_jmp);
+    g_test_add_func("/cpu/task/busy-gp", test_task_busy_gp);
+    g_test_add_func("/cpu/task/short-tss", test_task_short_tss);
+    g_test_add_func("/cpu/task/bad-ss", test_task_bad_ss);
+    g_test_add_func("/cpu/task/double-fault-gate", test_task_double_fault_gate);
+    g_test_add_func("/cpu/task/int-gate-from-user", test_task_int_gate_from_user);
+    g_test_add_func("/cpu/task/loads-cr3", test_task_loads_cr3);
+    g_test_add_func("/cpu/deliver/16bit-gate", test_deliver_16bit_gate);
     g_test_add_func("/cpu/rewrite/pushf", test_rewrite_pushf);
     g_test_add_func("/cpu/rewrite/sregs", test_rewrite_sregs);
     g_test_add_func("/cpu/rewrite/tables", test_rewrite_tables);
