@@ -143,7 +143,9 @@ static CpuRes cpu_translate(CpuState *s, const CpuEnv *env, uint32_t va, unsigne
                             uint64_t *gpa, bool *mmio)
 {
     *mmio = false;
-    if (!(s->cr0 & CPU_CR0_PG) || !env->mmu) {
+    /* With an MMU, ask it even with paging off: it knows which frames are devices
+     * (the VGA window lies inside RAM's range). */
+    if (!env->mmu) {
         *gpa = va;
         *mmio = va >= env->ram_size;
         return CPU_R_OK;
