@@ -49,6 +49,8 @@ enum { CPU_EAX, CPU_ECX, CPU_EDX, CPU_EBX, CPU_ESP, CPU_EBP, CPU_ESI, CPU_EDI };
 
 #define CPU_CR0_PE 0x1u
 #define CPU_CR0_ET 0x10u
+#define CPU_CR0_MP 0x2u
+#define CPU_CR0_EM 0x4u
 #define CPU_CR0_TS 0x8u
 #define CPU_CR0_WP 0x10000u
 #define CPU_CR0_PG 0x80000000u

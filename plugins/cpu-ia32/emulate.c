@@ -732,6 +732,14 @@ static CpuRes cpu_emulate_mem(CpuState *s, const CpuEnv *env, const Insn *d)
     if (d->in.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && d->in.opcode >= 0xa4 &&
         d->in.opcode <= 0xaf && d->in.opcode != 0xa8 && d->in.opcode != 0xa9)
         return cpu_string_mem(s, env, d);
+    if (m == ZYDIS_MNEMONIC_MOV && o0->type == ZYDIS_OPERAND_TYPE_MEMORY &&
+        o1->type == ZYDIS_OPERAND_TYPE_REGISTER && cpu_is_sreg(o1->reg.value)) {
+        /* mov %sreg, m16: the guest's selector (the host runs others). */
+        r = cpu_op_write(s, env, d, 0, s->seg[o1->reg.value - ZYDIS_REGISTER_ES].sel, 2);
+        if (r == CPU_R_OK)
+            s->eip = d->next;
+        return r;
+    }
     unsigned nvis = d->in.operand_count_visible;
     for (unsigned i = 0; i < nvis; i++)
         if (!cpu_is_gpr_or_mem_or_imm(&d->op[i]))

@@ -262,8 +262,15 @@ CpuRes cpu_pop(CpuState *s, const CpuEnv *env, uint32_t *v, unsigned size)
 
 void cpu_mmu_control(CpuState *s, const CpuEnv *env)
 {
+    /*
+     * The FPU bits are none of the MMU's business and change without it
+     * hearing (clts, a task switch's TS): keep them out, or a later
+     * same-value CR3 write would look like a CR0 change instead of the
+     * reload (and flush) it is.
+     */
+    uint32_t cr0 = s->cr0 & ~(CPU_CR0_TS | CPU_CR0_EM | CPU_CR0_MP);
     if (env->mmu)
-        env->mmu->set_control(env->mmu_state, s->cr0, s->cr3, s->cr4, &s->batch);
+        env->mmu->set_control(env->mmu_state, cr0, s->cr3, s->cr4, &s->batch);
 }
 
 void cpu_set_cpl(CpuState *s, const CpuEnv *env, unsigned cpl)

@@ -1298,7 +1298,7 @@ static void test_task_int_gate_from_user(void)
 
 /* A fake MMU: identity translation, remembers the last CR3 it was told. */
 typedef struct FakeMmu {
-    uint32_t cr3;
+    uint32_t cr0, cr3;
     unsigned set_control_calls;
 } FakeMmu;
 
@@ -1306,7 +1306,8 @@ static void fm_reset(void *m, LilyMmuBatch *b) { (void)m; (void)b; }
 static void fm_set_control(void *m, uint32_t cr0, uint32_t cr3, uint32_t cr4, LilyMmuBatch *b)
 {
     FakeMmu *f = m;
-    (void)cr0; (void)cr4; (void)b;
+    (void)cr4; (void)b;
+    f->cr0 = cr0;
     f->cr3 = cr3;
     f->set_control_calls++;
 }
@@ -1344,6 +1345,31 @@ static void test_task_loads_cr3(void)
     g_assert_cmphex(r->s.cr3, ==, 0x5000);
     g_assert_cmphex(mmu.cr3, ==, 0x5000);
     g_assert_cmpuint(mmu.set_control_calls, ==, 1);
+    rig_free(r);
+}
+
+/*
+ * The MMU never sees CR0's FPU bits: clts changes them without telling it, and
+ * a later CR3 write of the same value must still look like a reload.
+ */
+static void test_mmu_cr0_without_fpu_bits(void)
+{
+    Rig *r = rig_new();
+    FakeMmu mmu = { 0 };
+    r->env.mmu = &fake_mmu_ops;
+    r->env.mmu_state = &mmu;
+    r->s.gpr[CPU_EAX] = CPU_CR0_PE | CPU_CR0_PG | CPU_CR0_TS | CPU_CR0_MP;
+    CODE_AT(r, 0x0f, 0x22, 0xc0); /* mov %eax, %cr0 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.cr0 & CPU_CR0_TS, ==, CPU_CR0_TS);
+    g_assert_cmphex(mmu.cr0, ==, CPU_CR0_PE | CPU_CR0_PG | CPU_CR0_ET);
+    CODE_AT(r, 0x0f, 0x06); /* clts */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    r->s.gpr[CPU_EAX] = r->s.cr3;
+    CODE_AT(r, 0x0f, 0x22, 0xd8); /* mov %eax, %cr3: the same value */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(mmu.set_control_calls, ==, 2);
+    g_assert_cmphex(mmu.cr0, ==, CPU_CR0_PE | CPU_CR0_PG | CPU_CR0_ET);
     rig_free(r);
 }
 
@@ -1811,6 +1837,20 @@ static void test_seg_alu_through_base(void)
     rig_free(r);
 }
 
+/* A selector stored through a non-flat segment is the guest's, not the host's. */
+static void test_seg_store_selector(void)
+{
+    Rig *r = rig_new();
+    load_fs(r, ODDSEG);
+    r->s.seg[CPU_DS].sel = UDATA;
+    wr32(r, 0x100020, 0xffffffff);
+    CODE_AT(r, 0x64, 0x8c, 0x1d, 0x20, 0x00, 0x00, 0x00); /* mov %ds, %fs:0x20 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(rd32(r, 0x100020), ==, 0xffff0000u | UDATA);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 7);
+    rig_free(r);
+}
+
 static void test_seg_read_only_write_gp(void)
 {
     Rig *r = rig_new();
@@ -1945,6 +1985,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cpu/task/int-gate-from-user", test_task_int_gate_from_user);
     g_test_add_func("/cpu/task/loads-cr3", test_task_loads_cr3);
     g_test_add_func("/cpu/deliver/16bit-gate", test_deliver_16bit_gate);
+    g_test_add_func("/cpu/sys/mmu-cr0-without-fpu-bits", test_mmu_cr0_without_fpu_bits);
     g_test_add_func("/cpu/rewrite/pushf", test_rewrite_pushf);
     g_test_add_func("/cpu/rewrite/sregs", test_rewrite_sregs);
     g_test_add_func("/cpu/rewrite/tables", test_rewrite_tables);
@@ -1967,6 +2008,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cpu/mmio/bt-register-offset", test_mmio_bts_register_offset);
     g_test_add_func("/cpu/seg/pop-esp-based", test_seg_pop_esp_based);
     g_test_add_func("/cpu/seg/alu-through-base", test_seg_alu_through_base);
+    g_test_add_func("/cpu/seg/store-selector", test_seg_store_selector);
     g_test_add_func("/cpu/seg/read-only-write-gp", test_seg_read_only_write_gp);
     g_test_add_func("/cpu/seg/expand-down", test_seg_expand_down);
     g_test_add_func("/cpu/seg/rep-movsb-limit", test_seg_rep_movsb_limit);
