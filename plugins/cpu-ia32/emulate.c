@@ -565,6 +565,93 @@ static uint32_t cpu_alu(CpuState *s, int op, uint32_t a, uint32_t b, unsigned si
     return res;
 }
 
+/* Condition code cc (the low nibble of jcc/setcc/cmovcc) against EFLAGS. */
+static bool cpu_cond(const CpuState *s, unsigned cc)
+{
+    uint32_t f = s->eflags;
+    bool sf_ne_of = !(f & CPU_FL_SF) != !(f & CPU_FL_OF);
+    bool v;
+    switch (cc >> 1) {
+    case 0: v = f & CPU_FL_OF; break;
+    case 1: v = f & CPU_FL_CF; break;
+    case 2: v = f & CPU_FL_ZF; break;
+    case 3: v = f & (CPU_FL_CF | CPU_FL_ZF); break;
+    case 4: v = f & CPU_FL_SF; break;
+    case 5: v = f & CPU_FL_PF; break;
+    case 6: v = sf_ne_of; break;
+    default: v = (f & CPU_FL_ZF) || sf_ne_of; break;
+    }
+    return v != (cc & 1);
+}
+
+static void cpu_set_flag(CpuState *s, uint32_t flag, bool on)
+{
+    if (on)
+        s->eflags |= flag;
+    else
+        s->eflags &= ~flag;
+}
+
+/*
+ * shl/sal, shr, sar, rol, ror of size bytes by count (already masked to 5
+ * bits; 0 changes nothing).  CF is the last bit shifted out; OF follows the
+ * SDM's count-1 definition (undefined for other counts, computed the same
+ * way); the shifts set SF, ZF, PF from the result and clear AF; the rotates
+ * touch CF and OF only.
+ */
+static uint32_t cpu_shift(CpuState *s, ZydisMnemonic m, uint32_t a, unsigned count,
+                          unsigned size)
+{
+    unsigned bits = 8 * size;
+    uint32_t mask = size == 4 ? 0xffffffffu : (1u << bits) - 1;
+    uint32_t sign = 1u << (bits - 1);
+    uint32_t res;
+    a &= mask;
+    if (!count)
+        return a;
+    if (m == ZYDIS_MNEMONIC_ROL || m == ZYDIS_MNEMONIC_ROR) {
+        unsigned n = count % bits;
+        res = n == 0 ? a
+              : m == ZYDIS_MNEMONIC_ROL ? ((a << n) | (a >> (bits - n))) & mask
+                                        : ((a >> n) | (a << (bits - n))) & mask;
+        bool cf = m == ZYDIS_MNEMONIC_ROL ? res & 1 : res & sign;
+        bool of = m == ZYDIS_MNEMONIC_ROL ? !(res & sign) != !cf
+                                          : !(res & sign) != !(res & (sign >> 1));
+        cpu_set_flag(s, CPU_FL_CF, cf);
+        cpu_set_flag(s, CPU_FL_OF, of);
+        return res;
+    }
+    bool cf, of;
+    if (m == ZYDIS_MNEMONIC_SHR) {
+        res = count >= bits ? 0 : a >> count;
+        cf = count <= bits && ((a >> (count - 1)) & 1);
+        of = a & sign;
+    } else if (m == ZYDIS_MNEMONIC_SAR) {
+        int32_t sa = (int32_t)(a << (32 - bits)) >> (32 - bits); /* sign-extended */
+        unsigned n = count >= bits ? bits - 1 : count;
+        res = (uint32_t)(sa >> n) & mask;
+        cf = count >= bits ? (a & sign) != 0 : ((uint32_t)(sa >> (count - 1)) & 1);
+        of = false;
+    } else { /* shl, sal */
+        res = count >= bits ? 0 : (a << count) & mask;
+        cf = count <= bits && ((a >> (bits - count)) & 1);
+        of = !(res & sign) != !cf;
+    }
+    cpu_set_flag(s, CPU_FL_CF, cf);
+    cpu_set_flag(s, CPU_FL_OF, of);
+    cpu_set_flag(s, CPU_FL_ZF, res == 0);
+    cpu_set_flag(s, CPU_FL_SF, res & sign);
+    cpu_set_flag(s, CPU_FL_PF, !__builtin_parity(res & 0xff));
+    s->eflags &= ~CPU_FL_AF;
+    return res;
+}
+
+/* The accumulator of size bytes (AL, AX, EAX). */
+static ZydisRegister cpu_acc_reg(unsigned size)
+{
+    return size == 1 ? ZYDIS_REGISTER_AL : size == 2 ? ZYDIS_REGISTER_AX : ZYDIS_REGISTER_EAX;
+}
+
 /* Where a destination operand lives, resolved once for read-modify-write. */
 typedef struct CpuLoc {
     bool mem;
@@ -813,6 +900,130 @@ static CpuRes cpu_emulate_mem(CpuState *s, const CpuEnv *env, const Insn *d)
         if (o0->type != ZYDIS_OPERAND_TYPE_MEMORY)
             return CPU_R_RETRY;
         return cpu_bit_mem(s, env, d);
+    case ZYDIS_MNEMONIC_CMPXCHG: {
+        /* Compare the accumulator with the destination; the destination is
+         * written either way (with its own value on a mismatch), as locked. */
+        ZydisRegister acc = cpu_acc_reg(size);
+        r = cpu_dst_read(s, env, d, 0, size, &loc, &a);
+        if (r != CPU_R_OK)
+            return r;
+        uint32_t flags = s->eflags;
+        cpu_alu(s, ALU_CMP, cpu_get_reg(s, acc), a, size);
+        bool equal = s->eflags & CPU_FL_ZF;
+        uint32_t newflags = s->eflags;
+        s->eflags = flags;
+        r = cpu_dst_write(s, env, d, 0, &loc, equal ? cpu_get_reg(s, o1->reg.value) : a, size);
+        if (r != CPU_R_OK)
+            return r;
+        s->eflags = newflags;
+        if (!equal)
+            cpu_set_reg(s, acc, a);
+        break;
+    }
+    case ZYDIS_MNEMONIC_XADD: {
+        r = cpu_dst_read(s, env, d, 0, size, &loc, &a);
+        if (r != CPU_R_OK)
+            return r;
+        b = cpu_get_reg(s, o1->reg.value);
+        uint32_t flags = s->eflags;
+        uint32_t sum = cpu_alu(s, ALU_ADD, a, b, size);
+        uint32_t newflags = s->eflags;
+        s->eflags = flags;
+        r = cpu_dst_write(s, env, d, 0, &loc, sum, size);
+        if (r != CPU_R_OK)
+            return r;
+        s->eflags = newflags;
+        cpu_set_reg(s, o1->reg.value, a);
+        break;
+    }
+    case ZYDIS_MNEMONIC_CMPXCHG8B: {
+        uint32_t lin;
+        uint8_t q[8];
+        r = cpu_op_linear(s, d, o0, 8, true, &lin);
+        if (r == CPU_R_OK)
+            r = cpu_probe(s, env, lin, 8, CPU_ACC_WRITE);
+        if (r == CPU_R_OK)
+            r = cpu_read(s, env, lin, q, 8, 0);
+        if (r != CPU_R_OK)
+            return r;
+        uint32_t lo, hi;
+        memcpy(&lo, q, 4);
+        memcpy(&hi, q + 4, 4);
+        bool equal = lo == s->gpr[CPU_EAX] && hi == s->gpr[CPU_EDX];
+        if (equal) {
+            memcpy(q, &s->gpr[CPU_EBX], 4);
+            memcpy(q + 4, &s->gpr[CPU_ECX], 4);
+        }
+        r = cpu_write(s, env, lin, q, 8, 0);
+        if (r != CPU_R_OK)
+            return r;
+        cpu_set_flag(s, CPU_FL_ZF, equal);
+        if (!equal) {
+            s->gpr[CPU_EAX] = lo;
+            s->gpr[CPU_EDX] = hi;
+        }
+        break;
+    }
+    case ZYDIS_MNEMONIC_SETB: case ZYDIS_MNEMONIC_SETBE: case ZYDIS_MNEMONIC_SETL:
+    case ZYDIS_MNEMONIC_SETLE: case ZYDIS_MNEMONIC_SETNB: case ZYDIS_MNEMONIC_SETNBE:
+    case ZYDIS_MNEMONIC_SETNL: case ZYDIS_MNEMONIC_SETNLE: case ZYDIS_MNEMONIC_SETNO:
+    case ZYDIS_MNEMONIC_SETNP: case ZYDIS_MNEMONIC_SETNS: case ZYDIS_MNEMONIC_SETNZ:
+    case ZYDIS_MNEMONIC_SETO: case ZYDIS_MNEMONIC_SETP: case ZYDIS_MNEMONIC_SETS:
+    case ZYDIS_MNEMONIC_SETZ:
+        r = cpu_op_write(s, env, d, 0, cpu_cond(s, d->in.opcode & 0xf), 1);
+        break;
+    case ZYDIS_MNEMONIC_CMOVB: case ZYDIS_MNEMONIC_CMOVBE: case ZYDIS_MNEMONIC_CMOVL:
+    case ZYDIS_MNEMONIC_CMOVLE: case ZYDIS_MNEMONIC_CMOVNB: case ZYDIS_MNEMONIC_CMOVNBE:
+    case ZYDIS_MNEMONIC_CMOVNL: case ZYDIS_MNEMONIC_CMOVNLE: case ZYDIS_MNEMONIC_CMOVNO:
+    case ZYDIS_MNEMONIC_CMOVNP: case ZYDIS_MNEMONIC_CMOVNS: case ZYDIS_MNEMONIC_CMOVNZ:
+    case ZYDIS_MNEMONIC_CMOVO: case ZYDIS_MNEMONIC_CMOVP: case ZYDIS_MNEMONIC_CMOVS:
+    case ZYDIS_MNEMONIC_CMOVZ:
+        /* The source is read whatever the condition (its faults happen). */
+        r = cpu_op_read(s, env, d, 1, size, &a);
+        if (r == CPU_R_OK && cpu_cond(s, d->in.opcode & 0xf))
+            cpu_set_reg(s, o0->reg.value, a);
+        break;
+    case ZYDIS_MNEMONIC_IMUL: {
+        /* The two- and three-operand forms: a truncated signed product. */
+        if (nvis < 2 || o0->type != ZYDIS_OPERAND_TYPE_REGISTER)
+            return CPU_R_RETRY;
+        unsigned ia = nvis == 3 ? 1 : 0, ib = nvis == 3 ? 2 : 1;
+        r = cpu_op_read(s, env, d, ia, size, &a);
+        if (r == CPU_R_OK)
+            r = cpu_op_read(s, env, d, ib, size, &b);
+        if (r != CPU_R_OK)
+            return r;
+        int64_t sa = size == 2 ? (int16_t)a : (int32_t)a;
+        int64_t sb = size == 2 ? (int16_t)b : (int32_t)b;
+        int64_t prod = sa * sb;
+        int64_t trunc = size == 2 ? (int16_t)prod : (int32_t)prod;
+        cpu_set_flag(s, CPU_FL_CF, prod != trunc);
+        cpu_set_flag(s, CPU_FL_OF, prod != trunc);
+        cpu_set_reg(s, o0->reg.value, (uint32_t)prod);
+        break;
+    }
+    case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR:
+    case ZYDIS_MNEMONIC_SAR:
+    case ZYDIS_MNEMONIC_ROL: case ZYDIS_MNEMONIC_ROR: {
+        uint32_t count = 1;
+        if (nvis >= 2) {
+            r = cpu_op_read(s, env, d, 1, 1, &count);
+            if (r != CPU_R_OK)
+                return r;
+        }
+        count &= 0x1f;
+        r = cpu_dst_read(s, env, d, 0, size, &loc, &a);
+        if (r != CPU_R_OK || !count)
+            break;
+        uint32_t flags = s->eflags;
+        uint32_t res = cpu_shift(s, m, a, count, size);
+        uint32_t newflags = s->eflags;
+        s->eflags = flags;
+        r = cpu_dst_write(s, env, d, 0, &loc, res, size);
+        if (r == CPU_R_OK)
+            s->eflags = newflags;
+        break;
+    }
     default:
         return CPU_R_RETRY;
     }

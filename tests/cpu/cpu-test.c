@@ -1919,6 +1919,137 @@ static void test_seg_repe_cmpsb(void)
     rig_free(r);
 }
 
+/* --- what per-CPU data behind a segment base needs -------------------------- */
+
+/* A rig with FS on ODDSEG (base 0x100000) and value at %fs:0x40. */
+static Rig *percpu_rig(uint32_t value)
+{
+    Rig *r = rig_new();
+    load_fs(r, ODDSEG);
+    wr32(r, 0x100040, value);
+    return r;
+}
+
+static void test_seg_cmpxchg_match(void)
+{
+    Rig *r = percpu_rig(5);
+    r->s.gpr[CPU_EAX] = 5;
+    r->s.gpr[CPU_ECX] = 9;
+    CODE_AT(r, 0x64, 0x0f, 0xb1, 0x0d, 0x40, 0x00, 0x00, 0x00); /* cmpxchg %ecx, %fs:0x40 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(rd32(r, 0x100040), ==, 9);
+    g_assert_cmpuint(r->s.gpr[CPU_EAX], ==, 5);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_ZF, ==, CPU_FL_ZF);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 8);
+    rig_free(r);
+}
+
+static void test_seg_cmpxchg_mismatch(void)
+{
+    Rig *r = percpu_rig(7);
+    r->s.gpr[CPU_EAX] = 5;
+    r->s.gpr[CPU_ECX] = 9;
+    CODE_AT(r, 0x64, 0x0f, 0xb1, 0x0d, 0x40, 0x00, 0x00, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(rd32(r, 0x100040), ==, 7);
+    g_assert_cmpuint(r->s.gpr[CPU_EAX], ==, 7); /* the accumulator takes the value */
+    g_assert_cmpuint(r->s.eflags & (CPU_FL_ZF | CPU_FL_CF), ==, CPU_FL_CF); /* 5 < 7 */
+    rig_free(r);
+}
+
+static void test_seg_xadd(void)
+{
+    Rig *r = percpu_rig(0xffffffff);
+    r->s.gpr[CPU_EDX] = 1;
+    CODE_AT(r, 0x64, 0x0f, 0xc1, 0x15, 0x40, 0x00, 0x00, 0x00); /* xadd %edx, %fs:0x40 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(rd32(r, 0x100040), ==, 0);
+    g_assert_cmphex(r->s.gpr[CPU_EDX], ==, 0xffffffff);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_CF | CPU_FL_ZF | CPU_FL_AF | CPU_FL_PF);
+    rig_free(r);
+}
+
+static void test_seg_cmpxchg8b(void)
+{
+    Rig *r = percpu_rig(0x11111111);
+    wr32(r, 0x100044, 0x22222222);
+    r->s.gpr[CPU_EAX] = 0x11111111;
+    r->s.gpr[CPU_EDX] = 0x22222222;
+    r->s.gpr[CPU_EBX] = 0x33333333;
+    r->s.gpr[CPU_ECX] = 0x44444444;
+    CODE_AT(r, 0x64, 0x0f, 0xc7, 0x0d, 0x40, 0x00, 0x00, 0x00); /* cmpxchg8b %fs:0x40 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(rd32(r, 0x100040), ==, 0x33333333);
+    g_assert_cmphex(rd32(r, 0x100044), ==, 0x44444444);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_ZF, ==, CPU_FL_ZF);
+    CODE_AT(r, 0x64, 0x0f, 0xc7, 0x0d, 0x40, 0x00, 0x00, 0x00); /* now different */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.gpr[CPU_EAX], ==, 0x33333333);
+    g_assert_cmphex(r->s.gpr[CPU_EDX], ==, 0x44444444);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_ZF, ==, 0);
+    rig_free(r);
+}
+
+static void test_seg_setcc_cmovcc(void)
+{
+    Rig *r = percpu_rig(0xaabbccdd);
+    r->s.eflags |= CPU_FL_SF; /* SF != OF: "less" */
+    CODE_AT(r, 0x64, 0x0f, 0x9c, 0x05, 0x40, 0x00, 0x00, 0x00); /* setl %fs:0x40 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(rd32(r, 0x100040), ==, 0xaabbcc01);
+    r->s.gpr[CPU_EAX] = 0x1234;
+    CODE_AT(r, 0x64, 0x0f, 0x44, 0x05, 0x40, 0x00, 0x00, 0x00); /* cmove %fs:0x40, %eax: ZF clear */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.gpr[CPU_EAX], ==, 0x1234);
+    CODE_AT(r, 0x64, 0x0f, 0x4c, 0x05, 0x40, 0x00, 0x00, 0x00); /* cmovl: taken */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.gpr[CPU_EAX], ==, 0xaabbcc01);
+    rig_free(r);
+}
+
+static void test_seg_imul_overflow(void)
+{
+    Rig *r = percpu_rig(0x10000);
+    /* imul $0x10000, %fs:0x40, %ecx: 2^32 does not fit */
+    CODE_AT(r, 0x64, 0x69, 0x0d, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.gpr[CPU_ECX], ==, 0);
+    g_assert_cmpuint(r->s.eflags & (CPU_FL_CF | CPU_FL_OF), ==, CPU_FL_CF | CPU_FL_OF);
+    r->s.gpr[CPU_EDX] = (uint32_t)-3;
+    CODE_AT(r, 0x64, 0x0f, 0xaf, 0x15, 0x40, 0x00, 0x00, 0x00); /* imul %fs:0x40, %edx */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.gpr[CPU_EDX], ==, (uint32_t)-0x30000);
+    g_assert_cmpuint(r->s.eflags & (CPU_FL_CF | CPU_FL_OF), ==, 0);
+    rig_free(r);
+}
+
+static void test_mmio_shifts(void)
+{
+    Rig *r = mmio_rig(0x81);
+    CODE_AT(r, 0xd0, 0x23); /* shlb (%ebx): 0x81 -> 0x02, CF out, OF = MSB ^ CF */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->fake.mmio_value, ==, 0x02);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_CF | CPU_FL_OF);
+    r->fake.mmio_reg = 0x80000000u;
+    r->s.gpr[CPU_ECX] = 4;
+    CODE_AT(r, 0xd3, 0x3b); /* sarl %cl, (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->fake.mmio_value, ==, 0xf8000000u);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_SF | CPU_FL_PF);
+    r->fake.mmio_reg = 0x8001;
+    CODE_AT(r, 0x66, 0xc1, 0x03, 0x01); /* rolw $1, (%ebx): CF = new LSB */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->fake.mmio_value, ==, 0x0003);
+    g_assert_cmpuint(r->s.eflags & (CPU_FL_CF | CPU_FL_OF), ==, CPU_FL_CF | CPU_FL_OF);
+    unsigned writes = r->fake.mmio_writes;
+    r->s.gpr[CPU_ECX] = 32; /* masked to 0: nothing changes, nothing written */
+    CODE_AT(r, 0xd3, 0x2b); /* shrl %cl, (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_writes, ==, writes);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 2);
+    rig_free(r);
+}
+
 static void test_left_compat_mode(void)
 {
     Rig *r = rig_new();
@@ -2013,6 +2144,13 @@ int main(int argc, char **argv)
     g_test_add_func("/cpu/seg/expand-down", test_seg_expand_down);
     g_test_add_func("/cpu/seg/rep-movsb-limit", test_seg_rep_movsb_limit);
     g_test_add_func("/cpu/seg/repe-cmpsb", test_seg_repe_cmpsb);
+    g_test_add_func("/cpu/seg/cmpxchg-match", test_seg_cmpxchg_match);
+    g_test_add_func("/cpu/seg/cmpxchg-mismatch", test_seg_cmpxchg_mismatch);
+    g_test_add_func("/cpu/seg/xadd", test_seg_xadd);
+    g_test_add_func("/cpu/seg/cmpxchg8b", test_seg_cmpxchg8b);
+    g_test_add_func("/cpu/seg/setcc-cmovcc", test_seg_setcc_cmovcc);
+    g_test_add_func("/cpu/seg/imul-overflow", test_seg_imul_overflow);
+    g_test_add_func("/cpu/mmio/shifts", test_mmio_shifts);
     g_test_add_func("/cpu/left-compat-mode", test_left_compat_mode);
     return g_test_run();
 }
