@@ -134,6 +134,7 @@ void t_cpu_rdtsc(void);
 void t_cpu_cr0_cr4(void);
 void t_cpu_call_gate(void);
 void t_cpu_task_switch(void);
+void t_cpu_io_bitmap(void);
 void t_exc_df_task_gate(void);
 void t_user_call_gate(void);
 void t_exc_de(void);

@@ -38,6 +38,7 @@ static const struct tk_test tests[] = {
     { "/cpu/cr0-cr4", t_cpu_cr0_cr4 },
     { "/cpu/call-gate", t_cpu_call_gate },
     { "/cpu/task-switch", t_cpu_task_switch },
+    { "/cpu/io-bitmap-ring1", t_cpu_io_bitmap },
     { "/exc/de", t_exc_de },
     { "/exc/ud", t_exc_ud },
     { "/exc/bp", t_exc_bp },

@@ -434,3 +434,84 @@ void t_cpu_task_switch(void)
     gdt[SEL_GATE >> 3] = 0;
     irq_restore(flags);
 }
+
+/*
+ * The I/O permission bitmap, seen from a ring 1 task: CPL 1 is above IOPL 0
+ * (so the bitmap decides) yet still supervisor for paging (so the task runs
+ * kernel code).  The task's own TSS carries the map: port IO_OK_PORT open,
+ * the rest closed, and the all-ones byte after it that the SDM asks for.
+ */
+#define IO_OK_PORT 0x80
+#define IO_DENIED_PORT 0x81
+#define GDT_IO_CODE1 GDT_ENTRIES        /* ring 1 flat code */
+#define GDT_IO_DATA1 (GDT_ENTRIES + 1)  /* ring 1 flat data */
+#define GDT_IO_TSS (GDT_ENTRIES + 2)
+
+static struct {
+    struct tss t;
+    uint8_t map[IO_DENIED_PORT / 8 + 1];
+    uint8_t end;
+} __attribute__((packed, aligned(16))) io_tss;
+static uint8_t io_stack[4096] __attribute__((aligned(16)));
+static uint8_t io_kstack[4096] __attribute__((aligned(16)));
+volatile uint32_t io_task_ok, io_task_passed;
+extern char io_task_entry[];
+__asm__(".text\n"
+        "io_task_entry:\n"
+        "1:\tmovl $2f, fault_resume\n\t"
+        "inb $0x80, %al\n\t"   /* IO_OK_PORT: allowed */
+        "incl io_task_ok\n\t"
+        "inb $0x81, %al\n\t"   /* IO_DENIED_PORT: #GP(0), resumes at 2 */
+        "incl io_task_passed\n"
+        "2:\tmovl $0, fault_resume\n\t"
+        "iret\n\t"
+        "jmp 1b\n");
+
+static uint64_t flat_desc(uint8_t access)
+{
+    return 0xffffull | (uint64_t)access << 40 | 0xfull << 48 | 0xcull << 52;
+}
+
+static uint64_t tss_desc(uint32_t base, uint32_t limit)
+{
+    return (uint64_t)(limit & 0xffff) | (uint64_t)(base & 0xffffff) << 16 |
+           (uint64_t)DESC_TSS_AVL << 40 | (uint64_t)((limit >> 16) & 0xf) << 48 |
+           (uint64_t)(base >> 24) << 56;
+}
+
+void t_cpu_io_bitmap(void)
+{
+    static uint64_t gdt_io[GDT_ENTRIES + 3] __attribute__((aligned(8)));
+    struct desc_ptr orig = { sizeof gdt - 1, (uint32_t)(uintptr_t)gdt };
+    struct desc_ptr copy = { sizeof gdt_io - 1, (uint32_t)(uintptr_t)gdt_io };
+    uint32_t flags = irq_save();
+
+    memcpy(gdt_io, gdt, sizeof gdt);
+    gdt_io[GDT_IO_CODE1] = flat_desc(DESC_CODE_R | DESC_DPL(1));
+    gdt_io[GDT_IO_DATA1] = flat_desc(DESC_DATA_W | DESC_DPL(1));
+    tk_task_setup(&io_tss.t, (void (*)(void))io_task_entry, io_stack + sizeof io_stack);
+    io_tss.t.cs = GDT_IO_CODE1 << 3 | 1;
+    io_tss.t.ss = GDT_IO_DATA1 << 3 | 1;
+    io_tss.t.ss0 = SEL_KDATA; /* the #GP handler's stack */
+    io_tss.t.esp0 = (uint32_t)(uintptr_t)(io_kstack + sizeof io_kstack);
+    io_tss.t.iomap_base = sizeof io_tss.t;
+    memset(io_tss.map, 0xff, sizeof io_tss.map);
+    io_tss.map[IO_OK_PORT / 8] &= (uint8_t)~(1u << (IO_OK_PORT % 8));
+    io_tss.end = 0xff;
+    gdt_io[GDT_IO_TSS] = tss_desc((uint32_t)(uintptr_t)&io_tss, sizeof io_tss - 1);
+    fault_reset();
+    io_task_ok = io_task_passed = 0;
+
+    lgdt(&copy);
+    __asm__ volatile("lcall %0, $0" : : "i"(GDT_IO_TSS << 3) : "memory");
+    __asm__ volatile("clts");
+    lgdt(&orig);
+    irq_restore(flags);
+
+    CHECK_EQ(io_task_ok, 1);
+    CHECK_EQ(io_task_passed, 0);
+    CHECK_EQ(fault_last.vector, VEC_GP);
+    CHECK_EQ(fault_last.error, 0);
+    CHECK_EQ(fault_last.cs, GDT_IO_CODE1 << 3 | 1);
+    CHECK_EQ(read_tr(), SEL_TSS);
+}
