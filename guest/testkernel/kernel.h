@@ -110,6 +110,15 @@ void sched_tick(void);
 /* The byte at a user-code address (to check which instruction faulted). */
 uint8_t user_code_byte(uint32_t va);
 
+/* Call gates and tasks (t_cpu.c): GDT slot 7 is theirs while a test runs. */
+#define SEL_GATE 0x38
+struct tss;
+uint64_t tk_gate_desc(uint16_t sel, uint32_t off, uint8_t access, unsigned params);
+/* A ring 0 task at entry on its own stack, in the current address space. */
+void tk_task_setup(struct tss *t, void (*entry)(void), void *stack_top);
+extern char gate_sum[];
+extern volatile uint32_t gate_calls;
+
 /* Test groups. */
 void t_cpu_gdt_load(void);
 void t_cpu_segment_reload(void);
@@ -123,6 +132,11 @@ void t_cpu_popf_if(void);
 void t_cpu_cpuid(void);
 void t_cpu_rdtsc(void);
 void t_cpu_cr0_cr4(void);
+void t_cpu_call_gate(void);
+void t_cpu_task_switch(void);
+void t_cpu_io_bitmap(void);
+void t_exc_df_task_gate(void);
+void t_user_call_gate(void);
 void t_exc_de(void);
 void t_exc_ud(void);
 void t_exc_bp(void);

@@ -306,3 +306,212 @@ void t_cpu_cr0_cr4(void)
     write_cr2(0x12345678);
     CHECK_EQ(read_cr2(), 0x12345678);
 }
+
+/*
+ * Call gates and task switches.  The GDT slot 7 (SEL_GATE) is free in the
+ * SDK's table; under LilyVM a far transfer to it faults natively (the host
+ * has nothing usable there) and is emulated, so QEMU is the reference.
+ */
+#define EFLAGS_NT 0x4000u
+
+uint64_t tk_gate_desc(uint16_t sel, uint32_t off, uint8_t access, unsigned params)
+{
+    return (uint64_t)(off & 0xffffu) | (uint64_t)sel << 16 | (uint64_t)(params & 0x1f) << 32 |
+           (uint64_t)access << 40 | (uint64_t)(off >> 16) << 48;
+}
+
+void tk_task_setup(struct tss *t, void (*entry)(void), void *stack_top)
+{
+    memset(t, 0, sizeof *t);
+    t->eip = (uint32_t)(uintptr_t)entry;
+    t->esp = (uint32_t)(uintptr_t)stack_top;
+    t->eflags = EFLAGS_RSVD1; /* interrupts off in the task */
+    t->cs = SEL_KCODE;
+    t->ss = SEL_KDATA;
+    t->ds = t->es = t->fs = t->gs = SEL_UDATA;
+    t->cr3 = read_cr3();
+    t->iomap_base = sizeof *t;
+    /* The switch back loads CR3 from the kernel's own TSS: make it the current one. */
+    tss.cr3 = read_cr3();
+}
+
+/*
+ * The ring 0 routine behind the test call gates: the sum of its two stack
+ * parameters, popped by lret $8 (from the caller's stack, or from the copy
+ * on the inner stack after a privilege change).
+ */
+volatile uint32_t gate_calls;
+__asm__(".text\n"
+        ".globl gate_sum\n"
+        "gate_sum:\n\t"
+        "incl gate_calls\n\t"
+        "movl 8(%esp), %eax\n\t"
+        "addl 12(%esp), %eax\n\t"
+        "lret $8\n");
+
+void t_cpu_call_gate(void)
+{
+    uint32_t calls = gate_calls, sum = 0;
+
+    gdt[SEL_GATE >> 3] = tk_gate_desc(SEL_KCODE, (uint32_t)(uintptr_t)gate_sum, 0x8c, 2);
+    __asm__ volatile("pushl $2\n\tpushl $40\n\tlcall %1, $0" : "=a"(sum) : "i"(SEL_GATE)
+                     : "memory");
+    CHECK_EQ(sum, 42);
+    CHECK_EQ(gate_calls, calls + 1);
+
+    /* RPL 3 is above the gate's DPL 0: #GP(gate), nothing called. */
+    fault_reset();
+    FAULT_TRY("lcall %0, $0", : : "i"(SEL_GATE | 3));
+    CHECK_EQ(fault_last.vector, VEC_GP);
+    CHECK_EQ(fault_last.error, SEL_GATE);
+    CHECK_EQ(gate_calls, calls + 1);
+
+    /* A gate that is not present: #NP(gate). */
+    gdt[SEL_GATE >> 3] = tk_gate_desc(SEL_KCODE, (uint32_t)(uintptr_t)gate_sum, 0x0c, 2);
+    fault_reset();
+    FAULT_TRY("lcall %0, $0", : : "i"(SEL_GATE));
+    CHECK_EQ(fault_last.vector, VEC_NP);
+    CHECK_EQ(fault_last.error, SEL_GATE);
+    gdt[SEL_GATE >> 3] = 0;
+}
+
+/* A task that counts its runs, notes its EFLAGS and returns with iret (NT). */
+static struct tss task_tss __attribute__((aligned(16)));
+static uint8_t task_stack[4096] __attribute__((aligned(16)));
+volatile uint32_t task_runs, task_eflags;
+extern char task_entry[];
+__asm__(".text\n"
+        "task_entry:\n"
+        "1:\tincl task_runs\n\t"
+        "pushfl\n\t"
+        "popl task_eflags\n\t"
+        "iret\n\t"
+        "jmp 1b\n");
+
+static unsigned desc_access(unsigned sel)
+{
+    return (unsigned)(gdt[sel >> 3] >> 40) & 0xff;
+}
+
+void t_cpu_task_switch(void)
+{
+    const unsigned vec = 0x45;
+    struct desc_ptr idtr;
+    uint32_t flags = irq_save();
+
+    tk_task_setup(&task_tss, (void (*)(void))task_entry, task_stack + sizeof task_stack);
+    gdt_set_entry(SEL_GATE >> 3, (uint32_t)(uintptr_t)&task_tss, sizeof task_tss - 1,
+                  DESC_TSS_AVL, 0);
+    task_runs = 0;
+
+    /* A call to the TSS nests: NT and the back link; iret comes back. */
+    __asm__ volatile("lcall %0, $0" : : "i"(SEL_GATE) : "memory");
+    __asm__ volatile("clts");
+    CHECK_EQ(task_runs, 1);
+    CHECK_EQ(task_eflags & EFLAGS_NT, EFLAGS_NT);
+    CHECK_EQ(task_tss.link, SEL_TSS);
+    CHECK_EQ(read_eflags() & EFLAGS_NT, 0);
+    CHECK_EQ(read_tr(), SEL_TSS);
+    CHECK_EQ(desc_access(SEL_GATE), DESC_TSS_AVL); /* the iret freed it */
+    CHECK_EQ(desc_access(SEL_TSS), DESC_TSS_BUSY);
+
+    /* An IDT task gate: the task resumes after its iret. */
+    sidt(&idtr);
+    uint64_t *idt = (uint64_t *)(uintptr_t)idtr.base;
+    uint64_t saved = idt[vec];
+    idt[vec] = tk_gate_desc(SEL_GATE, 0, 0x85, 0);
+    __asm__ volatile("int $0x45" ::: "memory");
+    __asm__ volatile("clts");
+    idt[vec] = saved;
+    CHECK_EQ(task_runs, 2);
+    CHECK_EQ(read_tr(), SEL_TSS);
+
+    /* The running task is busy: calling it is #GP(selector). */
+    fault_reset();
+    FAULT_TRY("lcall %0, $0", : : "i"(SEL_TSS));
+    CHECK_EQ(fault_last.vector, VEC_GP);
+    CHECK_EQ(fault_last.error, SEL_TSS);
+    gdt[SEL_GATE >> 3] = 0;
+    irq_restore(flags);
+}
+
+/*
+ * The I/O permission bitmap, seen from a ring 1 task: CPL 1 is above IOPL 0
+ * (so the bitmap decides) yet still supervisor for paging (so the task runs
+ * kernel code).  The task's own TSS carries the map: port IO_OK_PORT open,
+ * the rest closed, and the all-ones byte after it that the SDM asks for.
+ */
+#define IO_OK_PORT 0x80
+#define IO_DENIED_PORT 0x81
+#define GDT_IO_CODE1 GDT_ENTRIES        /* ring 1 flat code */
+#define GDT_IO_DATA1 (GDT_ENTRIES + 1)  /* ring 1 flat data */
+#define GDT_IO_TSS (GDT_ENTRIES + 2)
+
+static struct {
+    struct tss t;
+    uint8_t map[IO_DENIED_PORT / 8 + 1];
+    uint8_t end;
+} __attribute__((packed, aligned(16))) io_tss;
+static uint8_t io_stack[4096] __attribute__((aligned(16)));
+static uint8_t io_kstack[4096] __attribute__((aligned(16)));
+volatile uint32_t io_task_ok, io_task_passed;
+extern char io_task_entry[];
+__asm__(".text\n"
+        "io_task_entry:\n"
+        "1:\tmovl $2f, fault_resume\n\t"
+        "inb $0x80, %al\n\t"   /* IO_OK_PORT: allowed */
+        "incl io_task_ok\n\t"
+        "inb $0x81, %al\n\t"   /* IO_DENIED_PORT: #GP(0), resumes at 2 */
+        "incl io_task_passed\n"
+        "2:\tmovl $0, fault_resume\n\t"
+        "iret\n\t"
+        "jmp 1b\n");
+
+static uint64_t flat_desc(uint8_t access)
+{
+    return 0xffffull | (uint64_t)access << 40 | 0xfull << 48 | 0xcull << 52;
+}
+
+static uint64_t tss_desc(uint32_t base, uint32_t limit)
+{
+    return (uint64_t)(limit & 0xffff) | (uint64_t)(base & 0xffffff) << 16 |
+           (uint64_t)DESC_TSS_AVL << 40 | (uint64_t)((limit >> 16) & 0xf) << 48 |
+           (uint64_t)(base >> 24) << 56;
+}
+
+void t_cpu_io_bitmap(void)
+{
+    static uint64_t gdt_io[GDT_ENTRIES + 3] __attribute__((aligned(8)));
+    struct desc_ptr orig = { sizeof gdt - 1, (uint32_t)(uintptr_t)gdt };
+    struct desc_ptr copy = { sizeof gdt_io - 1, (uint32_t)(uintptr_t)gdt_io };
+    uint32_t flags = irq_save();
+
+    memcpy(gdt_io, gdt, sizeof gdt);
+    gdt_io[GDT_IO_CODE1] = flat_desc(DESC_CODE_R | DESC_DPL(1));
+    gdt_io[GDT_IO_DATA1] = flat_desc(DESC_DATA_W | DESC_DPL(1));
+    tk_task_setup(&io_tss.t, (void (*)(void))io_task_entry, io_stack + sizeof io_stack);
+    io_tss.t.cs = GDT_IO_CODE1 << 3 | 1;
+    io_tss.t.ss = GDT_IO_DATA1 << 3 | 1;
+    io_tss.t.ss0 = SEL_KDATA; /* the #GP handler's stack */
+    io_tss.t.esp0 = (uint32_t)(uintptr_t)(io_kstack + sizeof io_kstack);
+    io_tss.t.iomap_base = sizeof io_tss.t;
+    memset(io_tss.map, 0xff, sizeof io_tss.map);
+    io_tss.map[IO_OK_PORT / 8] &= (uint8_t)~(1u << (IO_OK_PORT % 8));
+    io_tss.end = 0xff;
+    gdt_io[GDT_IO_TSS] = tss_desc((uint32_t)(uintptr_t)&io_tss, sizeof io_tss - 1);
+    fault_reset();
+    io_task_ok = io_task_passed = 0;
+
+    lgdt(&copy);
+    __asm__ volatile("lcall %0, $0" : : "i"(GDT_IO_TSS << 3) : "memory");
+    __asm__ volatile("clts");
+    lgdt(&orig);
+    irq_restore(flags);
+
+    CHECK_EQ(io_task_ok, 1);
+    CHECK_EQ(io_task_passed, 0);
+    CHECK_EQ(fault_last.vector, VEC_GP);
+    CHECK_EQ(fault_last.error, 0);
+    CHECK_EQ(fault_last.cs, GDT_IO_CODE1 << 3 | 1);
+    CHECK_EQ(read_tr(), SEL_TSS);
+}

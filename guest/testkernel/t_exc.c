@@ -115,3 +115,51 @@ void t_exc_int_dpl0(void)
     CHECK_EQ(user_code_byte(p->fault_eip), 0xcd);     /* int imm8 */
     proc_reap(p);
 }
+
+/* A #DF handler task: takes its error code, resumes the faulting task at df_resume. */
+static struct tss df_tss __attribute__((aligned(16)));
+static uint8_t df_stack[4096] __attribute__((aligned(16)));
+volatile uint32_t df_runs, df_error, df_resume;
+extern char df_task_entry[];
+__asm__(".text\n"
+        "df_task_entry:\n"
+        "1:\tpopl df_error\n\t"
+        "incl df_runs\n\t"
+        "movl df_resume, %eax\n\t"
+        "movl %eax, tss+0x20\n\t" /* the saved EIP of a #DF is undefined: set it */
+        "iret\n\t"
+        "jmp 1b\n");
+
+/*
+ * #DF through a task gate: a #GP whose gate is not present raises #NP, a
+ * second contributory fault, so #DF; its handler runs as a task of its own.
+ */
+void t_exc_df_task_gate(void)
+{
+    struct desc_ptr idtr;
+    uint32_t flags = irq_save();
+
+    tk_task_setup(&df_tss, (void (*)(void))df_task_entry, df_stack + sizeof df_stack);
+    gdt_set_entry(SEL_GATE >> 3, (uint32_t)(uintptr_t)&df_tss, sizeof df_tss - 1,
+                  DESC_TSS_AVL, 0);
+    sidt(&idtr);
+    uint64_t *idt = (uint64_t *)(uintptr_t)idtr.base;
+    uint64_t gp = idt[VEC_GP], df = idt[VEC_DF];
+    idt[VEC_DF] = tk_gate_desc(SEL_GATE, 0, 0x85, 0);
+    idt[VEC_GP] = gp & ~(1ull << 47);
+    df_runs = 0;
+    df_error = 0xffffffffu;
+    __asm__ volatile("movl $1f, df_resume\n\t"
+                     "mov %0, %%ss\n" /* SS with RPL 3 at CPL 0: #GP */
+                     "1:" : : "r"((uint32_t)SEL_UDATA) : "memory");
+    idt[VEC_GP] = gp;
+    idt[VEC_DF] = df;
+    __asm__ volatile("clts");
+    CHECK_EQ(df_runs, 1);
+    CHECK_EQ(df_error, 0);
+    CHECK_EQ(df_tss.link, SEL_TSS);
+    CHECK_EQ(read_tr(), SEL_TSS);
+    CHECK_EQ(read_ss(), SEL_KDATA);
+    gdt[SEL_GATE >> 3] = 0;
+    irq_restore(flags);
+}

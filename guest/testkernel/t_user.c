@@ -237,3 +237,21 @@ void t_user_fpu_sse(void)
         proc_reap(b);
     }
 }
+
+/* Ring 3 calls ring 0 through a DPL 3 call gate: stack switch, two parameters. */
+void t_user_call_gate(void)
+{
+    uint32_t calls = gate_calls;
+
+    gdt[SEL_GATE >> 3] = tk_gate_desc(SEL_KCODE, (uint32_t)(uintptr_t)gate_sum, 0xec, 2);
+    struct proc *p = spawn_checked(user_call_gate, 40);
+
+    if (p) {
+        proc_wait_all();
+        CHECK_EQ(p->killed, 0);
+        CHECK_EQ(p->exit_code, 42);
+        CHECK_EQ(gate_calls, calls + 1);
+        proc_reap(p);
+    }
+    gdt[SEL_GATE >> 3] = 0;
+}

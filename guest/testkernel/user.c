@@ -231,3 +231,12 @@ uint32_t user_bench_yield(uint32_t arg)
     }
     return 0;
 }
+
+/* The ring 0 routine behind the DPL 3 call gate USER_GATE_SEL: arg + 2. */
+uint32_t user_call_gate(uint32_t arg)
+{
+    uint32_t r;
+    __asm__ volatile("pushl $2\n\tpushl %1\n\tlcall %2, $0"
+                     : "=a"(r) : "r"(arg), "i"(USER_GATE_SEL) : "memory");
+    return r;
+}

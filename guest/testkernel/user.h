@@ -18,6 +18,7 @@
 #define INT_DPL3_VECTOR 0x81 /* a gate user mode may use */
 #define INT_DPL0_VECTOR 0x82 /* a gate it may not: #GP */
 #define INT_DPL3_MAGIC 0x81810000u
+#define USER_GATE_SEL 0x3b /* the kernel's DPL 3 call gate (GDT slot 7, RPL 3) */
 
 enum {
     SYS_EXIT = 0,  /* ebx = exit code; does not return */
@@ -52,6 +53,7 @@ uint32_t user_inb(uint32_t port);
 uint32_t user_popf_if(uint32_t arg);
 uint32_t user_int_dpl3(uint32_t arg);
 uint32_t user_int_dpl0(uint32_t arg);
+uint32_t user_call_gate(uint32_t arg);
 #define USER_FPU_SSE 0x80000000u /* arg flag: the CPU has SSE, check XMM too */
 uint32_t user_fpu(uint32_t arg);
 uint32_t user_touch_pages(uint32_t pages);

@@ -49,6 +49,8 @@ enum { CPU_EAX, CPU_ECX, CPU_EDX, CPU_EBX, CPU_ESP, CPU_EBP, CPU_ESI, CPU_EDI };
 
 #define CPU_CR0_PE 0x1u
 #define CPU_CR0_ET 0x10u
+#define CPU_CR0_MP 0x2u
+#define CPU_CR0_EM 0x4u
 #define CPU_CR0_TS 0x8u
 #define CPU_CR0_WP 0x10000u
 #define CPU_CR0_PG 0x80000000u
@@ -203,6 +205,13 @@ CpuRes cpu_write(CpuState *s, const CpuEnv *env, uint32_t va, const void *buf, u
                  unsigned acc);
 /* Bytes readable at va for an instruction fetch (up to max); 0 with an exception. */
 uint32_t cpu_fetch(CpuState *s, const CpuEnv *env, uint32_t va, uint8_t *buf, uint32_t max);
+/* Translate every page of [va, va+len) for acc (a write probe before a split write). */
+CpuRes cpu_probe(CpuState *s, const CpuEnv *env, uint32_t va, uint32_t len, unsigned acc);
+/* One 1/2/4-byte data access: RAM directly, a device with one access of that size. */
+CpuRes cpu_mem_read(CpuState *s, const CpuEnv *env, uint32_t va, unsigned size, uint32_t *v,
+                    unsigned acc);
+CpuRes cpu_mem_write(CpuState *s, const CpuEnv *env, uint32_t va, unsigned size, uint32_t v,
+                     unsigned acc);
 CpuRes cpu_push(CpuState *s, const CpuEnv *env, uint32_t v, unsigned size);
 CpuRes cpu_pop(CpuState *s, const CpuEnv *env, uint32_t *v, unsigned size);
 /* Tell the MMU about control registers / CPL. */
@@ -216,6 +225,14 @@ CpuRes cpu_load_seg(CpuState *s, const CpuEnv *env, unsigned reg, uint16_t sel);
 CpuRes cpu_load_cs(CpuState *s, const CpuEnv *env, uint16_t sel, unsigned new_cpl);
 CpuRes cpu_load_ldtr(CpuState *s, const CpuEnv *env, uint16_t sel);
 CpuRes cpu_load_tr(CpuState *s, const CpuEnv *env, uint16_t sel);
+/*
+ * The linear address of an access of size bytes at offset off through segment
+ * register reg, with the protected-mode checks: a null selector (#GP(0)),
+ * the type (no writes to code or read-only data, no reads of execute-only
+ * code) and the limit (expand-down too); #SS(0) instead of #GP(0) for SS.
+ */
+CpuRes cpu_seg_linear(CpuState *s, unsigned reg, uint32_t off, unsigned size, bool write,
+                      uint32_t *lin);
 /* lar/lsl/verr/verw: ok false means ZF=0. */
 void cpu_seg_query(CpuState *s, const CpuEnv *env, uint16_t sel, int what, bool *ok,
                    uint32_t *value);
@@ -233,6 +250,10 @@ CpuRes cpu_iret(CpuState *s, const CpuEnv *env, unsigned opsize);
 CpuRes cpu_far_ret(CpuState *s, const CpuEnv *env, unsigned opsize, uint16_t imm);
 CpuRes cpu_far_jump(CpuState *s, const CpuEnv *env, uint16_t sel, uint32_t off, bool call,
                     unsigned opsize, uint32_t next_eip);
+/* What started a task switch. */
+enum { CPU_TASK_JMP, CPU_TASK_CALL, CPU_TASK_IRET, CPU_TASK_INT };
+/* iret with EFLAGS.NT: back to the task in the current TSS's link field. */
+CpuRes cpu_task_return(CpuState *s, const CpuEnv *env, uint32_t next_eip);
 /* Write the guest's EFLAGS from a popf/iret value, honouring CPL/IOPL. */
 void cpu_set_eflags(CpuState *s, uint32_t value, uint32_t mask);
 

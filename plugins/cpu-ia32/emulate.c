@@ -92,6 +92,40 @@ static uint32_t cpu_ea(const CpuState *s, const Insn *d, const ZydisDecodedOpera
     return a;
 }
 
+/* The segment register a memory operand uses (Zydis resolves the default). */
+static unsigned cpu_op_seg(const ZydisDecodedOperand *o)
+{
+    if (o->mem.segment >= ZYDIS_REGISTER_ES && o->mem.segment <= ZYDIS_REGISTER_GS)
+        return o->mem.segment - ZYDIS_REGISTER_ES;
+    return CPU_DS;
+}
+
+/* Linear address of a memory operand, through its segment's checks. */
+static CpuRes cpu_op_linear(CpuState *s, const Insn *d, const ZydisDecodedOperand *o,
+                            unsigned size, bool write, uint32_t *lin)
+{
+    return cpu_seg_linear(s, cpu_op_seg(o), cpu_ea(s, d, o), size, write, lin);
+}
+
+/* Read len bytes of a memory operand (descriptor-table images, far pointers). */
+static CpuRes cpu_op_read_bytes(CpuState *s, const CpuEnv *env, const Insn *d, unsigned i,
+                                void *buf, uint32_t len)
+{
+    uint32_t lin;
+    CpuRes r = cpu_op_linear(s, d, &d->op[i], len, false, &lin);
+    return r == CPU_R_OK ? cpu_read(s, env, lin, buf, len, 0) : r;
+}
+
+static CpuRes cpu_op_write_bytes(CpuState *s, const CpuEnv *env, const Insn *d, unsigned i,
+                                 const void *buf, uint32_t len)
+{
+    uint32_t lin;
+    CpuRes r = cpu_op_linear(s, d, &d->op[i], len, true, &lin);
+    if (r == CPU_R_OK)
+        r = cpu_probe(s, env, lin, len, CPU_ACC_WRITE);
+    return r == CPU_R_OK ? cpu_write(s, env, lin, buf, len, 0) : r;
+}
+
 /* Read an operand of size bytes (register, memory or immediate). */
 static CpuRes cpu_op_read(CpuState *s, const CpuEnv *env, const Insn *d, unsigned i,
                           unsigned size, uint32_t *v)
@@ -104,10 +138,15 @@ static CpuRes cpu_op_read(CpuState *s, const CpuEnv *env, const Insn *d, unsigne
         if (size < 4)
             *v &= (1u << (8 * size)) - 1;
         return CPU_R_OK;
-    case ZYDIS_OPERAND_TYPE_MEMORY:
-        return cpu_read(s, env, cpu_ea(s, d, o), v, size, 0);
+    case ZYDIS_OPERAND_TYPE_MEMORY: {
+        uint32_t lin;
+        CpuRes r = cpu_op_linear(s, d, o, size, false, &lin);
+        return r == CPU_R_OK ? cpu_mem_read(s, env, lin, size, v, 0) : r;
+    }
     case ZYDIS_OPERAND_TYPE_IMMEDIATE:
         *v = (uint32_t)o->imm.value.u;
+        if (size < 4)
+            *v &= (1u << (8 * size)) - 1;
         return CPU_R_OK;
     default:
         return cpu_fail(s, "unexpected operand type %d", (int)o->type);
@@ -126,8 +165,11 @@ static CpuRes cpu_op_write(CpuState *s, const CpuEnv *env, const Insn *d, unsign
         cpu_set_reg(s, o->reg.value, v);
         return CPU_R_OK;
     }
-    if (o->type == ZYDIS_OPERAND_TYPE_MEMORY)
-        return cpu_write(s, env, cpu_ea(s, d, o), &v, mem_size, 0);
+    if (o->type == ZYDIS_OPERAND_TYPE_MEMORY) {
+        uint32_t lin;
+        CpuRes r = cpu_op_linear(s, d, o, mem_size, true, &lin);
+        return r == CPU_R_OK ? cpu_mem_write(s, env, lin, mem_size, v, 0) : r;
+    }
     return cpu_fail(s, "unexpected destination operand type %d", (int)o->type);
 }
 
@@ -157,6 +199,37 @@ static bool cpu_io_allowed(const CpuState *s)
     return s->cpl <= ((s->eflags & CPU_FL_IOPL) >> 12);
 }
 
+/*
+ * May the guest use the size ports from port?  At CPL <= IOPL always; above,
+ * the I/O permission bitmap of the current 32-bit TSS decides: one bit per
+ * port, every bit of the access clear.  The CPU reads two bytes of the map
+ * for any access (a port range may straddle a byte), so both must lie within
+ * the TSS limit, and ports the map does not reach are denied.  #GP(0) when
+ * denied.
+ */
+static CpuRes cpu_io_check(CpuState *s, const CpuEnv *env, uint16_t port, unsigned size)
+{
+    if (cpu_io_allowed(s))
+        return CPU_R_OK;
+    unsigned type = s->tr.access & 0x1f;
+    if (!(s->tr.sel & ~3u) || (type != 0x09 && type != 0x0b) || s->tr.limit < 0x67)
+        return cpu_raise(s, CPU_EXC_GP, true, 0);
+    uint8_t b[2];
+    CpuRes r = cpu_read(s, env, s->tr.base + 0x66, b, 2, CPU_ACC_SYS);
+    if (r != CPU_R_OK)
+        return r;
+    uint32_t at = (uint32_t)(b[0] | b[1] << 8) + port / 8u;
+    if (at + 1 > s->tr.limit)
+        return cpu_raise(s, CPU_EXC_GP, true, 0);
+    r = cpu_read(s, env, s->tr.base + at, b, 2, CPU_ACC_SYS);
+    if (r != CPU_R_OK)
+        return r;
+    uint32_t map = (uint32_t)(b[0] | b[1] << 8) >> (port & 7);
+    if (map & ((1u << size) - 1))
+        return cpu_raise(s, CPU_EXC_GP, true, 0);
+    return CPU_R_OK;
+}
+
 /* rep ins / rep outs: whole runs per page, one device call per run. */
 static CpuRes cpu_string_io(CpuState *s, const CpuEnv *env, const Insn *d, bool in,
                             unsigned size)
@@ -167,12 +240,19 @@ static CpuRes cpu_string_io(CpuState *s, const CpuEnv *env, const Insn *d, bool 
     unsigned ri = in ? CPU_EDI : CPU_ESI;
     bool back = s->eflags & CPU_FL_DF;
     uint32_t count = rep ? s->gpr[CPU_ECX] : 1;
+    /* ins writes ES:EDI; outs reads DS:ESI or its override. */
+    unsigned seg = CPU_ES;
+    for (unsigned i = 0; !in && i < d->in.operand_count; i++)
+        if (d->op[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
+            seg = cpu_op_seg(&d->op[i]);
+    const CpuSeg *sg = &s->seg[seg];
+    bool flat = sg->base == 0 && sg->limit == 0xffffffffu;
     uint8_t buf[4096];
     while (count) {
         uint32_t addr = s->gpr[ri];
         uint32_t n;
-        if (back) {
-            n = 1; /* backwards: one item at a time */
+        if (back || !flat) {
+            n = 1; /* backwards or through a segment: one item at a time */
         } else {
             n = (4096 - (addr & 4095)) / size;
             if (!n)
@@ -181,7 +261,10 @@ static CpuRes cpu_string_io(CpuState *s, const CpuEnv *env, const Insn *d, bool 
                 n = count;
         }
         uint32_t bytes = n * size;
-        CpuRes r;
+        uint32_t off = addr;
+        CpuRes r = cpu_seg_linear(s, seg, off, bytes, in, &addr);
+        if (r != CPU_R_OK)
+            return r;
         if (in) {
             /* Probe the destination first: no port data is lost to a #PF. */
             r = cpu_read(s, env, addr, buf, bytes, CPU_ACC_WRITE);
@@ -198,7 +281,7 @@ static CpuRes cpu_string_io(CpuState *s, const CpuEnv *env, const Insn *d, bool 
         }
         if (r != CPU_R_OK)
             return r;
-        s->gpr[ri] = back ? addr - bytes : addr + bytes;
+        s->gpr[ri] = back ? off - bytes : off + bytes;
         count -= n;
         if (rep)
             s->gpr[CPU_ECX] = count;
@@ -330,7 +413,7 @@ static CpuRes cpu_rewrite(CpuState *s, const CpuEnv *env, unsigned vec, uint32_t
             uint32_t base = vec == LILY_REWRITE_VEC_SGDT ? s->gdt_base : s->idt_base;
             memcpy(img, &lim, 2);
             memcpy(img + 2, &base, 4);
-            r = cpu_write(s, env, cpu_ea(s, &d, &d.op[0]), img, 6, 0);
+            r = cpu_op_write_bytes(s, env, &d, 0, img, 6);
         }
         break;
     case LILY_REWRITE_VEC_SLDT:
@@ -393,70 +476,620 @@ static CpuRes cpu_rewrite(CpuState *s, const CpuEnv *env, unsigned vec, uint32_t
     return r;
 }
 
-/* --- accesses through segments that are not flat ---------------------------- */
+/* --- data instructions on MMIO and through segments that are not flat -------- */
 
-/* The segment register a memory operand uses. */
-static unsigned cpu_op_seg(const ZydisDecodedOperand *o)
-{
-    if (o->mem.segment >= ZYDIS_REGISTER_ES && o->mem.segment <= ZYDIS_REGISTER_GS)
-        return o->mem.segment - ZYDIS_REGISTER_ES;
-    return CPU_DS;
-}
+/*
+ * A data access traps when it reaches a device (MMIO, or RAM the guest
+ * process cannot map) or goes through a data segment with a base or a limit
+ * (the host runs those on its null selector).  Such instructions are
+ * emulated here whole: operands through cpu_seg_linear() and
+ * cpu_mem_read()/cpu_mem_write(), EFLAGS as the hardware computes them.
+ */
 
 static bool cpu_seg_is_flat(const CpuSeg *sg)
 {
     return sg->base == 0 && sg->limit == 0xffffffffu;
 }
 
+#define CPU_FL_ARITH (CPU_FL_CF | CPU_FL_PF | CPU_FL_AF | CPU_FL_ZF | CPU_FL_SF | CPU_FL_OF)
+
+enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP, ALU_TEST,
+       ALU_INC, ALU_DEC, ALU_NEG };
+
 /*
- * mov/movzx/movsx through a data segment with a base or a limit (the host
- * runs it on a null selector, so the access trapped): apply base and limit.
- * Returns CPU_R_RETRY when the instruction is not such an access.
+ * One arithmetic or logic operation of size bytes; sets the arithmetic
+ * flags as the SDM defines them (AF, left undefined by the logic
+ * operations, is cleared as processors do).  Return: the result.
  */
-static CpuRes cpu_segmented_access(CpuState *s, const CpuEnv *env, const Insn *d)
+static uint32_t cpu_alu(CpuState *s, int op, uint32_t a, uint32_t b, unsigned size)
+{
+    uint32_t m = size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
+    uint32_t sign = 1u << (8 * size - 1);
+    uint32_t carry = s->eflags & CPU_FL_CF ? 1 : 0;
+    uint32_t res, f = 0, keep = 0;
+    a &= m;
+    b &= m;
+    switch (op) {
+    case ALU_ADD: case ALU_ADC: case ALU_INC: {
+        uint32_t c = op == ALU_ADC ? carry : 0;
+        if (op == ALU_INC) {
+            b = 1;
+            keep = CPU_FL_CF;
+        }
+        uint64_t wide = (uint64_t)a + b + c;
+        res = (uint32_t)wide & m;
+        if (wide > m)
+            f |= CPU_FL_CF;
+        if ((a ^ res) & (b ^ res) & sign)
+            f |= CPU_FL_OF;
+        if ((a ^ b ^ res) & 0x10)
+            f |= CPU_FL_AF;
+        break;
+    }
+    case ALU_SUB: case ALU_SBB: case ALU_CMP: case ALU_DEC: case ALU_NEG: {
+        uint32_t c = op == ALU_SBB ? carry : 0;
+        if (op == ALU_DEC) {
+            b = 1;
+            keep = CPU_FL_CF;
+        } else if (op == ALU_NEG) {
+            b = a;
+            a = 0;
+        }
+        res = (a - b - c) & m;
+        if ((uint64_t)b + c > a)
+            f |= CPU_FL_CF;
+        if ((a ^ b) & (a ^ res) & sign)
+            f |= CPU_FL_OF;
+        if ((a ^ b ^ res) & 0x10)
+            f |= CPU_FL_AF;
+        break;
+    }
+    case ALU_OR:
+        res = a | b;
+        break;
+    case ALU_XOR:
+        res = a ^ b;
+        break;
+    default: /* AND, TEST */
+        res = a & b;
+        break;
+    }
+    if (!res)
+        f |= CPU_FL_ZF;
+    if (res & sign)
+        f |= CPU_FL_SF;
+    if (!__builtin_parity(res & 0xff))
+        f |= CPU_FL_PF;
+    uint32_t mask = CPU_FL_ARITH & ~keep;
+    s->eflags = (s->eflags & ~mask) | (f & mask);
+    return res;
+}
+
+/* Condition code cc (the low nibble of jcc/setcc/cmovcc) against EFLAGS. */
+static bool cpu_cond(const CpuState *s, unsigned cc)
+{
+    uint32_t f = s->eflags;
+    bool sf_ne_of = !(f & CPU_FL_SF) != !(f & CPU_FL_OF);
+    bool v;
+    switch (cc >> 1) {
+    case 0: v = f & CPU_FL_OF; break;
+    case 1: v = f & CPU_FL_CF; break;
+    case 2: v = f & CPU_FL_ZF; break;
+    case 3: v = f & (CPU_FL_CF | CPU_FL_ZF); break;
+    case 4: v = f & CPU_FL_SF; break;
+    case 5: v = f & CPU_FL_PF; break;
+    case 6: v = sf_ne_of; break;
+    default: v = (f & CPU_FL_ZF) || sf_ne_of; break;
+    }
+    return v != (cc & 1);
+}
+
+static void cpu_set_flag(CpuState *s, uint32_t flag, bool on)
+{
+    if (on)
+        s->eflags |= flag;
+    else
+        s->eflags &= ~flag;
+}
+
+/*
+ * shl/sal, shr, sar, rol, ror of size bytes by count (already masked to 5
+ * bits; 0 changes nothing).  CF is the last bit shifted out; OF follows the
+ * SDM's count-1 definition (undefined for other counts, computed the same
+ * way); the shifts set SF, ZF, PF from the result and clear AF; the rotates
+ * touch CF and OF only.
+ */
+static uint32_t cpu_shift(CpuState *s, ZydisMnemonic m, uint32_t a, unsigned count,
+                          unsigned size)
+{
+    unsigned bits = 8 * size;
+    uint32_t mask = size == 4 ? 0xffffffffu : (1u << bits) - 1;
+    uint32_t sign = 1u << (bits - 1);
+    uint32_t res;
+    a &= mask;
+    if (!count)
+        return a;
+    if (m == ZYDIS_MNEMONIC_ROL || m == ZYDIS_MNEMONIC_ROR) {
+        unsigned n = count % bits;
+        res = n == 0 ? a
+              : m == ZYDIS_MNEMONIC_ROL ? ((a << n) | (a >> (bits - n))) & mask
+                                        : ((a >> n) | (a << (bits - n))) & mask;
+        bool cf = m == ZYDIS_MNEMONIC_ROL ? res & 1 : res & sign;
+        bool of = m == ZYDIS_MNEMONIC_ROL ? !(res & sign) != !cf
+                                          : !(res & sign) != !(res & (sign >> 1));
+        cpu_set_flag(s, CPU_FL_CF, cf);
+        cpu_set_flag(s, CPU_FL_OF, of);
+        return res;
+    }
+    bool cf, of;
+    if (m == ZYDIS_MNEMONIC_SHR) {
+        res = count >= bits ? 0 : a >> count;
+        cf = count <= bits && ((a >> (count - 1)) & 1);
+        of = a & sign;
+    } else if (m == ZYDIS_MNEMONIC_SAR) {
+        int32_t sa = (int32_t)(a << (32 - bits)) >> (32 - bits); /* sign-extended */
+        unsigned n = count >= bits ? bits - 1 : count;
+        res = (uint32_t)(sa >> n) & mask;
+        cf = count >= bits ? (a & sign) != 0 : ((uint32_t)(sa >> (count - 1)) & 1);
+        of = false;
+    } else { /* shl, sal */
+        res = count >= bits ? 0 : (a << count) & mask;
+        cf = count <= bits && ((a >> (bits - count)) & 1);
+        of = !(res & sign) != !cf;
+    }
+    cpu_set_flag(s, CPU_FL_CF, cf);
+    cpu_set_flag(s, CPU_FL_OF, of);
+    cpu_set_flag(s, CPU_FL_ZF, res == 0);
+    cpu_set_flag(s, CPU_FL_SF, res & sign);
+    cpu_set_flag(s, CPU_FL_PF, !__builtin_parity(res & 0xff));
+    s->eflags &= ~CPU_FL_AF;
+    return res;
+}
+
+/* The accumulator of size bytes (AL, AX, EAX). */
+static ZydisRegister cpu_acc_reg(unsigned size)
+{
+    return size == 1 ? ZYDIS_REGISTER_AL : size == 2 ? ZYDIS_REGISTER_AX : ZYDIS_REGISTER_EAX;
+}
+
+/* Where a destination operand lives, resolved once for read-modify-write. */
+typedef struct CpuLoc {
+    bool mem;
+    uint32_t lin;
+} CpuLoc;
+
+/* Read operand i as a destination: memory is translated for writing first. */
+static CpuRes cpu_dst_read(CpuState *s, const CpuEnv *env, const Insn *d, unsigned i,
+                           unsigned size, CpuLoc *loc, uint32_t *v)
+{
+    const ZydisDecodedOperand *o = &d->op[i];
+    loc->mem = o->type == ZYDIS_OPERAND_TYPE_MEMORY;
+    if (!loc->mem)
+        return cpu_op_read(s, env, d, i, size, v);
+    CpuRes r = cpu_op_linear(s, d, o, size, true, &loc->lin);
+    if (r == CPU_R_OK)
+        r = cpu_probe(s, env, loc->lin, size, CPU_ACC_WRITE);
+    return r == CPU_R_OK ? cpu_mem_read(s, env, loc->lin, size, v, CPU_ACC_WRITE) : r;
+}
+
+static CpuRes cpu_dst_write(CpuState *s, const CpuEnv *env, const Insn *d, unsigned i,
+                            const CpuLoc *loc, uint32_t v, unsigned size)
+{
+    if (loc->mem)
+        return cpu_mem_write(s, env, loc->lin, size, v, 0);
+    cpu_set_reg(s, d->op[i].reg.value, v); /* a partial register keeps its other bits */
+    return CPU_R_OK;
+}
+
+static bool cpu_is_gpr_or_mem_or_imm(const ZydisDecodedOperand *o)
+{
+    unsigned i, sh, sz;
+    if (o->type == ZYDIS_OPERAND_TYPE_REGISTER)
+        return cpu_gpr_of(o->reg.value, &i, &sh, &sz);
+    return o->type == ZYDIS_OPERAND_TYPE_MEMORY || o->type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
+}
+
+/* Add delta to an index register of address-size am (SI/DI keep the upper half). */
+static void cpu_idx_add(CpuState *s, unsigned reg, int32_t delta, uint32_t am)
+{
+    s->gpr[reg] = (s->gpr[reg] & ~am) | ((s->gpr[reg] + (uint32_t)delta) & am);
+}
+
+/* Iterations of a rep string instruction per trap: the rest restarts it. */
+#define CPU_REP_CHUNK 16384u
+
+/* movs, cmps, stos, lods, scas (with rep/repe/repne) through their segments. */
+static CpuRes cpu_string_mem(CpuState *s, const CpuEnv *env, const Insn *d)
+{
+    uint8_t opc = d->in.opcode;
+    unsigned kind = opc & 0xfe; /* a4 movs, a6 cmps, aa stos, ac lods, ae scas */
+    unsigned size = (opc & 1) ? d->in.operand_width / 8 : 1;
+    uint32_t am = d->in.address_width == 16 ? 0xffffu : 0xffffffffu;
+    bool repne = d->in.attributes & ZYDIS_ATTRIB_HAS_REPNE;
+    bool rep = repne || (d->in.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE));
+    unsigned src_seg = CPU_DS;
+    for (unsigned i = 0; i < d->in.operand_count; i++) {
+        const ZydisDecodedOperand *o = &d->op[i];
+        if (o->type == ZYDIS_OPERAND_TYPE_MEMORY &&
+            (o->mem.base == ZYDIS_REGISTER_ESI || o->mem.base == ZYDIS_REGISTER_SI))
+            src_seg = cpu_op_seg(o);
+    }
+    int32_t step = s->eflags & CPU_FL_DF ? -(int32_t)size : (int32_t)size;
+    uint32_t count = rep ? s->gpr[CPU_ECX] & am : 1;
+    for (unsigned done = 0; count; done++) {
+        if (done == CPU_REP_CHUNK)
+            return CPU_R_OK; /* EIP stays: the guest resumes the rep where it is */
+        uint32_t lin, a = 0, b = 0;
+        CpuRes r = CPU_R_OK;
+        bool reads_src = kind == 0xa4 || kind == 0xa6 || kind == 0xac;
+        bool reads_dst = kind == 0xa6 || kind == 0xae;
+        if (reads_src) {
+            r = cpu_seg_linear(s, src_seg, s->gpr[CPU_ESI] & am, size, false, &lin);
+            if (r == CPU_R_OK)
+                r = cpu_mem_read(s, env, lin, size, &a, 0);
+        }
+        if (r == CPU_R_OK && (reads_dst || kind == 0xa4 || kind == 0xaa))
+            r = cpu_seg_linear(s, CPU_ES, s->gpr[CPU_EDI] & am, size, !reads_dst, &lin);
+        if (r == CPU_R_OK && reads_dst)
+            r = cpu_mem_read(s, env, lin, size, &b, 0);
+        if (r == CPU_R_OK && kind == 0xa4)
+            r = cpu_mem_write(s, env, lin, size, a, 0);
+        if (r == CPU_R_OK && kind == 0xaa)
+            r = cpu_mem_write(s, env, lin, size, s->gpr[CPU_EAX], 0);
+        if (r != CPU_R_OK)
+            return r;
+        if (kind == 0xac)
+            cpu_set_reg(s, size == 1 ? ZYDIS_REGISTER_AL : size == 2 ? ZYDIS_REGISTER_AX
+                                                                     : ZYDIS_REGISTER_EAX, a);
+        if (kind == 0xa6)
+            cpu_alu(s, ALU_CMP, a, b, size);
+        if (kind == 0xae)
+            cpu_alu(s, ALU_CMP, s->gpr[CPU_EAX], b, size);
+        if (reads_src)
+            cpu_idx_add(s, CPU_ESI, step, am);
+        if (kind != 0xac)
+            cpu_idx_add(s, CPU_EDI, step, am);
+        count--;
+        if (rep)
+            s->gpr[CPU_ECX] = (s->gpr[CPU_ECX] & ~am) | count;
+        if (rep && (kind == 0xa6 || kind == 0xae) &&
+            !!(s->eflags & CPU_FL_ZF) == repne)
+            break; /* repe stops on a difference, repne on a match */
+    }
+    s->eip = d->next;
+    return CPU_R_OK;
+}
+
+/* bt, bts, btr, btc with a memory operand: a register offset reaches beyond it. */
+static CpuRes cpu_bit_mem(CpuState *s, const CpuEnv *env, const Insn *d)
 {
     ZydisMnemonic m = d->in.mnemonic;
-    int mi = -1;
-    for (unsigned i = 0; i < d->in.operand_count_visible; i++)
-        if (d->op[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
-            mi = (int)i;
-    if (mi < 0)
-        return CPU_R_RETRY;
-    const ZydisDecodedOperand *mo = &d->op[mi];
-    unsigned reg = cpu_op_seg(mo);
-    const CpuSeg *sg = &s->seg[reg];
-    if (reg == CPU_SS || reg == CPU_CS || ((sg->sel & ~3u) && cpu_seg_is_flat(sg)))
-        return CPU_R_RETRY;
-    if (!(sg->sel & ~3u))
-        return cpu_raise(s, CPU_EXC_GP, true, 0); /* use of a null segment */
-    if (!(m == ZYDIS_MNEMONIC_MOV || m == ZYDIS_MNEMONIC_MOVZX || m == ZYDIS_MNEMONIC_MOVSX))
-        return cpu_fail(s, "access through segment 0x%x (base 0x%x, limit 0x%x) by an "
-                        "instruction LilyVM does not emulate there (EIP 0x%x): only mov, movzx "
-                        "and movsx are", sg->sel, sg->base, sg->limit, s->eip);
-    unsigned size = mo->size / 8;
-    uint32_t ea = cpu_ea(s, d, mo);
-    if ((uint64_t)ea + size - 1 > sg->limit)
-        return cpu_raise(s, CPU_EXC_GP, true, 0);
-    uint32_t lin = sg->base + ea;
-    CpuRes r;
-    if (mi == 0) {
-        if (!(sg->access & 0x02) || (sg->access & 0x08))
-            return cpu_raise(s, CPU_EXC_GP, true, 0); /* not writable */
-        uint32_t v = d->op[1].type == ZYDIS_OPERAND_TYPE_REGISTER
-                         ? cpu_get_reg(s, d->op[1].reg.value) : (uint32_t)d->op[1].imm.value.u;
-        r = cpu_write(s, env, lin, &v, size, 0);
+    const ZydisDecodedOperand *o = &d->op[0];
+    unsigned size = o->size / 8, bits = 8 * size;
+    uint32_t off = cpu_ea(s, d, o), bit;
+    if (d->op[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+        bit = (uint32_t)d->op[1].imm.value.u & (bits - 1);
     } else {
-        uint32_t v = 0;
-        r = cpu_read(s, env, lin, &v, size, 0);
-        if (r == CPU_R_OK) {
-            if (m == ZYDIS_MNEMONIC_MOVSX)
-                v = size == 1 ? (uint32_t)(int32_t)(int8_t)v : (uint32_t)(int32_t)(int16_t)v;
-            cpu_set_reg(s, d->op[0].reg.value, v);
+        uint32_t v = cpu_get_reg(s, d->op[1].reg.value);
+        int32_t sv = size == 2 ? (int16_t)v : (int32_t)v;
+        bit = (uint32_t)sv & (bits - 1);
+        off += (uint32_t)((sv >> (size == 2 ? 4 : 5)) * (int32_t)size);
+        if (d->in.address_width == 16)
+            off &= 0xffff;
+    }
+    bool write = m != ZYDIS_MNEMONIC_BT;
+    uint32_t lin, v;
+    CpuRes r = cpu_seg_linear(s, cpu_op_seg(o), off, size, write, &lin);
+    if (r == CPU_R_OK && write)
+        r = cpu_probe(s, env, lin, size, CPU_ACC_WRITE);
+    if (r == CPU_R_OK)
+        r = cpu_mem_read(s, env, lin, size, &v, write ? CPU_ACC_WRITE : 0);
+    if (r != CPU_R_OK)
+        return r;
+    uint32_t mask = 1u << bit;
+    if (v & mask)
+        s->eflags |= CPU_FL_CF;
+    else
+        s->eflags &= ~CPU_FL_CF;
+    if (write) {
+        v = m == ZYDIS_MNEMONIC_BTS ? v | mask : m == ZYDIS_MNEMONIC_BTR ? v & ~mask : v ^ mask;
+        r = cpu_mem_write(s, env, lin, size, v, 0);
+    }
+    if (r == CPU_R_OK)
+        s->eip = d->next;
+    return r;
+}
+
+/*
+ * Emulate a data instruction with a memory operand: mov, movzx, movsx, the
+ * ALU operations, inc, dec, neg, not, xchg, push/pop of memory, the bit
+ * tests and the string instructions.  Return: CPU_R_RETRY when the
+ * instruction is none of those.
+ */
+static CpuRes cpu_emulate_mem(CpuState *s, const CpuEnv *env, const Insn *d)
+{
+    ZydisMnemonic m = d->in.mnemonic;
+    const ZydisDecodedOperand *o0 = &d->op[0], *o1 = &d->op[1];
+    unsigned size = o0->size / 8;
+    uint32_t a = 0, b = 0;
+    CpuLoc loc;
+    CpuRes r;
+    int alu = -1;
+
+    if (d->in.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && d->in.opcode >= 0xa4 &&
+        d->in.opcode <= 0xaf && d->in.opcode != 0xa8 && d->in.opcode != 0xa9)
+        return cpu_string_mem(s, env, d);
+    if (m == ZYDIS_MNEMONIC_MOV && o0->type == ZYDIS_OPERAND_TYPE_MEMORY &&
+        o1->type == ZYDIS_OPERAND_TYPE_REGISTER && cpu_is_sreg(o1->reg.value)) {
+        /* mov %sreg, m16: the guest's selector (the host runs others). */
+        r = cpu_op_write(s, env, d, 0, s->seg[o1->reg.value - ZYDIS_REGISTER_ES].sel, 2);
+        if (r == CPU_R_OK)
+            s->eip = d->next;
+        return r;
+    }
+    unsigned nvis = d->in.operand_count_visible;
+    for (unsigned i = 0; i < nvis; i++)
+        if (!cpu_is_gpr_or_mem_or_imm(&d->op[i]))
+            return CPU_R_RETRY; /* segment, control, x87, SSE registers */
+
+    switch (m) {
+    case ZYDIS_MNEMONIC_MOV:
+        r = cpu_op_read(s, env, d, 1, size, &a);
+        if (r == CPU_R_OK)
+            r = cpu_op_write(s, env, d, 0, a, size);
+        break;
+    case ZYDIS_MNEMONIC_MOVZX:
+    case ZYDIS_MNEMONIC_MOVSX: {
+        unsigned ssize = o1->size / 8;
+        r = cpu_op_read(s, env, d, 1, ssize, &a);
+        if (r == CPU_R_OK && m == ZYDIS_MNEMONIC_MOVSX)
+            a = ssize == 1 ? (uint32_t)(int32_t)(int8_t)a : (uint32_t)(int32_t)(int16_t)a;
+        if (r == CPU_R_OK)
+            cpu_set_reg(s, o0->reg.value, a);
+        break;
+    }
+    case ZYDIS_MNEMONIC_ADD: alu = ALU_ADD; break;
+    case ZYDIS_MNEMONIC_OR: alu = ALU_OR; break;
+    case ZYDIS_MNEMONIC_ADC: alu = ALU_ADC; break;
+    case ZYDIS_MNEMONIC_SBB: alu = ALU_SBB; break;
+    case ZYDIS_MNEMONIC_AND: alu = ALU_AND; break;
+    case ZYDIS_MNEMONIC_SUB: alu = ALU_SUB; break;
+    case ZYDIS_MNEMONIC_XOR: alu = ALU_XOR; break;
+    case ZYDIS_MNEMONIC_CMP: alu = ALU_CMP; break;
+    case ZYDIS_MNEMONIC_TEST: alu = ALU_TEST; break;
+    case ZYDIS_MNEMONIC_INC: alu = ALU_INC; break;
+    case ZYDIS_MNEMONIC_DEC: alu = ALU_DEC; break;
+    case ZYDIS_MNEMONIC_NEG: alu = ALU_NEG; break;
+    case ZYDIS_MNEMONIC_NOT:
+        r = cpu_dst_read(s, env, d, 0, size, &loc, &a);
+        if (r == CPU_R_OK)
+            r = cpu_dst_write(s, env, d, 0, &loc, ~a, size);
+        break;
+    case ZYDIS_MNEMONIC_XCHG: {
+        /* One operand is memory: put it first. */
+        unsigned mi = o0->type == ZYDIS_OPERAND_TYPE_MEMORY ? 0 : 1;
+        const ZydisDecodedOperand *ro = &d->op[1 - mi];
+        r = cpu_dst_read(s, env, d, mi, size, &loc, &a);
+        if (r == CPU_R_OK)
+            r = cpu_dst_write(s, env, d, mi, &loc, cpu_get_reg(s, ro->reg.value), size);
+        if (r == CPU_R_OK)
+            cpu_set_reg(s, ro->reg.value, a);
+        break;
+    }
+    case ZYDIS_MNEMONIC_PUSH:
+        if (o0->type != ZYDIS_OPERAND_TYPE_MEMORY)
+            return CPU_R_RETRY;
+        r = cpu_op_read(s, env, d, 0, size, &a);
+        if (r == CPU_R_OK)
+            r = cpu_push(s, env, a, size);
+        break;
+    case ZYDIS_MNEMONIC_POP: {
+        if (o0->type != ZYDIS_OPERAND_TYPE_MEMORY)
+            return CPU_R_RETRY;
+        /* The destination's address uses ESP after the pop (SDM: POP). */
+        uint32_t save_esp = s->gpr[CPU_ESP];
+        r = cpu_pop(s, env, &a, size);
+        if (r == CPU_R_OK)
+            r = cpu_op_write(s, env, d, 0, a, size);
+        if (r != CPU_R_OK)
+            s->gpr[CPU_ESP] = save_esp;
+        break;
+    }
+    case ZYDIS_MNEMONIC_BT: case ZYDIS_MNEMONIC_BTS:
+    case ZYDIS_MNEMONIC_BTR: case ZYDIS_MNEMONIC_BTC:
+        if (o0->type != ZYDIS_OPERAND_TYPE_MEMORY)
+            return CPU_R_RETRY;
+        return cpu_bit_mem(s, env, d);
+    case ZYDIS_MNEMONIC_CMPXCHG: {
+        /* Compare the accumulator with the destination; the destination is
+         * written either way (with its own value on a mismatch), as locked. */
+        ZydisRegister acc = cpu_acc_reg(size);
+        r = cpu_dst_read(s, env, d, 0, size, &loc, &a);
+        if (r != CPU_R_OK)
+            return r;
+        uint32_t flags = s->eflags;
+        cpu_alu(s, ALU_CMP, cpu_get_reg(s, acc), a, size);
+        bool equal = s->eflags & CPU_FL_ZF;
+        uint32_t newflags = s->eflags;
+        s->eflags = flags;
+        r = cpu_dst_write(s, env, d, 0, &loc, equal ? cpu_get_reg(s, o1->reg.value) : a, size);
+        if (r != CPU_R_OK)
+            return r;
+        s->eflags = newflags;
+        if (!equal)
+            cpu_set_reg(s, acc, a);
+        break;
+    }
+    case ZYDIS_MNEMONIC_XADD: {
+        r = cpu_dst_read(s, env, d, 0, size, &loc, &a);
+        if (r != CPU_R_OK)
+            return r;
+        b = cpu_get_reg(s, o1->reg.value);
+        uint32_t flags = s->eflags;
+        uint32_t sum = cpu_alu(s, ALU_ADD, a, b, size);
+        uint32_t newflags = s->eflags;
+        s->eflags = flags;
+        r = cpu_dst_write(s, env, d, 0, &loc, sum, size);
+        if (r != CPU_R_OK)
+            return r;
+        s->eflags = newflags;
+        cpu_set_reg(s, o1->reg.value, a);
+        break;
+    }
+    case ZYDIS_MNEMONIC_CMPXCHG8B: {
+        uint32_t lin;
+        uint8_t q[8];
+        r = cpu_op_linear(s, d, o0, 8, true, &lin);
+        if (r == CPU_R_OK)
+            r = cpu_probe(s, env, lin, 8, CPU_ACC_WRITE);
+        if (r == CPU_R_OK)
+            r = cpu_read(s, env, lin, q, 8, 0);
+        if (r != CPU_R_OK)
+            return r;
+        uint32_t lo, hi;
+        memcpy(&lo, q, 4);
+        memcpy(&hi, q + 4, 4);
+        bool equal = lo == s->gpr[CPU_EAX] && hi == s->gpr[CPU_EDX];
+        if (equal) {
+            memcpy(q, &s->gpr[CPU_EBX], 4);
+            memcpy(q + 4, &s->gpr[CPU_ECX], 4);
+        }
+        r = cpu_write(s, env, lin, q, 8, 0);
+        if (r != CPU_R_OK)
+            return r;
+        cpu_set_flag(s, CPU_FL_ZF, equal);
+        if (!equal) {
+            s->gpr[CPU_EAX] = lo;
+            s->gpr[CPU_EDX] = hi;
+        }
+        break;
+    }
+    case ZYDIS_MNEMONIC_SETB: case ZYDIS_MNEMONIC_SETBE: case ZYDIS_MNEMONIC_SETL:
+    case ZYDIS_MNEMONIC_SETLE: case ZYDIS_MNEMONIC_SETNB: case ZYDIS_MNEMONIC_SETNBE:
+    case ZYDIS_MNEMONIC_SETNL: case ZYDIS_MNEMONIC_SETNLE: case ZYDIS_MNEMONIC_SETNO:
+    case ZYDIS_MNEMONIC_SETNP: case ZYDIS_MNEMONIC_SETNS: case ZYDIS_MNEMONIC_SETNZ:
+    case ZYDIS_MNEMONIC_SETO: case ZYDIS_MNEMONIC_SETP: case ZYDIS_MNEMONIC_SETS:
+    case ZYDIS_MNEMONIC_SETZ:
+        r = cpu_op_write(s, env, d, 0, cpu_cond(s, d->in.opcode & 0xf), 1);
+        break;
+    case ZYDIS_MNEMONIC_CMOVB: case ZYDIS_MNEMONIC_CMOVBE: case ZYDIS_MNEMONIC_CMOVL:
+    case ZYDIS_MNEMONIC_CMOVLE: case ZYDIS_MNEMONIC_CMOVNB: case ZYDIS_MNEMONIC_CMOVNBE:
+    case ZYDIS_MNEMONIC_CMOVNL: case ZYDIS_MNEMONIC_CMOVNLE: case ZYDIS_MNEMONIC_CMOVNO:
+    case ZYDIS_MNEMONIC_CMOVNP: case ZYDIS_MNEMONIC_CMOVNS: case ZYDIS_MNEMONIC_CMOVNZ:
+    case ZYDIS_MNEMONIC_CMOVO: case ZYDIS_MNEMONIC_CMOVP: case ZYDIS_MNEMONIC_CMOVS:
+    case ZYDIS_MNEMONIC_CMOVZ:
+        /* The source is read whatever the condition (its faults happen). */
+        r = cpu_op_read(s, env, d, 1, size, &a);
+        if (r == CPU_R_OK && cpu_cond(s, d->in.opcode & 0xf))
+            cpu_set_reg(s, o0->reg.value, a);
+        break;
+    case ZYDIS_MNEMONIC_IMUL: {
+        /* The two- and three-operand forms: a truncated signed product. */
+        if (nvis < 2 || o0->type != ZYDIS_OPERAND_TYPE_REGISTER)
+            return CPU_R_RETRY;
+        unsigned ia = nvis == 3 ? 1 : 0, ib = nvis == 3 ? 2 : 1;
+        r = cpu_op_read(s, env, d, ia, size, &a);
+        if (r == CPU_R_OK)
+            r = cpu_op_read(s, env, d, ib, size, &b);
+        if (r != CPU_R_OK)
+            return r;
+        int64_t sa = size == 2 ? (int16_t)a : (int32_t)a;
+        int64_t sb = size == 2 ? (int16_t)b : (int32_t)b;
+        int64_t prod = sa * sb;
+        int64_t trunc = size == 2 ? (int16_t)prod : (int32_t)prod;
+        cpu_set_flag(s, CPU_FL_CF, prod != trunc);
+        cpu_set_flag(s, CPU_FL_OF, prod != trunc);
+        cpu_set_reg(s, o0->reg.value, (uint32_t)prod);
+        break;
+    }
+    case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR:
+    case ZYDIS_MNEMONIC_SAR:
+    case ZYDIS_MNEMONIC_ROL: case ZYDIS_MNEMONIC_ROR: {
+        uint32_t count = 1;
+        if (nvis >= 2) {
+            r = cpu_op_read(s, env, d, 1, 1, &count);
+            if (r != CPU_R_OK)
+                return r;
+        }
+        count &= 0x1f;
+        r = cpu_dst_read(s, env, d, 0, size, &loc, &a);
+        if (r != CPU_R_OK || !count)
+            break;
+        uint32_t flags = s->eflags;
+        uint32_t res = cpu_shift(s, m, a, count, size);
+        uint32_t newflags = s->eflags;
+        s->eflags = flags;
+        r = cpu_dst_write(s, env, d, 0, &loc, res, size);
+        if (r == CPU_R_OK)
+            s->eflags = newflags;
+        break;
+    }
+    default:
+        return CPU_R_RETRY;
+    }
+    if (alu >= 0) {
+        bool unary = alu == ALU_INC || alu == ALU_DEC || alu == ALU_NEG;
+        bool writes = alu != ALU_CMP && alu != ALU_TEST;
+        if (writes)
+            r = cpu_dst_read(s, env, d, 0, size, &loc, &a);
+        else
+            r = cpu_op_read(s, env, d, 0, size, &a);
+        if (r == CPU_R_OK && !unary)
+            r = cpu_op_read(s, env, d, 1, size, &b);
+        if (r != CPU_R_OK)
+            return r;
+        uint32_t res = cpu_alu(s, alu, a, b, size);
+        if (writes) {
+            /* The flags are committed only with the result. */
+            uint32_t flags = s->eflags;
+            r = cpu_dst_write(s, env, d, 0, &loc, res, size);
+            if (r != CPU_R_OK)
+                return r;
+            s->eflags = flags;
         }
     }
     if (r == CPU_R_OK)
         s->eip = d->next;
     return r;
+}
+
+/* Does the instruction access memory through a null or non-flat data segment? */
+static bool cpu_uses_odd_seg(const CpuState *s, const Insn *d, unsigned *reg)
+{
+    for (unsigned i = 0; i < d->in.operand_count; i++) {
+        const ZydisDecodedOperand *o = &d->op[i];
+        if (o->type != ZYDIS_OPERAND_TYPE_MEMORY || o->mem.type != ZYDIS_MEMOP_TYPE_MEM)
+            continue;
+        unsigned sr = cpu_op_seg(o);
+        const CpuSeg *sg = &s->seg[sr];
+        if (sr == CPU_SS || sr == CPU_CS)
+            continue;
+        if (!(sg->sel & ~3u) || !cpu_seg_is_flat(sg)) {
+            *reg = sr;
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * An instruction that trapped on a null or non-flat data segment: emulated
+ * with the segment's base and limit.
+ */
+static CpuRes cpu_segmented_access(CpuState *s, const CpuEnv *env, const Insn *d)
+{
+    unsigned reg;
+    if (!cpu_uses_odd_seg(s, d, &reg))
+        return CPU_R_RETRY;
+    CpuRes r = cpu_emulate_mem(s, env, d);
+    if (r != CPU_R_RETRY)
+        return r;
+    const CpuSeg *sg = &s->seg[reg];
+    if (!(sg->sel & ~3u))
+        return cpu_raise(s, CPU_EXC_GP, true, 0); /* use of a null segment */
+    return cpu_fail(s, "access through segment 0x%x (base 0x%x, limit 0x%x) by an "
+                    "instruction LilyVM does not emulate there (EIP 0x%x): see docs/cpu.md "
+                    "for the list", sg->sel, sg->base, sg->limit, s->eip);
 }
 
 /* --- the instruction at EIP --------------------------------------------- */
@@ -524,13 +1157,14 @@ CpuRes cpu_emulate(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
 
     case ZYDIS_MNEMONIC_IN:
     case ZYDIS_MNEMONIC_OUT: {
-        if (!cpu_io_allowed(s))
-            return cpu_raise(s, CPU_EXC_GP, true, 0);
         bool in = m == ZYDIS_MNEMONIC_IN;
         const ZydisDecodedOperand *pop = &d.op[in ? 1 : 0], *rop = &d.op[in ? 0 : 1];
         uint16_t port = pop->type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? (uint16_t)pop->imm.value.u
                                                                    : (uint16_t)s->gpr[CPU_EDX];
         unsigned size = rop->size / 8;
+        r = cpu_io_check(s, env, port, size);
+        if (r != CPU_R_OK)
+            return r;
         s->stats[CPU_STAT_IO]++;
         if (in)
             cpu_set_reg(s, rop->reg.value, env->pio_read(env->opaque, port, size));
@@ -541,11 +1175,12 @@ CpuRes cpu_emulate(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
     }
     case ZYDIS_MNEMONIC_INSB: case ZYDIS_MNEMONIC_INSW: case ZYDIS_MNEMONIC_INSD:
     case ZYDIS_MNEMONIC_OUTSB: case ZYDIS_MNEMONIC_OUTSW: case ZYDIS_MNEMONIC_OUTSD: {
-        if (!cpu_io_allowed(s))
-            return cpu_raise(s, CPU_EXC_GP, true, 0);
-        s->stats[CPU_STAT_IO]++;
         unsigned size = (m == ZYDIS_MNEMONIC_INSB || m == ZYDIS_MNEMONIC_OUTSB) ? 1
                         : (m == ZYDIS_MNEMONIC_INSW || m == ZYDIS_MNEMONIC_OUTSW) ? 2 : 4;
+        r = cpu_io_check(s, env, (uint16_t)s->gpr[CPU_EDX], size);
+        if (r != CPU_R_OK)
+            return r;
+        s->stats[CPU_STAT_IO]++;
         bool in = m == ZYDIS_MNEMONIC_INSB || m == ZYDIS_MNEMONIC_INSW || m == ZYDIS_MNEMONIC_INSD;
         return cpu_string_io(s, env, &d, in, size);
     }
@@ -589,7 +1224,7 @@ CpuRes cpu_emulate(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
         uint8_t img[6];
         if (d.op[0].type != ZYDIS_OPERAND_TYPE_MEMORY)
             return cpu_raise(s, CPU_EXC_UD, false, 0);
-        r = cpu_read(s, env, cpu_ea(s, &d, &d.op[0]), img, 6, 0);
+        r = cpu_op_read_bytes(s, env, &d, 0, img, 6);
         if (r != CPU_R_OK)
             return r;
         uint16_t lim = (uint16_t)(img[0] | img[1] << 8);
@@ -691,7 +1326,7 @@ CpuRes cpu_emulate(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
                        : m == ZYDIS_MNEMONIC_LFS ? CPU_FS : m == ZYDIS_MNEMONIC_LGS ? CPU_GS
                        : CPU_SS;
         uint8_t img[6] = { 0 };
-        r = cpu_read(s, env, cpu_ea(s, &d, &d.op[1]), img, osz + 2, 0);
+        r = cpu_op_read_bytes(s, env, &d, 1, img, osz + 2);
         if (r != CPU_R_OK)
             return r;
         uint32_t off = img[0] | (uint32_t)img[1] << 8 |
@@ -708,6 +1343,8 @@ CpuRes cpu_emulate(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
 
     case ZYDIS_MNEMONIC_IRET:
     case ZYDIS_MNEMONIC_IRETD:
+        if (s->eflags & CPU_FL_NT)
+            return cpu_task_return(s, env, d.next);
         return cpu_iret(s, env, m == ZYDIS_MNEMONIC_IRET ? 2 : 4);
     case ZYDIS_MNEMONIC_RET:
         if (d.in.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) {
@@ -727,7 +1364,7 @@ CpuRes cpu_emulate(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
                 off = d.op[0].ptr.offset;
             } else {
                 uint8_t img[6] = { 0 };
-                r = cpu_read(s, env, cpu_ea(s, &d, &d.op[0]), img, osz + 2, 0);
+                r = cpu_op_read_bytes(s, env, &d, 0, img, osz + 2);
                 if (r != CPU_R_OK)
                     return r;
                 off = img[0] | (uint32_t)img[1] << 8 |
@@ -824,25 +1461,6 @@ CpuRes cpu_emulate(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
                     trap ? trap->trapno : 0, trap ? trap->error_code : 0);
 }
 
-/* One access to guest-physical memory: RAM directly, else the device bus. */
-static uint32_t cpu_phys_read(const CpuEnv *env, uint64_t gpa, unsigned size)
-{
-    if (gpa + size <= env->ram_size) {
-        uint32_t v = 0;
-        memcpy(&v, env->ram + gpa, size);
-        return v;
-    }
-    return env->mmio_read(env->opaque, gpa, size);
-}
-
-static void cpu_phys_write(const CpuEnv *env, uint64_t gpa, unsigned size, uint32_t v)
-{
-    if (gpa + size <= env->ram_size)
-        memcpy(env->ram + gpa, &v, size);
-    else
-        env->mmio_write(env->opaque, gpa, size, v);
-}
-
 CpuRes cpu_emulate_mmio(CpuState *s, const CpuEnv *env, uint32_t va, uint64_t gpa)
 {
     Insn d;
@@ -850,31 +1468,12 @@ CpuRes cpu_emulate_mmio(CpuState *s, const CpuEnv *env, uint32_t va, uint64_t gp
     if (r != CPU_R_OK)
         return r;
     s->stats[CPU_STAT_MMIO]++;
-    ZydisMnemonic m = d.in.mnemonic;
-    const ZydisDecodedOperand *o0 = &d.op[0], *o1 = &d.op[1];
-    if (m == ZYDIS_MNEMONIC_MOV && o0->type == ZYDIS_OPERAND_TYPE_MEMORY) {
-        unsigned size = o0->size / 8;
-        uint32_t v = o1->type == ZYDIS_OPERAND_TYPE_REGISTER ? cpu_get_reg(s, o1->reg.value)
-                                                             : (uint32_t)o1->imm.value.u;
-        cpu_phys_write(env, gpa, size, v);
-    } else if ((m == ZYDIS_MNEMONIC_MOV || m == ZYDIS_MNEMONIC_MOVZX ||
-                m == ZYDIS_MNEMONIC_MOVSX) &&
-               o1->type == ZYDIS_OPERAND_TYPE_MEMORY &&
-               o0->type == ZYDIS_OPERAND_TYPE_REGISTER) {
-        unsigned size = o1->size / 8;
-        uint32_t v = cpu_phys_read(env, gpa, size);
-        if (size < 4)
-            v &= (1u << (8 * size)) - 1;
-        if (m == ZYDIS_MNEMONIC_MOVSX)
-            v = size == 1 ? (uint32_t)(int32_t)(int8_t)v : (uint32_t)(int32_t)(int16_t)v;
-        cpu_set_reg(s, o0->reg.value, v);
-    } else {
-        return cpu_fail(s, "MMIO access at 0x%x (guest-physical 0x%llx) by an instruction "
-                        "LilyVM does not emulate for MMIO (EIP 0x%x); only mov/movzx/movsx are",
-                        va, (unsigned long long)gpa, s->eip);
-    }
-    s->eip = d.next;
-    return CPU_R_OK;
+    r = cpu_emulate_mem(s, env, &d);
+    if (r != CPU_R_RETRY)
+        return r;
+    return cpu_fail(s, "MMIO access at 0x%x (guest-physical 0x%llx) by an instruction LilyVM "
+                    "does not emulate on devices (EIP 0x%x, %s): see docs/cpu.md for the list",
+                    va, (unsigned long long)gpa, s->eip, ZydisMnemonicGetString(d.in.mnemonic));
 }
 
 /* --- dispatch of a trap record -------------------------------------------- */
@@ -931,14 +1530,9 @@ static CpuRes cpu_page_fault(CpuState *s, const CpuEnv *env, const LilyTrap *tra
         CpuRes r = cpu_decode(s, env, s->eip, &d);
         if (r != CPU_R_OK)
             return r;
-        for (unsigned i = 0; i < d.in.operand_count_visible; i++) {
-            const ZydisDecodedOperand *o = &d.op[i];
-            if (o->type != ZYDIS_OPERAND_TYPE_MEMORY)
-                continue;
-            const CpuSeg *sg = &s->seg[cpu_op_seg(o)];
-            if ((sg->sel & ~3u) && !cpu_seg_is_flat(sg))
-                return cpu_segmented_access(s, env, &d);
-        }
+        r = cpu_segmented_access(s, env, &d);
+        if (r != CPU_R_RETRY)
+            return r;
     }
     if (!env->mmu) {
         if (va >= env->ram_size)

@@ -259,3 +259,31 @@ void cpu_seg_query(CpuState *s, const CpuEnv *env, uint16_t sel, int what, bool 
         break;
     }
 }
+
+CpuRes cpu_seg_linear(CpuState *s, unsigned reg, uint32_t off, unsigned size, bool write,
+                      uint32_t *lin)
+{
+    const CpuSeg *sg = &s->seg[reg];
+    unsigned vec = reg == CPU_SS ? CPU_EXC_SS : CPU_EXC_GP;
+    uint8_t a = sg->access;
+    if (reg != CPU_CS && !(sg->sel & ~3u))
+        return cpu_raise(s, CPU_EXC_GP, true, 0); /* use of a null selector */
+    if (a & DESC_CODE) {
+        /* Code segments are never writable; execute-only ones not readable. */
+        if (write || !(a & DESC_RW))
+            return cpu_raise(s, vec, true, 0);
+    } else if (write && !(a & DESC_RW)) {
+        return cpu_raise(s, vec, true, 0);
+    }
+    uint64_t last = (uint64_t)off + size - 1;
+    if (!(a & DESC_CODE) && (a & DESC_CONF)) {
+        /* Expand-down: the valid offsets lie above the limit. */
+        uint32_t upper = (sg->flags & 0x4) ? 0xffffffffu : 0xffffu;
+        if (off <= sg->limit || last > upper)
+            return cpu_raise(s, vec, true, 0);
+    } else if (sg->limit != 0xffffffffu && last > sg->limit) {
+        return cpu_raise(s, vec, true, 0);
+    }
+    *lin = sg->base + off;
+    return CPU_R_OK;
+}

@@ -143,7 +143,9 @@ static CpuRes cpu_translate(CpuState *s, const CpuEnv *env, uint32_t va, unsigne
                             uint64_t *gpa, bool *mmio)
 {
     *mmio = false;
-    if (!(s->cr0 & CPU_CR0_PG) || !env->mmu) {
+    /* With an MMU, ask it even with paging off: it knows which frames are devices
+     * (the VGA window lies inside RAM's range). */
+    if (!env->mmu) {
         *gpa = va;
         *mmio = va >= env->ram_size;
         return CPU_R_OK;
@@ -260,8 +262,15 @@ CpuRes cpu_pop(CpuState *s, const CpuEnv *env, uint32_t *v, unsigned size)
 
 void cpu_mmu_control(CpuState *s, const CpuEnv *env)
 {
+    /*
+     * The FPU bits are none of the MMU's business and change without it
+     * hearing (clts, a task switch's TS): keep them out, or a later
+     * same-value CR3 write would look like a CR0 change instead of the
+     * reload (and flush) it is.
+     */
+    uint32_t cr0 = s->cr0 & ~(CPU_CR0_TS | CPU_CR0_EM | CPU_CR0_MP);
     if (env->mmu)
-        env->mmu->set_control(env->mmu_state, s->cr0, s->cr3, s->cr4, &s->batch);
+        env->mmu->set_control(env->mmu_state, cr0, s->cr3, s->cr4, &s->batch);
 }
 
 void cpu_set_cpl(CpuState *s, const CpuEnv *env, unsigned cpl)
@@ -290,4 +299,65 @@ void cpu_set_eflags(CpuState *s, uint32_t value, uint32_t mask)
 bool cpu_can_take_interrupt(const CpuState *s)
 {
     return s->intr_line && (s->eflags & CPU_FL_IF);
+}
+
+CpuRes cpu_probe(CpuState *s, const CpuEnv *env, uint32_t va, uint32_t len, unsigned acc)
+{
+    while (len) {
+        uint32_t chunk = 4096 - (va & 4095);
+        if (chunk > len)
+            chunk = len;
+        uint64_t gpa;
+        bool mmio;
+        CpuRes r = cpu_translate(s, env, va, acc, &gpa, &mmio);
+        if (r != CPU_R_OK)
+            return r;
+        va += chunk;
+        len -= chunk;
+    }
+    return CPU_R_OK;
+}
+
+/*
+ * One data access of 1, 2 or 4 bytes as an instruction makes it: a device
+ * sees a single access of that size (a register read must not become four
+ * byte reads).  Only an access that crosses a page is split.
+ */
+CpuRes cpu_mem_read(CpuState *s, const CpuEnv *env, uint32_t va, unsigned size, uint32_t *v,
+                    unsigned acc)
+{
+    *v = 0;
+    if ((va & 4095) + size > 4096)
+        return cpu_read(s, env, va, v, size, acc);
+    uint64_t gpa;
+    bool mmio;
+    CpuRes r = cpu_translate(s, env, va, acc, &gpa, &mmio);
+    if (r != CPU_R_OK)
+        return r;
+    if (!mmio && gpa + size <= env->ram_size)
+        memcpy(v, env->ram + gpa, size);
+    else
+        *v = env->mmio_read(env->opaque, gpa, size);
+    if (size < 4)
+        *v &= (1u << (8 * size)) - 1;
+    return CPU_R_OK;
+}
+
+CpuRes cpu_mem_write(CpuState *s, const CpuEnv *env, uint32_t va, unsigned size, uint32_t v,
+                     unsigned acc)
+{
+    if ((va & 4095) + size > 4096) {
+        CpuRes r = cpu_probe(s, env, va, size, acc | CPU_ACC_WRITE);
+        return r == CPU_R_OK ? cpu_write(s, env, va, &v, size, acc) : r;
+    }
+    uint64_t gpa;
+    bool mmio;
+    CpuRes r = cpu_translate(s, env, va, acc | CPU_ACC_WRITE, &gpa, &mmio);
+    if (r != CPU_R_OK)
+        return r;
+    if (!mmio && gpa + size <= env->ram_size)
+        memcpy(env->ram + gpa, &v, size);
+    else
+        env->mmio_write(env->opaque, gpa, size, size < 4 ? v & ((1u << (8 * size)) - 1) : v);
+    return CPU_R_OK;
 }

@@ -24,6 +24,10 @@
 #define UDATA 0x23
 #define TSSSEL 0x28
 #define ODDSEG 0x30
+#define ROSEG 0x38   /* read-only data, base 0x100000, limit 0xffff */
+#define EDSEG 0x40   /* expand-down data, base 0x100000, limit 0xfff, big */
+#define GDT_ENTRIES 24
+#define BEYOND_GDT (GDT_ENTRIES * 8)
 
 typedef struct Fake {
     uint8_t *ram;
@@ -36,6 +40,10 @@ typedef struct Fake {
     uint64_t mmio_gpa;
     uint32_t mmio_value;
     unsigned mmio_writes, mmio_reads;
+    unsigned mmio_size;      /* of the last access */
+    bool mmio_reg_set;       /* reads return mmio_reg instead of the pattern */
+    uint32_t mmio_reg;
+    uint32_t mmio_log[8];    /* values written, in order */
 } Fake;
 
 static uint32_t fk_pio_read(void *o, uint16_t port, unsigned size)
@@ -76,6 +84,9 @@ static uint32_t fk_mmio_read(void *o, uint64_t gpa, unsigned size)
     Fake *f = o;
     f->mmio_gpa = gpa;
     f->mmio_reads++;
+    f->mmio_size = size;
+    if (f->mmio_reg_set)
+        return f->mmio_reg & (size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1);
     return 0xcafe0000u | size;
 }
 
@@ -84,6 +95,9 @@ static void fk_mmio_write(void *o, uint64_t gpa, unsigned size, uint32_t v)
     Fake *f = o;
     f->mmio_gpa = gpa;
     f->mmio_value = v;
+    f->mmio_size = size;
+    if (f->mmio_writes < 8)
+        f->mmio_log[f->mmio_writes] = v;
     f->mmio_writes++;
 }
 
@@ -156,6 +170,8 @@ static Rig *rig_new(void)
     put_desc(ram, UDATA, 0, 0xfffff, 0xf2, 0xc);
     put_desc(ram, TSSSEL, TSS, 0x67, 0x89, 0);
     put_desc(ram, ODDSEG, 0x100000, 0xffff, 0x92, 0x4);
+    put_desc(ram, ROSEG, 0x100000, 0xffff, 0x90, 0x4);
+    put_desc(ram, EDSEG, 0x100000, 0xfff, 0x96, 0x4);
     for (unsigned v = 0; v < 256; v++)
         put_gate(ram, v, HANDLER(v), 0x8e, 0);
     put_gate(ram, 0x80, HANDLER(0x80), 0x8f, 3);
@@ -163,7 +179,7 @@ static Rig *rig_new(void)
     ram[TSS + 8] = KDATA;
     cpu_reset(&r->s, CODE, 0, 0);
     r->s.gdt_base = GDT;
-    r->s.gdt_limit = 8 * 8 - 1;
+    r->s.gdt_limit = GDT_ENTRIES * 8 - 1;
     r->s.idt_base = IDT;
     r->s.idt_limit = 256 * 8 - 1;
     g_assert_cmpint(cpu_load_tr(&r->s, &r->env, TSSSEL), ==, CPU_R_OK);
@@ -282,6 +298,141 @@ static void test_io_rep_outsb(void)
     g_assert_cmpmem(r->fake.rep_buf, 12, "hello, world", 12);
     g_assert_cmpuint(r->s.gpr[CPU_ESI], ==, 0x3000c);
     g_assert_cmpuint(r->s.gpr[CPU_ECX], ==, 0);
+    rig_free(r);
+}
+
+/* --- the TSS I/O permission bitmap ------------------------------------------- */
+
+#define IOMAP 0x68u /* the map's offset in the test TSS */
+
+/*
+ * Ring 3 with IOPL 0 and a TSS whose I/O bitmap covers ports 0 ... 8*map_bytes-1,
+ * all allowed, with the trailing all-ones byte when trailer is set.
+ */
+static Rig *iomap_rig(unsigned map_bytes, bool trailer)
+{
+    Rig *r = rig_new();
+    rig_user(r);
+    r->fake.ram[TSS + 0x66] = IOMAP;
+    r->fake.ram[TSS + 0x67] = 0;
+    memset(r->fake.ram + TSS + IOMAP, 0, map_bytes);
+    r->fake.ram[TSS + IOMAP + map_bytes] = 0xff;
+    r->s.tr.limit = IOMAP + map_bytes - 1 + (trailer ? 1 : 0);
+    return r;
+}
+
+static void deny_port(Rig *r, unsigned port)
+{
+    r->fake.ram[TSS + IOMAP + port / 8] |= (uint8_t)(1u << (port % 8));
+}
+
+static void test_iomap_allows(void)
+{
+    Rig *r = iomap_rig(0x80, true);
+    r->s.gpr[CPU_EDX] = 0x3f8;
+    r->s.gpr[CPU_EAX] = 0x41;
+    CODE_AT(r, 0xee); /* out %al, (%dx) at CPL 3, IOPL 0 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 1);
+    g_assert_cmpuint(r->fake.n_io, ==, 1);
+    g_assert_cmpuint(r->fake.io[0].port, ==, 0x3f8);
+    g_assert_cmpuint(r->s.cpl, ==, 3);
+    rig_free(r);
+}
+
+/* A word access is denied when the bit of its second port is set. */
+static void test_iomap_denies_second_port(void)
+{
+    Rig *r = iomap_rig(0x80, true);
+    deny_port(r, 0x71);
+    CODE_AT(r, 0x66, 0xe5, 0x70); /* in $0x70, %ax: ports 0x70 and 0x71 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    g_assert_cmpuint(rd32(r, KSTACK - 24), ==, 0); /* #GP(0) */
+    g_assert_cmpuint(rd32(r, KSTACK - 20), ==, CODE);
+    g_assert_cmpuint(r->fake.n_io, ==, 0);
+    rig_free(r);
+}
+
+/* A dword access whose bits straddle two bytes of the map reads both. */
+static void test_iomap_straddles_bytes(void)
+{
+    Rig *r = iomap_rig(0x80, true);
+    deny_port(r, 0x80);
+    r->s.gpr[CPU_EDX] = 0x7e; /* ports 0x7e ... 0x81 */
+    CODE_AT(r, 0xed); /* in (%dx), %eax */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    r->fake.ram[TSS + IOMAP + 0x10] = 0;
+    r->s.gpr[CPU_ESP] = USTACK;
+    rig_user(r);
+    CODE_AT(r, 0xed);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 1);
+    rig_free(r);
+}
+
+/* Ports beyond the map, and a last map byte without the byte after it, are denied. */
+static void test_iomap_limit(void)
+{
+    Rig *r = iomap_rig(0x10, true); /* ports 0 ... 0x7f */
+    CODE_AT(r, 0xe6, 0x80); /* out %al, $0x80: beyond the map */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    g_assert_cmpuint(r->fake.n_io, ==, 0);
+
+    Rig *t = iomap_rig(0x10, false);
+    CODE_AT(t, 0xe6, 0x78); /* the map's last byte: the CPU reads two bytes */
+    g_assert_cmpint(trap_gp(t), ==, CPU_RESUME);
+    g_assert_cmpuint(t->s.eip, ==, HANDLER(13));
+    Rig *u = iomap_rig(0x10, false);
+    CODE_AT(u, 0xe6, 0x70); /* one byte earlier: both bytes inside the limit */
+    g_assert_cmpint(trap_gp(u), ==, CPU_RESUME);
+    g_assert_cmpuint(u->s.eip, ==, CODE + 2);
+    rig_free(u);
+    rig_free(t);
+    rig_free(r);
+}
+
+/* The map base at or past the limit: no map, every port denied. */
+static void test_iomap_absent(void)
+{
+    Rig *r = iomap_rig(0x80, true);
+    r->fake.ram[TSS + 0x66] = 0xff;
+    r->fake.ram[TSS + 0x67] = 0xff;
+    CODE_AT(r, 0xe6, 0x00); /* out %al, $0 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    rig_free(r);
+}
+
+static void test_iomap_string_io(void)
+{
+    Rig *r = iomap_rig(0x80, true);
+    memcpy(r->fake.ram + 0x30000, "ok", 2);
+    r->s.gpr[CPU_ECX] = 2;
+    r->s.gpr[CPU_ESI] = 0x30000;
+    r->s.gpr[CPU_EDX] = 0x3f8;
+    CODE_AT(r, 0xf3, 0x6e); /* rep outsb, allowed */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpmem(r->fake.rep_buf, 2, "ok", 2);
+    deny_port(r, 0x3f8);
+    r->s.gpr[CPU_ECX] = 2;
+    CODE_AT(r, 0xf3, 0x6e); /* now denied: nothing moves */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    g_assert_cmpuint(r->s.gpr[CPU_ECX], ==, 2);
+    g_assert_cmpuint(r->fake.rep_calls, ==, 1);
+    rig_free(r);
+}
+
+/* cli/sti are IOPL-sensitive only: the bitmap does not help them. */
+static void test_iomap_not_for_cli(void)
+{
+    Rig *r = iomap_rig(0x80, true);
+    CODE_AT(r, 0xfa);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
     rig_free(r);
 }
 
@@ -647,11 +798,11 @@ static void test_segment_loads(void)
     g_assert_cmpuint(rd32(r, r->s.gpr[CPU_ESP]), ==, 0);
 
     Rig *b = rig_new();
-    b->s.gpr[CPU_EAX] = 0x78; /* beyond the GDT limit */
+    b->s.gpr[CPU_EAX] = BEYOND_GDT; /* beyond the GDT limit */
     CODE_AT(b, 0x8e, 0xd8);
     g_assert_cmpint(trap_gp(b), ==, CPU_RESUME);
     g_assert_cmpuint(b->s.eip, ==, HANDLER(13));
-    g_assert_cmpuint(rd32(b, b->s.gpr[CPU_ESP]), ==, 0x78);
+    g_assert_cmpuint(rd32(b, b->s.gpr[CPU_ESP]), ==, BEYOND_GDT);
     b->s.gpr[CPU_EAX] = ODDSEG;
     CODE_AT(b, 0x8e, 0xd0); /* a stack segment must be flat */
     g_assert_cmpint(trap_gp(b), ==, CPU_FATAL);
@@ -764,6 +915,485 @@ static void test_far_transfers(void)
     rig_free(r);
 }
 
+/* --- call gates ---------------------------------------------------------------- */
+
+#define GATE3 0x48      /* 32-bit call gate, DPL 3 -> KCODE:GATE_TARGET, 2 dword parameters */
+#define GATE0 0x50      /* 32-bit call gate, DPL 0 */
+#define GATE_NP 0x58    /* 32-bit call gate, DPL 3, not present */
+#define GATE16 0x70     /* 16-bit call gate, DPL 3 -> KCODE:GATE_TARGET16, 1 word parameter */
+#define GATE_DATA 0x80  /* 32-bit call gate, DPL 3 -> a data segment */
+#define GATE_TARGET 0x60000u
+#define GATE_TARGET16 0x6100u
+
+/* A gate descriptor in the GDT (call gate or task gate). */
+static void put_sys_gate(uint8_t *ram, unsigned sel, uint16_t target, uint32_t off, uint8_t type,
+                         unsigned dpl, unsigned params, bool present)
+{
+    uint8_t *g = ram + GDT + (sel & ~7u);
+    g[0] = off & 0xff;
+    g[1] = (off >> 8) & 0xff;
+    g[2] = target & 0xff;
+    g[3] = target >> 8;
+    g[4] = (uint8_t)params;
+    g[5] = (uint8_t)((present ? 0x80 : 0) | dpl << 5 | type);
+    g[6] = (off >> 16) & 0xff;
+    g[7] = off >> 24;
+}
+
+static Rig *gate_rig(void)
+{
+    Rig *r = rig_new();
+    uint8_t *ram = r->fake.ram;
+    put_sys_gate(ram, GATE3, KCODE, GATE_TARGET, 0xc, 3, 2, true);
+    put_sys_gate(ram, GATE0, KCODE, GATE_TARGET, 0xc, 0, 0, true);
+    put_sys_gate(ram, GATE_NP, KCODE, GATE_TARGET, 0xc, 3, 0, false);
+    put_sys_gate(ram, GATE16, KCODE, GATE_TARGET16, 0x4, 3, 1, true);
+    put_sys_gate(ram, GATE_DATA, KDATA, 0, 0xc, 3, 0, true);
+    return r;
+}
+
+/* Ring 3 calls a ring 0 routine through a gate: TSS stack, parameters copied. */
+static void test_callgate_inner_call(void)
+{
+    Rig *r = gate_rig();
+    rig_user(r);
+    r->s.gpr[CPU_ESP] = USTACK - 8;
+    wr32(r, USTACK - 8, 0xaaaa0001); /* parameter 0 (pushed last) */
+    wr32(r, USTACK - 4, 0xaaaa0002); /* parameter 1 */
+    CODE_AT(r, 0x9a, 0x00, 0x00, 0x00, 0x00, GATE3 | 3, 0x00); /* lcall $0x4b, $0 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.cpl, ==, 0);
+    g_assert_cmphex(r->s.eip, ==, GATE_TARGET); /* the gate's offset, not the instruction's */
+    g_assert_cmphex(r->s.seg[CPU_CS].sel, ==, KCODE);
+    g_assert_cmphex(r->s.seg[CPU_SS].sel, ==, KDATA);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, KSTACK - 24);
+    g_assert_cmphex(rd32(r, KSTACK - 24), ==, CODE + 7);
+    g_assert_cmphex(rd32(r, KSTACK - 20), ==, UCODE);
+    g_assert_cmphex(rd32(r, KSTACK - 16), ==, 0xaaaa0001);
+    g_assert_cmphex(rd32(r, KSTACK - 12), ==, 0xaaaa0002);
+    g_assert_cmphex(rd32(r, KSTACK - 8), ==, USTACK - 8);
+    g_assert_cmphex(rd32(r, KSTACK - 4), ==, UDATA);
+    rig_free(r);
+}
+
+/* lret $8 from there: back to ring 3, both stacks popped past the parameters. */
+static void test_callgate_lret_outer(void)
+{
+    Rig *r = gate_rig();
+    rig_user(r);
+    r->s.gpr[CPU_ESP] = USTACK - 8;
+    CODE_AT(r, 0x9a, 0x00, 0x00, 0x00, 0x00, GATE3 | 3, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    r->s.gpr[CPU_EAX] = KDATA;
+    put_code(r, GATE_TARGET, (const uint8_t[]){ 0x8e, 0xe0 }, 2); /* mov %eax, %fs */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    put_code(r, GATE_TARGET + 2, (const uint8_t[]){ 0xca, 0x08, 0x00 }, 3); /* lret $8 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.cpl, ==, 3);
+    g_assert_cmphex(r->s.eip, ==, CODE + 7);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, USTACK);
+    g_assert_cmphex(r->s.seg[CPU_SS].sel, ==, UDATA);
+    g_assert_cmphex(r->s.seg[CPU_FS].sel, ==, 0); /* DPL 0 data: nulled for ring 3 */
+    g_assert_cmphex(r->s.seg[CPU_DS].sel, ==, UDATA);
+    rig_free(r);
+}
+
+static void test_callgate_dpl(void)
+{
+    Rig *r = gate_rig();
+    rig_user(r);
+    CODE_AT(r, 0x9a, 0x00, 0x00, 0x00, 0x00, GATE0 | 3, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, HANDLER(13));
+    g_assert_cmphex(rd32(r, KSTACK - 24), ==, GATE0);
+    rig_free(r);
+}
+
+static void test_callgate_not_present(void)
+{
+    Rig *r = gate_rig();
+    rig_user(r);
+    CODE_AT(r, 0x9a, 0x00, 0x00, 0x00, 0x00, GATE_NP | 3, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, HANDLER(11));
+    g_assert_cmphex(rd32(r, KSTACK - 24), ==, GATE_NP);
+    rig_free(r);
+}
+
+static void test_callgate_to_data_segment(void)
+{
+    Rig *r = gate_rig();
+    rig_user(r);
+    CODE_AT(r, 0x9a, 0x00, 0x00, 0x00, 0x00, GATE_DATA | 3, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, HANDLER(13));
+    g_assert_cmphex(rd32(r, KSTACK - 24), ==, KDATA); /* #GP(the gate's segment) */
+    rig_free(r);
+}
+
+/* The TSS's ring 0 stack is unusable: #TS(its selector), and nothing changed. */
+static void test_callgate_bad_tss_stack(void)
+{
+    Rig *r = gate_rig();
+    r->fake.ram[TSS + 8] = UDATA; /* ss0 with RPL 3 and DPL 3 */
+    rig_user(r);
+    CODE_AT(r, 0x9a, 0x00, 0x00, 0x00, 0x00, GATE3 | 3, 0x00);
+    CpuState before = r->s;
+    /* The far call itself, to see the exception it raises. */
+    g_assert_cmpint(cpu_far_jump(&r->s, &r->env, GATE3 | 3, 0, true, 4, CODE + 7), ==,
+                    CPU_R_EXC);
+    g_assert_cmpuint(r->s.exc_vector, ==, CPU_EXC_TS);
+    g_assert_cmphex(r->s.exc_error, ==, UDATA & ~3u);
+    g_assert_cmpuint(r->s.cpl, ==, 3);
+    g_assert_cmphex(r->s.seg[CPU_SS].sel, ==, before.seg[CPU_SS].sel);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, before.gpr[CPU_ESP]);
+    r->fake.ram[TSS + 8] = 0; /* a null ss0: #TS(0) */
+    g_assert_cmpint(cpu_far_jump(&r->s, &r->env, GATE3 | 3, 0, true, 4, CODE + 7), ==,
+                    CPU_R_EXC);
+    g_assert_cmpuint(r->s.exc_vector, ==, CPU_EXC_TS);
+    g_assert_cmphex(r->s.exc_error, ==, 0);
+    rig_free(r);
+}
+
+/* A jmp through a gate never changes privilege. */
+static void test_callgate_jmp(void)
+{
+    Rig *r = gate_rig();
+    uint32_t sp = r->s.gpr[CPU_ESP];
+    CODE_AT(r, 0xea, 0x00, 0x00, 0x00, 0x00, GATE3, 0x00); /* ljmp at ring 0 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, GATE_TARGET);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, sp);
+    Rig *u = gate_rig();
+    rig_user(u);
+    CODE_AT(u, 0xea, 0x00, 0x00, 0x00, 0x00, GATE3 | 3, 0x00); /* ljmp at ring 3 to ring 0 */
+    g_assert_cmpint(trap_gp(u), ==, CPU_RESUME);
+    g_assert_cmphex(u->s.eip, ==, HANDLER(13));
+    g_assert_cmphex(rd32(u, KSTACK - 24), ==, KCODE);
+    rig_free(u);
+    rig_free(r);
+}
+
+/* A 16-bit gate pushes words and copies word parameters. */
+static void test_callgate_16bit(void)
+{
+    Rig *r = gate_rig();
+    rig_user(r);
+    r->s.gpr[CPU_ESP] = USTACK - 2;
+    r->fake.ram[USTACK - 2] = 0x34;
+    r->fake.ram[USTACK - 1] = 0x12;
+    CODE_AT(r, 0x9a, 0x00, 0x00, 0x00, 0x00, GATE16 | 3, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, GATE_TARGET16);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, KSTACK - 10);
+    uint16_t w[5];
+    memcpy(w, r->fake.ram + KSTACK - 10, sizeof w);
+    g_assert_cmphex(w[0], ==, (CODE + 7) & 0xffff);
+    g_assert_cmphex(w[1], ==, UCODE);
+    g_assert_cmphex(w[2], ==, 0x1234);
+    g_assert_cmphex(w[3], ==, (USTACK - 2) & 0xffff);
+    g_assert_cmphex(w[4], ==, UDATA);
+    rig_free(r);
+}
+
+/* --- task switches -------------------------------------------------------------- */
+
+#define TSS2 0x4000u
+#define TSS2SEL 0x60
+#define TASKGATE 0x68   /* task gate, DPL 0 -> TSS2SEL */
+#define TSS3 0x4100u
+#define TSS3SEL 0x78
+#define TSS_SHORT 0x88  /* a TSS descriptor whose limit is too small */
+#define TASK_EIP 0x70000u
+#define TASK_STACK 0x88000u
+
+/* A 32-bit TSS image: ring 0 flat code and data, EAX marks the task. */
+static void put_task(Rig *r, uint32_t tss, uint32_t eip, uint32_t esp, uint32_t eax)
+{
+    memset(r->fake.ram + tss, 0, 0x68);
+    wr32(r, tss + 0x1c, 0x5000);
+    wr32(r, tss + 0x20, eip);
+    wr32(r, tss + 0x24, CPU_FL_FIXED);
+    wr32(r, tss + 0x28, eax);
+    wr32(r, tss + 0x38, esp);
+    wr32(r, tss + 0x48, KDATA);
+    wr32(r, tss + 0x4c, KCODE);
+    wr32(r, tss + 0x50, KDATA);
+    wr32(r, tss + 0x54, KDATA);
+    wr32(r, tss + 0x58, 0);
+    wr32(r, tss + 0x5c, 0);
+}
+
+static Rig *task_rig(void)
+{
+    Rig *r = rig_new();
+    put_desc(r->fake.ram, TSS2SEL, TSS2, 0x67, 0x89, 0);
+    put_desc(r->fake.ram, TSS3SEL, TSS3, 0x67, 0x89, 0);
+    put_desc(r->fake.ram, TSS_SHORT, TSS3, 0x40, 0x89, 0);
+    put_sys_gate(r->fake.ram, TASKGATE, TSS2SEL, 0, 0x5, 0, 0, true);
+    put_task(r, TSS2, TASK_EIP, TASK_STACK, 0x22222222);
+    put_task(r, TSS3, TASK_EIP + 0x100, TASK_STACK - 0x1000, 0x33333333);
+    return r;
+}
+
+static uint8_t desc_type(Rig *r, unsigned sel)
+{
+    return r->fake.ram[GDT + (sel & ~7u) + 5] & 0x1f;
+}
+
+static void test_task_jmp(void)
+{
+    Rig *r = task_rig();
+    r->s.gpr[CPU_EAX] = 0x11111111;
+    r->s.gpr[CPU_EBP] = 0xbbbb;
+    CODE_AT(r, 0xea, 0x00, 0x00, 0x00, 0x00, TSS2SEL, 0x00); /* ljmp $0x60, $0 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    /* The new task runs. */
+    g_assert_cmphex(r->s.tr.sel, ==, TSS2SEL);
+    g_assert_cmphex(r->s.eip, ==, TASK_EIP);
+    g_assert_cmphex(r->s.gpr[CPU_EAX], ==, 0x22222222);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, TASK_STACK);
+    g_assert_cmphex(r->s.gpr[CPU_EBP], ==, 0);
+    g_assert_cmphex(r->s.seg[CPU_FS].sel, ==, 0);
+    g_assert_cmpuint(r->s.cr0 & CPU_CR0_TS, ==, CPU_CR0_TS);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_NT, ==, 0); /* a jmp does not nest */
+    /* The old one was saved, and is no longer busy; the new one is. */
+    g_assert_cmphex(rd32(r, TSS + 0x20), ==, CODE + 7);
+    g_assert_cmphex(rd32(r, TSS + 0x28), ==, 0x11111111);
+    g_assert_cmphex(rd32(r, TSS + 0x3c), ==, 0xbbbb);
+    g_assert_cmphex(rd32(r, TSS + 0x4c), ==, KCODE);
+    g_assert_cmphex(desc_type(r, TSSSEL), ==, 0x09);
+    g_assert_cmphex(desc_type(r, TSS2SEL), ==, 0x0b);
+    g_assert_cmphex(rd32(r, TSS2), ==, 0); /* no back link */
+    rig_free(r);
+}
+
+/* A call nests (NT, back link, both busy); iret returns and unbusies the callee. */
+static void test_task_call_iret(void)
+{
+    Rig *r = task_rig();
+    r->s.gpr[CPU_EAX] = 0x11111111;
+    CODE_AT(r, 0x9a, 0x00, 0x00, 0x00, 0x00, TSS2SEL, 0x00); /* lcall $0x60, $0 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.tr.sel, ==, TSS2SEL);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_NT, ==, CPU_FL_NT);
+    g_assert_cmphex(rd32(r, TSS2) & 0xffff, ==, TSSSEL);
+    g_assert_cmphex(desc_type(r, TSSSEL), ==, 0x0b);
+    g_assert_cmphex(desc_type(r, TSS2SEL), ==, 0x0b);
+    r->s.gpr[CPU_EAX] = 0x2222aaaa;
+    put_code(r, TASK_EIP, (const uint8_t[]){ 0xcf }, 1); /* iret */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.tr.sel, ==, TSSSEL);
+    g_assert_cmphex(r->s.eip, ==, CODE + 7);
+    g_assert_cmphex(r->s.gpr[CPU_EAX], ==, 0x11111111);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_NT, ==, 0);
+    g_assert_cmphex(desc_type(r, TSS2SEL), ==, 0x09);
+    g_assert_cmphex(desc_type(r, TSSSEL), ==, 0x0b);
+    /* The callee's state resumes after its iret next time. */
+    g_assert_cmphex(rd32(r, TSS2 + 0x20), ==, TASK_EIP + 1);
+    g_assert_cmphex(rd32(r, TSS2 + 0x28), ==, 0x2222aaaa);
+    g_assert_cmpuint(rd32(r, TSS2 + 0x24) & CPU_FL_NT, ==, 0);
+    rig_free(r);
+}
+
+static void test_task_gate_jmp(void)
+{
+    Rig *r = task_rig();
+    CODE_AT(r, 0xea, 0x00, 0x00, 0x00, 0x00, TASKGATE, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.tr.sel, ==, TSS2SEL);
+    g_assert_cmphex(r->s.eip, ==, TASK_EIP);
+    /* Ring 3 may not use a DPL 0 task gate. */
+    Rig *u = task_rig();
+    rig_user(u);
+    CODE_AT(u, 0xea, 0x00, 0x00, 0x00, 0x00, TASKGATE | 3, 0x00);
+    g_assert_cmpint(trap_gp(u), ==, CPU_RESUME);
+    g_assert_cmphex(u->s.eip, ==, HANDLER(13));
+    g_assert_cmphex(rd32(u, KSTACK - 24), ==, TASKGATE);
+    g_assert_cmphex(u->s.tr.sel, ==, TSSSEL);
+    rig_free(u);
+    rig_free(r);
+}
+
+static void test_task_busy_gp(void)
+{
+    Rig *r = task_rig();
+    CODE_AT(r, 0xea, 0x00, 0x00, 0x00, 0x00, TSSSEL, 0x00); /* jmp to the running task */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, HANDLER(13));
+    g_assert_cmphex(rd32(r, r->s.gpr[CPU_ESP]), ==, TSSSEL);
+    g_assert_cmphex(r->s.tr.sel, ==, TSSSEL);
+    rig_free(r);
+}
+
+static void test_task_short_tss(void)
+{
+    Rig *r = task_rig();
+    CODE_AT(r, 0xea, 0x00, 0x00, 0x00, 0x00, TSS_SHORT, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, HANDLER(10));
+    g_assert_cmphex(rd32(r, r->s.gpr[CPU_ESP]), ==, TSS_SHORT);
+    g_assert_cmphex(r->s.tr.sel, ==, TSSSEL);
+    rig_free(r);
+}
+
+/* A bad SS in the new TSS is a #TS raised in the new task. */
+static void test_task_bad_ss(void)
+{
+    Rig *r = task_rig();
+    wr32(r, TSS2 + 0x50, UDATA); /* RPL 3 stack for a ring 0 task */
+    CODE_AT(r, 0xea, 0x00, 0x00, 0x00, 0x00, TSS2SEL, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.tr.sel, ==, TSS2SEL);
+    g_assert_cmphex(r->s.eip, ==, HANDLER(10));
+    uint32_t sp = r->s.gpr[CPU_ESP];
+    g_assert_cmphex(rd32(r, sp), ==, UDATA & ~3u);
+    g_assert_cmphex(rd32(r, sp + 4), ==, TASK_EIP); /* the new task's EIP */
+    rig_free(r);
+}
+
+/* #DF through a task gate: a fresh task with its own stack gets error code 0. */
+static void test_task_double_fault_gate(void)
+{
+    Rig *r = task_rig();
+    uint8_t *g = r->fake.ram + IDT + 8 * 8;
+    memset(g, 0, 8);
+    g[2] = TSS3SEL;
+    g[5] = 0x85; /* present task gate */
+    r->fake.ram[IDT + 13 * 8 + 5] &= 0x7f; /* #GP's gate missing: #NP, then #DF */
+    r->s.gpr[CPU_EAX] = 0x11111111;
+    r->s.eip = CODE;
+    cpu_raise(&r->s, CPU_EXC_GP, true, 0);
+    g_assert_cmpint(cpu_deliver_pending(&r->s, &r->env), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.tr.sel, ==, TSS3SEL);
+    g_assert_cmphex(r->s.eip, ==, TASK_EIP + 0x100);
+    g_assert_cmphex(r->s.gpr[CPU_EAX], ==, 0x33333333);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, TASK_STACK - 0x1000 - 4);
+    g_assert_cmphex(rd32(r, TASK_STACK - 0x1000 - 4), ==, 0); /* #DF's error code */
+    g_assert_cmpuint(r->s.eflags & CPU_FL_NT, ==, CPU_FL_NT);
+    g_assert_cmphex(rd32(r, TSS3) & 0xffff, ==, TSSSEL);
+    g_assert_cmphex(rd32(r, TSS + 0x20), ==, CODE); /* the faulting instruction */
+    g_assert_cmphex(rd32(r, TSS + 0x28), ==, 0x11111111);
+    rig_free(r);
+}
+
+/* int n from ring 3 through a DPL 3 task gate: no frame, the task's own state. */
+static void test_task_int_gate_from_user(void)
+{
+    Rig *r = task_rig();
+    uint8_t *g = r->fake.ram + IDT + 0x40 * 8;
+    memset(g, 0, 8);
+    g[2] = TSS2SEL;
+    g[5] = 0xe5; /* present, DPL 3, task gate */
+    rig_user(r);
+    CODE_AT(r, 0xcd, 0x40);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.cpl, ==, 0);
+    g_assert_cmphex(r->s.tr.sel, ==, TSS2SEL);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, TASK_STACK);
+    g_assert_cmphex(rd32(r, TSS + 0x20), ==, CODE + 2);
+    g_assert_cmphex(rd32(r, TSS + 0x4c), ==, UCODE);
+    rig_free(r);
+}
+
+/* A fake MMU: identity translation, remembers the last CR3 it was told. */
+typedef struct FakeMmu {
+    uint32_t cr0, cr3;
+    unsigned set_control_calls;
+} FakeMmu;
+
+static void fm_reset(void *m, LilyMmuBatch *b) { (void)m; (void)b; }
+static void fm_set_control(void *m, uint32_t cr0, uint32_t cr3, uint32_t cr4, LilyMmuBatch *b)
+{
+    FakeMmu *f = m;
+    (void)cr4; (void)b;
+    f->cr0 = cr0;
+    f->cr3 = cr3;
+    f->set_control_calls++;
+}
+static void fm_invlpg(void *m, uint32_t va, LilyMmuBatch *b) { (void)m; (void)va; (void)b; }
+static void fm_set_cpl(void *m, unsigned cpl, LilyMmuBatch *b) { (void)m; (void)cpl; (void)b; }
+static LilyMmuResult fm_fault(void *m, uint32_t va, uint32_t acc, LilyMmuBatch *b,
+                              uint32_t *pf, uint64_t *gpa)
+{
+    (void)m; (void)acc; (void)b; (void)pf;
+    *gpa = va;
+    return LILY_MMU_OK;
+}
+static LilyMmuResult fm_translate(void *m, uint32_t va, uint32_t acc, uint64_t *gpa, uint32_t *pf)
+{
+    (void)m; (void)acc; (void)pf;
+    *gpa = va;
+    return va < RAM_SIZE ? LILY_MMU_OK : LILY_MMU_MMIO;
+}
+static const LilyMmuOps fake_mmu_ops = {
+    .size = sizeof(LilyMmuOps), .reset = fm_reset, .set_control = fm_set_control,
+    .invlpg = fm_invlpg, .set_cpl = fm_set_cpl, .fault = fm_fault, .translate = fm_translate,
+};
+
+/* With paging on, the new task's CR3 reaches the MMU. */
+static void test_task_loads_cr3(void)
+{
+    Rig *r = task_rig();
+    FakeMmu mmu = { 0 };
+    r->env.mmu = &fake_mmu_ops;
+    r->env.mmu_state = &mmu;
+    r->s.cr0 |= CPU_CR0_PG;
+    r->s.cr3 = 0x1000;
+    CODE_AT(r, 0xea, 0x00, 0x00, 0x00, 0x00, TSS2SEL, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.cr3, ==, 0x5000);
+    g_assert_cmphex(mmu.cr3, ==, 0x5000);
+    g_assert_cmpuint(mmu.set_control_calls, ==, 1);
+    rig_free(r);
+}
+
+/*
+ * The MMU never sees CR0's FPU bits: clts changes them without telling it, and
+ * a later CR3 write of the same value must still look like a reload.
+ */
+static void test_mmu_cr0_without_fpu_bits(void)
+{
+    Rig *r = rig_new();
+    FakeMmu mmu = { 0 };
+    r->env.mmu = &fake_mmu_ops;
+    r->env.mmu_state = &mmu;
+    r->s.gpr[CPU_EAX] = CPU_CR0_PE | CPU_CR0_PG | CPU_CR0_TS | CPU_CR0_MP;
+    CODE_AT(r, 0x0f, 0x22, 0xc0); /* mov %eax, %cr0 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.cr0 & CPU_CR0_TS, ==, CPU_CR0_TS);
+    g_assert_cmphex(mmu.cr0, ==, CPU_CR0_PE | CPU_CR0_PG | CPU_CR0_ET);
+    CODE_AT(r, 0x0f, 0x06); /* clts */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    r->s.gpr[CPU_EAX] = r->s.cr3;
+    CODE_AT(r, 0x0f, 0x22, 0xd8); /* mov %eax, %cr3: the same value */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(mmu.set_control_calls, ==, 2);
+    g_assert_cmphex(mmu.cr0, ==, CPU_CR0_PE | CPU_CR0_PG | CPU_CR0_ET);
+    rig_free(r);
+}
+
+/* --- 16-bit interrupt gates ------------------------------------------------------ */
+
+static void test_deliver_16bit_gate(void)
+{
+    Rig *r = rig_new();
+    put_gate(r->fake.ram, 0x41, 0x5678, 0x86, 0); /* 16-bit interrupt gate */
+    r->s.eflags |= CPU_FL_IF;
+    uint32_t sp = r->s.gpr[CPU_ESP];
+    CODE_AT(r, 0xcd, 0x41);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, 0x5678);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, sp - 6);
+    uint16_t w[3];
+    memcpy(w, r->fake.ram + sp - 6, sizeof w);
+    g_assert_cmphex(w[0], ==, (CODE + 2) & 0xffff);
+    g_assert_cmphex(w[1], ==, KCODE);
+    g_assert_cmpuint(w[2] & CPU_FL_IF, ==, CPU_FL_IF);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_IF, ==, 0);
+    rig_free(r);
+}
+
 /* --- rewrite sites -------------------------------------------------------------- */
 
 static void test_rewrite_pushf(void)
@@ -810,7 +1440,7 @@ static void test_rewrite_tables(void)
     Rig *r = rig_new();
     CODE_AT(r, 0xcd, 0xe4, 0x0f, 0x01, 0x05, 0x00, 0x60, 0x00, 0x00); /* sgdt 0x6000 */
     g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
-    g_assert_cmpuint(r->fake.ram[0x6000], ==, 63);
+    g_assert_cmpuint(r->fake.ram[0x6000], ==, GDT_ENTRIES * 8 - 1);
     g_assert_cmpuint(rd32(r, 0x6002), ==, GDT);
     g_assert_cmpuint(r->s.eip, ==, CODE + 9);
     CODE_AT(r, 0xcd, 0xe5, 0x0f, 0x01, 0x0d, 0x10, 0x60, 0x00, 0x00); /* sidt 0x6010 */
@@ -853,7 +1483,7 @@ static void test_rewrite_lar_lsl_verr_verw(void)
     r->s.gpr[CPU_ECX] = KDATA;
     r->s.gpr[CPU_EAX] = 0x5555;
     r->s.cpl = 0;
-    r->s.gpr[CPU_ECX] = 0x78; /* beyond the GDT */
+    r->s.gpr[CPU_ECX] = BEYOND_GDT; /* beyond the GDT */
     CODE_AT(r, 0xcd, 0xe9, 0x0f, 0x02, 0xc1);
     g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
     g_assert_cmpuint(r->s.eflags & CPU_FL_ZF, ==, 0);
@@ -908,8 +1538,515 @@ static void test_mmio(void)
     g_assert_cmpint(run_trap(r, &t), ==, CPU_RESUME);
     g_assert_cmpuint(r->s.gpr[CPU_ECX], ==, (0xcafe0002u & 0xffff));
     g_assert_cmpuint(r->s.eip, ==, CODE + 3);
-    CODE_AT(r, 0x01, 0x03); /* add %eax, (%ebx): not supported on MMIO */
+    CODE_AT(r, 0xd9, 0x03); /* flds (%ebx): x87 is not emulated on MMIO */
     g_assert_cmpint(run_trap(r, &t), ==, CPU_FATAL);
+    g_assert_nonnull(strstr(r->s.fatal, "MMIO"));
+    rig_free(r);
+}
+
+/* --- data instructions on MMIO and through non-flat segments ---------------- */
+
+#define MMIO_VA 0xfec00010u
+#define ARITH (CPU_FL_CF | CPU_FL_PF | CPU_FL_AF | CPU_FL_ZF | CPU_FL_SF | CPU_FL_OF)
+
+/* A #PF on MMIO_VA (no MMU: beyond RAM is a device) by the instruction at EIP. */
+static CpuAction trap_mmio(Rig *r)
+{
+    LilyTrap t = { .signo = SIGSEGV, .trapno = 14, .error_code = 6, .fault_addr = MMIO_VA,
+                   .host_ip = r->s.eip };
+    return run_trap(r, &t);
+}
+
+/* A rig whose %ebx points at a device register reading value. */
+static Rig *mmio_rig(uint32_t value)
+{
+    Rig *r = rig_new();
+    r->s.gpr[CPU_EBX] = MMIO_VA;
+    r->fake.mmio_reg_set = true;
+    r->fake.mmio_reg = value;
+    return r;
+}
+
+static void test_mmio_add_flags(void)
+{
+    Rig *r = mmio_rig(0x7fffffff);
+    r->s.gpr[CPU_EAX] = 1;
+    r->s.eflags |= CPU_FL_CF;
+    CODE_AT(r, 0x01, 0x03); /* add %eax, (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_reads, ==, 1);
+    g_assert_cmpuint(r->fake.mmio_writes, ==, 1);
+    g_assert_cmpuint(r->fake.mmio_size, ==, 4);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0x80000000u);
+    /* Signed overflow, sign, carry out of bit 3, no carry; low byte 0: even parity. */
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_OF | CPU_FL_SF | CPU_FL_AF | CPU_FL_PF);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 2);
+    g_assert_cmpuint(r->s.stats[CPU_STAT_MMIO], ==, 1);
+    rig_free(r);
+}
+
+static void test_mmio_cmp_no_write(void)
+{
+    Rig *r = mmio_rig(5);
+    r->s.gpr[CPU_EAX] = 7;
+    CODE_AT(r, 0x39, 0x03); /* cmp %eax, (%ebx): 5 - 7 */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_writes, ==, 0);
+    /* 0xfffffffe: borrow, sign, borrow from bit 4; low byte has 7 ones: PF clear. */
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_CF | CPU_FL_SF | CPU_FL_AF);
+    rig_free(r);
+}
+
+static void test_mmio_or_byte_clears_cf_of(void)
+{
+    Rig *r = mmio_rig(0x01);
+    r->s.eflags |= CPU_FL_CF | CPU_FL_OF | CPU_FL_ZF;
+    CODE_AT(r, 0x80, 0x0b, 0x80); /* orb $0x80, (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_size, ==, 1);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0x81);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_SF | CPU_FL_PF);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 3);
+    rig_free(r);
+}
+
+static void test_mmio_inc_keeps_cf(void)
+{
+    Rig *r = mmio_rig(0xffffffff);
+    r->s.eflags &= ~CPU_FL_CF;
+    CODE_AT(r, 0xff, 0x03); /* incl (%ebx): wraps to 0, CF untouched */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_ZF | CPU_FL_AF | CPU_FL_PF);
+    r->s.eflags |= CPU_FL_CF;
+    r->fake.mmio_reg = 0x80;
+    CODE_AT(r, 0xfe, 0x0b); /* decb (%ebx): 0x80 - 1 overflows, CF stays set */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0x7f);
+    g_assert_cmpuint(r->fake.mmio_size, ==, 1);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_CF | CPU_FL_OF | CPU_FL_AF);
+    rig_free(r);
+}
+
+static void test_mmio_neg_not(void)
+{
+    Rig *r = mmio_rig(0x80000000u);
+    CODE_AT(r, 0xf7, 0x1b); /* negl (%ebx): the most negative number stays, OF */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0x80000000u);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_CF | CPU_FL_OF | CPU_FL_SF | CPU_FL_PF);
+    uint32_t flags = r->s.eflags;
+    r->fake.mmio_reg = 0x0000ff00;
+    CODE_AT(r, 0x66, 0xf7, 0x13); /* notw (%ebx): no flags */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0x00ff);
+    g_assert_cmpuint(r->fake.mmio_size, ==, 2);
+    g_assert_cmphex(r->s.eflags, ==, flags);
+    rig_free(r);
+}
+
+static void test_mmio_adc_sbb_carry_in(void)
+{
+    Rig *r = mmio_rig(0);
+    r->s.eflags |= CPU_FL_CF;
+    r->s.gpr[CPU_EAX] = 0;
+    CODE_AT(r, 0x19, 0x03); /* sbb %eax, (%ebx): 0 - 0 - 1 */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0xffffffffu);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_CF | CPU_FL_SF | CPU_FL_AF | CPU_FL_PF);
+    r->fake.mmio_reg = 0xffff;
+    CODE_AT(r, 0x66, 0x11, 0x03); /* adc %ax, (%ebx): 0xffff + 0 + 1 */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0);
+    g_assert_cmpuint(r->fake.mmio_size, ==, 2);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_CF | CPU_FL_ZF | CPU_FL_AF | CPU_FL_PF);
+    rig_free(r);
+}
+
+static void test_mmio_sub_into_register(void)
+{
+    Rig *r = mmio_rig(0x10);
+    r->s.gpr[CPU_EAX] = 0x12345678;
+    CODE_AT(r, 0x2a, 0x23); /* sub (%ebx), %ah */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_writes, ==, 0);
+    g_assert_cmpuint(r->fake.mmio_size, ==, 1);
+    g_assert_cmphex(r->s.gpr[CPU_EAX], ==, 0x12344678);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, 0); /* 0x46: three ones, PF clear */
+    rig_free(r);
+}
+
+static void test_mmio_test_and_xor(void)
+{
+    Rig *r = mmio_rig(0xf0);
+    r->s.eflags |= CPU_FL_CF;
+    CODE_AT(r, 0xf6, 0x03, 0x0f); /* testb $0x0f, (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_writes, ==, 0);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_ZF | CPU_FL_PF);
+    r->s.gpr[CPU_ECX] = 0xff;
+    CODE_AT(r, 0x31, 0x0b); /* xor %ecx, (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0x0f);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_PF);
+    rig_free(r);
+}
+
+static void test_mmio_xchg(void)
+{
+    Rig *r = mmio_rig(0xaaaa5555);
+    r->s.gpr[CPU_EDX] = 0x01020304;
+    CODE_AT(r, 0x87, 0x13); /* xchg %edx, (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0x01020304);
+    g_assert_cmphex(r->s.gpr[CPU_EDX], ==, 0xaaaa5555);
+    rig_free(r);
+}
+
+static void test_mmio_push_pop(void)
+{
+    Rig *r = mmio_rig(0x600dcafe);
+    uint32_t sp = r->s.gpr[CPU_ESP];
+    CODE_AT(r, 0xff, 0x33); /* pushl (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gpr[CPU_ESP], ==, sp - 4);
+    g_assert_cmphex(rd32(r, sp - 4), ==, 0x600dcafe);
+    wr32(r, sp - 4, 0x12121212);
+    CODE_AT(r, 0x8f, 0x03); /* popl (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gpr[CPU_ESP], ==, sp);
+    g_assert_cmphex(r->fake.mmio_value, ==, 0x12121212);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 2);
+    rig_free(r);
+}
+
+/* pop to memory addressed by ESP uses ESP after the pop (SDM: POP). */
+static void test_seg_pop_esp_based(void)
+{
+    Rig *r = rig_new();
+    uint32_t sp = r->s.gpr[CPU_ESP];
+    wr32(r, sp, 0x5a5a5a5a);
+    r->s.seg[CPU_DS] = (CpuSeg){ 0 };
+    CODE_AT(r, 0x3e, 0x8f, 0x44, 0x24, 0x04); /* popl %ds:4(%esp), DS null -> #GP(0) */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    /* The failed pop left ESP as it was: the 16-byte frame sits right below it. */
+    g_assert_cmphex(rd32(r, r->s.gpr[CPU_ESP] + 4), ==, CODE);
+    g_assert_cmpuint(r->s.gpr[CPU_ESP], ==, sp - 16);
+
+    Rig *f = rig_new();
+    sp = f->s.gpr[CPU_ESP];
+    wr32(f, sp, 0x5a5a5a5a);
+    f->s.gpr[CPU_EAX] = ODDSEG;
+    CODE_AT(f, 0x8e, 0xe0); /* mov %eax, %fs (base 0x100000) */
+    g_assert_cmpint(trap_gp(f), ==, CPU_RESUME);
+    f->s.gpr[CPU_ESP] = 0x100; /* offsets inside FS */
+    wr32(f, 0x100, 0x5a5a5a5a);
+    CODE_AT(f, 0x64, 0x8f, 0x44, 0x24, 0x04); /* popl %fs:4(%esp): stack at ESP 0x100 */
+    g_assert_cmpint(trap_gp(f), ==, CPU_RESUME);
+    g_assert_cmpuint(f->s.gpr[CPU_ESP], ==, 0x104);
+    g_assert_cmphex(rd32(f, 0x100000 + 0x108), ==, 0x5a5a5a5a);
+    rig_free(f);
+    rig_free(r);
+}
+
+static void test_mmio_rep_movsl(void)
+{
+    Rig *r = mmio_rig(0);
+    wr32(r, 0x30000, 0x11111111);
+    wr32(r, 0x30004, 0x22222222);
+    wr32(r, 0x30008, 0x33333333);
+    r->s.gpr[CPU_ESI] = 0x30000;
+    r->s.gpr[CPU_EDI] = MMIO_VA;
+    r->s.gpr[CPU_ECX] = 3;
+    CODE_AT(r, 0xf3, 0xa5); /* rep movsl */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_writes, ==, 3);
+    g_assert_cmpuint(r->fake.mmio_size, ==, 4);
+    g_assert_cmphex(r->fake.mmio_log[0], ==, 0x11111111);
+    g_assert_cmphex(r->fake.mmio_log[2], ==, 0x33333333);
+    g_assert_cmpuint(r->fake.mmio_gpa, ==, MMIO_VA + 8);
+    g_assert_cmpuint(r->s.gpr[CPU_ECX], ==, 0);
+    g_assert_cmpuint(r->s.gpr[CPU_ESI], ==, 0x3000c);
+    g_assert_cmpuint(r->s.gpr[CPU_EDI], ==, MMIO_VA + 12);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 2);
+    rig_free(r);
+}
+
+static void test_mmio_stos_lods_backwards(void)
+{
+    Rig *r = mmio_rig(0x99);
+    r->s.eflags |= CPU_FL_DF;
+    r->s.gpr[CPU_EAX] = 0xabcd;
+    r->s.gpr[CPU_EDI] = MMIO_VA;
+    CODE_AT(r, 0x66, 0xab); /* stosw, DF set */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_value, ==, 0xabcd);
+    g_assert_cmpuint(r->fake.mmio_size, ==, 2);
+    g_assert_cmpuint(r->s.gpr[CPU_EDI], ==, MMIO_VA - 2);
+    r->s.gpr[CPU_ESI] = MMIO_VA;
+    CODE_AT(r, 0xac); /* lodsb */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.gpr[CPU_EAX], ==, 0xab99);
+    g_assert_cmpuint(r->s.gpr[CPU_ESI], ==, MMIO_VA - 1);
+    rig_free(r);
+}
+
+static void test_mmio_bts_register_offset(void)
+{
+    Rig *r = mmio_rig(0x1);
+    r->s.gpr[CPU_EAX] = 35; /* dword 1, bit 3 */
+    r->s.eflags |= CPU_FL_CF;
+    CODE_AT(r, 0x0f, 0xab, 0x03); /* bts %eax, (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_gpa, ==, MMIO_VA + 4);
+    g_assert_cmphex(r->fake.mmio_value, ==, 0x9);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_CF, ==, 0);
+    r->s.gpr[CPU_EAX] = (uint32_t)-1; /* bit 31 of the dword below */
+    r->fake.mmio_reg = 0x80000000u;
+    CODE_AT(r, 0x0f, 0xa3, 0x03); /* bt %eax, (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_gpa, ==, MMIO_VA - 4);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_CF, ==, CPU_FL_CF);
+    g_assert_cmpuint(r->fake.mmio_writes, ==, 1);
+    rig_free(r);
+}
+
+/* Load FS (through an emulated mov) with sel. */
+static void load_fs(Rig *r, uint16_t sel)
+{
+    r->s.gpr[CPU_EAX] = sel;
+    CODE_AT(r, 0x8e, 0xe0);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.seg[CPU_FS].sel, ==, sel);
+}
+
+static void test_seg_alu_through_base(void)
+{
+    Rig *r = rig_new();
+    load_fs(r, ODDSEG);
+    wr32(r, 0x100008, 40);
+    r->s.gpr[CPU_EAX] = 2;
+    CODE_AT(r, 0x64, 0x01, 0x05, 0x08, 0x00, 0x00, 0x00); /* add %eax, %fs:8 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(rd32(r, 0x100008), ==, 42);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 7);
+    CODE_AT(r, 0x64, 0x83, 0x3d, 0x08, 0x00, 0x00, 0x00, 0x2a); /* cmpl $42, %fs:8 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_ZF, ==, CPU_FL_ZF);
+    rig_free(r);
+}
+
+/* A selector stored through a non-flat segment is the guest's, not the host's. */
+static void test_seg_store_selector(void)
+{
+    Rig *r = rig_new();
+    load_fs(r, ODDSEG);
+    r->s.seg[CPU_DS].sel = UDATA;
+    wr32(r, 0x100020, 0xffffffff);
+    CODE_AT(r, 0x64, 0x8c, 0x1d, 0x20, 0x00, 0x00, 0x00); /* mov %ds, %fs:0x20 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(rd32(r, 0x100020), ==, 0xffff0000u | UDATA);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 7);
+    rig_free(r);
+}
+
+static void test_seg_read_only_write_gp(void)
+{
+    Rig *r = rig_new();
+    load_fs(r, ROSEG);
+    CODE_AT(r, 0x64, 0xff, 0x05, 0x10, 0x00, 0x00, 0x00); /* incl %fs:0x10 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    g_assert_cmpuint(rd32(r, r->s.gpr[CPU_ESP]), ==, 0);
+    g_assert_cmpuint(rd32(r, 0x100010), ==, 0);
+    rig_free(r);
+}
+
+static void test_seg_expand_down(void)
+{
+    Rig *r = rig_new();
+    load_fs(r, EDSEG); /* valid offsets 0x1000 ... 0xffffffff */
+    wr32(r, 0x102000, 0x7777);
+    CODE_AT(r, 0x64, 0xa1, 0x00, 0x20, 0x00, 0x00); /* mov %fs:0x2000, %eax */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gpr[CPU_EAX], ==, 0x7777);
+    CODE_AT(r, 0x64, 0xa1, 0x00, 0x08, 0x00, 0x00); /* mov %fs:0x800, %eax: below */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    rig_free(r);
+}
+
+/* A rep movsb that runs past ES's limit stops with the registers of the bytes done. */
+static void test_seg_rep_movsb_limit(void)
+{
+    Rig *r = rig_new();
+    r->s.gpr[CPU_EAX] = ODDSEG;
+    CODE_AT(r, 0x8e, 0xc0); /* mov %eax, %es */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    memcpy(r->fake.ram + 0x30000, "wxyz", 4);
+    r->s.gpr[CPU_ESI] = 0x30000;
+    r->s.gpr[CPU_EDI] = 0xfffe;
+    r->s.gpr[CPU_ECX] = 4;
+    CODE_AT(r, 0xf3, 0xa4); /* rep movsb */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.eip, ==, HANDLER(13));
+    g_assert_cmpuint(rd32(r, r->s.gpr[CPU_ESP] + 4), ==, CODE); /* restartable */
+    g_assert_cmpuint(r->s.gpr[CPU_ECX], ==, 2);
+    g_assert_cmpuint(r->s.gpr[CPU_EDI], ==, 0x10000);
+    g_assert_cmpuint(r->s.gpr[CPU_ESI], ==, 0x30002);
+    g_assert_cmpmem(r->fake.ram + 0x10fffe, 2, "wx", 2);
+    rig_free(r);
+}
+
+static void test_seg_repe_cmpsb(void)
+{
+    Rig *r = rig_new();
+    r->s.gpr[CPU_EAX] = ODDSEG;
+    CODE_AT(r, 0x8e, 0xc0); /* mov %eax, %es */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    memcpy(r->fake.ram + 0x30000, "abcX", 4);
+    memcpy(r->fake.ram + 0x100000, "abcY", 4);
+    r->s.gpr[CPU_ESI] = 0x30000;
+    r->s.gpr[CPU_EDI] = 0;
+    r->s.gpr[CPU_ECX] = 8;
+    CODE_AT(r, 0xf3, 0xa6); /* repe cmpsb: stops after the first difference */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->s.gpr[CPU_ECX], ==, 4);
+    g_assert_cmpuint(r->s.gpr[CPU_ESI], ==, 0x30004);
+    g_assert_cmpuint(r->s.eflags & (CPU_FL_ZF | CPU_FL_CF), ==, CPU_FL_CF); /* 'X' < 'Y' */
+    g_assert_cmpuint(r->s.eip, ==, CODE + 2);
+    rig_free(r);
+}
+
+/* --- what per-CPU data behind a segment base needs -------------------------- */
+
+/* A rig with FS on ODDSEG (base 0x100000) and value at %fs:0x40. */
+static Rig *percpu_rig(uint32_t value)
+{
+    Rig *r = rig_new();
+    load_fs(r, ODDSEG);
+    wr32(r, 0x100040, value);
+    return r;
+}
+
+static void test_seg_cmpxchg_match(void)
+{
+    Rig *r = percpu_rig(5);
+    r->s.gpr[CPU_EAX] = 5;
+    r->s.gpr[CPU_ECX] = 9;
+    CODE_AT(r, 0x64, 0x0f, 0xb1, 0x0d, 0x40, 0x00, 0x00, 0x00); /* cmpxchg %ecx, %fs:0x40 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(rd32(r, 0x100040), ==, 9);
+    g_assert_cmpuint(r->s.gpr[CPU_EAX], ==, 5);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_ZF, ==, CPU_FL_ZF);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 8);
+    rig_free(r);
+}
+
+static void test_seg_cmpxchg_mismatch(void)
+{
+    Rig *r = percpu_rig(7);
+    r->s.gpr[CPU_EAX] = 5;
+    r->s.gpr[CPU_ECX] = 9;
+    CODE_AT(r, 0x64, 0x0f, 0xb1, 0x0d, 0x40, 0x00, 0x00, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(rd32(r, 0x100040), ==, 7);
+    g_assert_cmpuint(r->s.gpr[CPU_EAX], ==, 7); /* the accumulator takes the value */
+    g_assert_cmpuint(r->s.eflags & (CPU_FL_ZF | CPU_FL_CF), ==, CPU_FL_CF); /* 5 < 7 */
+    rig_free(r);
+}
+
+static void test_seg_xadd(void)
+{
+    Rig *r = percpu_rig(0xffffffff);
+    r->s.gpr[CPU_EDX] = 1;
+    CODE_AT(r, 0x64, 0x0f, 0xc1, 0x15, 0x40, 0x00, 0x00, 0x00); /* xadd %edx, %fs:0x40 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(rd32(r, 0x100040), ==, 0);
+    g_assert_cmphex(r->s.gpr[CPU_EDX], ==, 0xffffffff);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_CF | CPU_FL_ZF | CPU_FL_AF | CPU_FL_PF);
+    rig_free(r);
+}
+
+static void test_seg_cmpxchg8b(void)
+{
+    Rig *r = percpu_rig(0x11111111);
+    wr32(r, 0x100044, 0x22222222);
+    r->s.gpr[CPU_EAX] = 0x11111111;
+    r->s.gpr[CPU_EDX] = 0x22222222;
+    r->s.gpr[CPU_EBX] = 0x33333333;
+    r->s.gpr[CPU_ECX] = 0x44444444;
+    CODE_AT(r, 0x64, 0x0f, 0xc7, 0x0d, 0x40, 0x00, 0x00, 0x00); /* cmpxchg8b %fs:0x40 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(rd32(r, 0x100040), ==, 0x33333333);
+    g_assert_cmphex(rd32(r, 0x100044), ==, 0x44444444);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_ZF, ==, CPU_FL_ZF);
+    CODE_AT(r, 0x64, 0x0f, 0xc7, 0x0d, 0x40, 0x00, 0x00, 0x00); /* now different */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.gpr[CPU_EAX], ==, 0x33333333);
+    g_assert_cmphex(r->s.gpr[CPU_EDX], ==, 0x44444444);
+    g_assert_cmpuint(r->s.eflags & CPU_FL_ZF, ==, 0);
+    rig_free(r);
+}
+
+static void test_seg_setcc_cmovcc(void)
+{
+    Rig *r = percpu_rig(0xaabbccdd);
+    r->s.eflags |= CPU_FL_SF; /* SF != OF: "less" */
+    CODE_AT(r, 0x64, 0x0f, 0x9c, 0x05, 0x40, 0x00, 0x00, 0x00); /* setl %fs:0x40 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(rd32(r, 0x100040), ==, 0xaabbcc01);
+    r->s.gpr[CPU_EAX] = 0x1234;
+    CODE_AT(r, 0x64, 0x0f, 0x44, 0x05, 0x40, 0x00, 0x00, 0x00); /* cmove %fs:0x40, %eax: ZF clear */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.gpr[CPU_EAX], ==, 0x1234);
+    CODE_AT(r, 0x64, 0x0f, 0x4c, 0x05, 0x40, 0x00, 0x00, 0x00); /* cmovl: taken */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.gpr[CPU_EAX], ==, 0xaabbcc01);
+    rig_free(r);
+}
+
+static void test_seg_imul_overflow(void)
+{
+    Rig *r = percpu_rig(0x10000);
+    /* imul $0x10000, %fs:0x40, %ecx: 2^32 does not fit */
+    CODE_AT(r, 0x64, 0x69, 0x0d, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.gpr[CPU_ECX], ==, 0);
+    g_assert_cmpuint(r->s.eflags & (CPU_FL_CF | CPU_FL_OF), ==, CPU_FL_CF | CPU_FL_OF);
+    r->s.gpr[CPU_EDX] = (uint32_t)-3;
+    CODE_AT(r, 0x64, 0x0f, 0xaf, 0x15, 0x40, 0x00, 0x00, 0x00); /* imul %fs:0x40, %edx */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.gpr[CPU_EDX], ==, (uint32_t)-0x30000);
+    g_assert_cmpuint(r->s.eflags & (CPU_FL_CF | CPU_FL_OF), ==, 0);
+    rig_free(r);
+}
+
+static void test_mmio_shifts(void)
+{
+    Rig *r = mmio_rig(0x81);
+    CODE_AT(r, 0xd0, 0x23); /* shlb (%ebx): 0x81 -> 0x02, CF out, OF = MSB ^ CF */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->fake.mmio_value, ==, 0x02);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_CF | CPU_FL_OF);
+    r->fake.mmio_reg = 0x80000000u;
+    r->s.gpr[CPU_ECX] = 4;
+    CODE_AT(r, 0xd3, 0x3b); /* sarl %cl, (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->fake.mmio_value, ==, 0xf8000000u);
+    g_assert_cmphex(r->s.eflags & ARITH, ==, CPU_FL_SF | CPU_FL_PF);
+    r->fake.mmio_reg = 0x8001;
+    CODE_AT(r, 0x66, 0xc1, 0x03, 0x01); /* rolw $1, (%ebx): CF = new LSB */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->fake.mmio_value, ==, 0x0003);
+    g_assert_cmpuint(r->s.eflags & (CPU_FL_CF | CPU_FL_OF), ==, CPU_FL_CF | CPU_FL_OF);
+    unsigned writes = r->fake.mmio_writes;
+    r->s.gpr[CPU_ECX] = 32; /* masked to 0: nothing changes, nothing written */
+    CODE_AT(r, 0xd3, 0x2b); /* shrl %cl, (%ebx) */
+    g_assert_cmpint(trap_mmio(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.mmio_writes, ==, writes);
+    g_assert_cmpuint(r->s.eip, ==, CODE + 2);
     rig_free(r);
 }
 
@@ -933,6 +2070,13 @@ int main(int argc, char **argv)
     g_test_add_func("/cpu/io/in-out", test_io_in_out);
     g_test_add_func("/cpu/io/rep-insw", test_io_rep_insw);
     g_test_add_func("/cpu/io/rep-outsb", test_io_rep_outsb);
+    g_test_add_func("/cpu/io/bitmap/allows", test_iomap_allows);
+    g_test_add_func("/cpu/io/bitmap/denies-second-port", test_iomap_denies_second_port);
+    g_test_add_func("/cpu/io/bitmap/straddles-bytes", test_iomap_straddles_bytes);
+    g_test_add_func("/cpu/io/bitmap/limit", test_iomap_limit);
+    g_test_add_func("/cpu/io/bitmap/absent", test_iomap_absent);
+    g_test_add_func("/cpu/io/bitmap/string-io", test_iomap_string_io);
+    g_test_add_func("/cpu/io/bitmap/not-for-cli", test_iomap_not_for_cli);
     g_test_add_func("/cpu/deliver/user-gp-stack-switch-iret", test_user_io_gp_and_iret);
     g_test_add_func("/cpu/deliver/int-dpl", test_int_dpl);
     g_test_add_func("/cpu/deliver/int80-sigsys", test_int80_sigsys);
@@ -954,6 +2098,25 @@ int main(int argc, char **argv)
     g_test_add_func("/cpu/seg/native-resync", test_native_selector_resync);
     g_test_add_func("/cpu/seg/native-resync-on-kick", test_native_selector_kick);
     g_test_add_func("/cpu/seg/far-transfers", test_far_transfers);
+    g_test_add_func("/cpu/callgate/inner-call", test_callgate_inner_call);
+    g_test_add_func("/cpu/callgate/lret-outer", test_callgate_lret_outer);
+    g_test_add_func("/cpu/callgate/dpl", test_callgate_dpl);
+    g_test_add_func("/cpu/callgate/not-present", test_callgate_not_present);
+    g_test_add_func("/cpu/callgate/to-data-segment", test_callgate_to_data_segment);
+    g_test_add_func("/cpu/callgate/bad-tss-stack", test_callgate_bad_tss_stack);
+    g_test_add_func("/cpu/callgate/jmp", test_callgate_jmp);
+    g_test_add_func("/cpu/callgate/16bit", test_callgate_16bit);
+    g_test_add_func("/cpu/task/jmp", test_task_jmp);
+    g_test_add_func("/cpu/task/call-iret", test_task_call_iret);
+    g_test_add_func("/cpu/task/gate-jmp", test_task_gate_jmp);
+    g_test_add_func("/cpu/task/busy-gp", test_task_busy_gp);
+    g_test_add_func("/cpu/task/short-tss", test_task_short_tss);
+    g_test_add_func("/cpu/task/bad-ss", test_task_bad_ss);
+    g_test_add_func("/cpu/task/double-fault-gate", test_task_double_fault_gate);
+    g_test_add_func("/cpu/task/int-gate-from-user", test_task_int_gate_from_user);
+    g_test_add_func("/cpu/task/loads-cr3", test_task_loads_cr3);
+    g_test_add_func("/cpu/deliver/16bit-gate", test_deliver_16bit_gate);
+    g_test_add_func("/cpu/sys/mmu-cr0-without-fpu-bits", test_mmu_cr0_without_fpu_bits);
     g_test_add_func("/cpu/rewrite/pushf", test_rewrite_pushf);
     g_test_add_func("/cpu/rewrite/sregs", test_rewrite_sregs);
     g_test_add_func("/cpu/rewrite/tables", test_rewrite_tables);
@@ -961,6 +2124,33 @@ int main(int argc, char **argv)
     g_test_add_func("/cpu/rewrite/int-escape", test_rewrite_int_escape);
     g_test_add_func("/cpu/rewrite/corrupt-and-user", test_rewrite_corrupt_and_user);
     g_test_add_func("/cpu/mmio", test_mmio);
+    g_test_add_func("/cpu/mmio/add-flags", test_mmio_add_flags);
+    g_test_add_func("/cpu/mmio/cmp-no-write", test_mmio_cmp_no_write);
+    g_test_add_func("/cpu/mmio/or-byte-clears-cf-of", test_mmio_or_byte_clears_cf_of);
+    g_test_add_func("/cpu/mmio/inc-dec-keep-cf", test_mmio_inc_keeps_cf);
+    g_test_add_func("/cpu/mmio/neg-not", test_mmio_neg_not);
+    g_test_add_func("/cpu/mmio/adc-sbb-carry-in", test_mmio_adc_sbb_carry_in);
+    g_test_add_func("/cpu/mmio/sub-into-register", test_mmio_sub_into_register);
+    g_test_add_func("/cpu/mmio/test-xor", test_mmio_test_and_xor);
+    g_test_add_func("/cpu/mmio/xchg", test_mmio_xchg);
+    g_test_add_func("/cpu/mmio/push-pop", test_mmio_push_pop);
+    g_test_add_func("/cpu/mmio/rep-movsl", test_mmio_rep_movsl);
+    g_test_add_func("/cpu/mmio/stos-lods-backwards", test_mmio_stos_lods_backwards);
+    g_test_add_func("/cpu/mmio/bt-register-offset", test_mmio_bts_register_offset);
+    g_test_add_func("/cpu/seg/pop-esp-based", test_seg_pop_esp_based);
+    g_test_add_func("/cpu/seg/alu-through-base", test_seg_alu_through_base);
+    g_test_add_func("/cpu/seg/store-selector", test_seg_store_selector);
+    g_test_add_func("/cpu/seg/read-only-write-gp", test_seg_read_only_write_gp);
+    g_test_add_func("/cpu/seg/expand-down", test_seg_expand_down);
+    g_test_add_func("/cpu/seg/rep-movsb-limit", test_seg_rep_movsb_limit);
+    g_test_add_func("/cpu/seg/repe-cmpsb", test_seg_repe_cmpsb);
+    g_test_add_func("/cpu/seg/cmpxchg-match", test_seg_cmpxchg_match);
+    g_test_add_func("/cpu/seg/cmpxchg-mismatch", test_seg_cmpxchg_mismatch);
+    g_test_add_func("/cpu/seg/xadd", test_seg_xadd);
+    g_test_add_func("/cpu/seg/cmpxchg8b", test_seg_cmpxchg8b);
+    g_test_add_func("/cpu/seg/setcc-cmovcc", test_seg_setcc_cmovcc);
+    g_test_add_func("/cpu/seg/imul-overflow", test_seg_imul_overflow);
+    g_test_add_func("/cpu/mmio/shifts", test_mmio_shifts);
     g_test_add_func("/cpu/left-compat-mode", test_left_compat_mode);
     return g_test_run();
 }
