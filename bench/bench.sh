@@ -11,7 +11,8 @@
 # 60, quick 20), QEMU_DEADLINE (seconds per QEMU run),
 # BENCH_RUNS (runs of each guest and of host-ops; default 3, quick 1),
 # NATIVE_BENCH_TRIPS (lily-native-bench's round trips; 2000, quick 100),
-# BENCH_NESTED (auto: run bench/nested.sh when LilyVM cannot run here; 0; 1).
+# BENCH_NESTED (auto: run bench/nested.sh when LilyVM cannot run here; 0; 1),
+# LILYVM_ARGS (more lilyvm arguments for both LilyVM columns).
 
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
         [ $# -ge 2 ] || { echo "bench.sh: --out needs a directory" >&2; exit 2; }
         out=$2
         shift ;;
-    -h | --help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1' (accepted: --quick, --out DIR)" >&2; exit 2 ;;
     esac
     shift
@@ -146,7 +147,8 @@ run_lilyvm() {
     log=$out/lilyvm-$name.log
     echo "bench: LilyVM ($name transport), testkernel-lily.elf bench, run $round/$runs" >&2
     start=$(date +%s)
-    timeout $((LILYVM_DEADLINE - used)) "$lilyvm" --stats --kernel "$kernel_lily" --cmdline bench "$@" \
+    timeout $((LILYVM_DEADLINE - used)) "$lilyvm" --stats --kernel "$kernel_lily" --cmdline bench \
+        ${LILYVM_ARGS:-} "$@" \
         </dev/null >"$log.$round" 2>"$log.err"
     st=$?
     eval "${name}_used=$((used + $(date +%s) - start))"
