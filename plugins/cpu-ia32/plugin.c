@@ -10,6 +10,7 @@
 #include <lilyvm/host.h>
 #include <lilyvm/mmu.h>
 #include "plugins/cpu-ia32/cpu.h"
+#include "plugins/cpu-ia32/local-vm.h"
 
 #define CPU_ERROR g_quark_from_string("cpu-ia32-error")
 #define CPU_SLICE_NS 4000000      /* back to the main loop at least this often */
@@ -31,6 +32,11 @@ typedef struct Cpu {
     uint64_t irq_not_before;   /* VM clock: no external interrupt before this */
     uint64_t reported[CPU_STAT_N];
     uint64_t crossings, crossings_reported;
+    /* In-guest fast path (signal transport): NULL when off. */
+    CpuLocal *local;           /* the page shared with the guest process */
+    CpuLocalCtx local_ctx;     /* the handler's context (copied at the fork) */
+    bool local_limit_known;    /* local->ram_limit computed (devices are up) */
+    uint64_t local_reported[CPU_LOCAL_N];
 } Cpu;
 
 static const char *const cpu_transport_names[] = { "signal", "ptrace", NULL };
@@ -47,6 +53,9 @@ static const LilyOption cpu_options[] = {
       .help = "least guest run time between two external interrupts, in microseconds (0: "
               "as hardware; raise it where traps are so slow that a fast timer would leave "
               "the guest no time between ticks, e.g. under nested emulation)" },
+    { .name = "fast_path", .type = LILY_OPT_BOOL, .def = "true",
+      .help = "signal transport: handle cli, sti, pushf/popf sites and control-register "
+              "reads inside the guest process when no crossing is needed (see docs/native.md)" },
     { .name = NULL },
 };
 
@@ -105,6 +114,17 @@ static void cpu_flush_stats(Cpu *c)
             c->reported[i] = c->st.stats[i];
         }
     }
+    if (c->local) {
+        uint64_t total = 0;
+        for (unsigned i = 0; i < CPU_LOCAL_N; i++) {
+            uint64_t d = cpu_local_take_count(c->local, i, &c->local_reported[i]);
+            if (d)
+                c->host->stat_add(c->inst, cpu_local_stat_names[i], d);
+            total += d;
+        }
+        if (total)
+            c->host->stat_add(c->inst, "local_traps", total);
+    }
     if (c->crossings != c->crossings_reported) {
         c->host->stat_add(c->inst, "crossings", c->crossings - c->crossings_reported);
         c->crossings_reported = c->crossings;
@@ -141,6 +161,31 @@ static void cpu_rearm(Cpu *c)
     c->host->timer_mod(c->run_timer, c->host->clock_ns(c->inst));
 }
 
+/* Before a resume: the state the guest process's handler works on. */
+static void cpu_local_begin(Cpu *c, uint64_t now)
+{
+    if (!c->local_limit_known) {
+        /*
+         * The handler touches guest RAM directly: only below the first page
+         * a device claims (all devices have registered by the first run).
+         */
+        uint64_t limit = c->env.ram_size > 0xfffff000u ? 0xfffff000u : c->env.ram_size;
+        for (uint64_t a = 0; a < limit; a += 4096) {
+            if (c->host->mmio_claimed(c->inst, a)) {
+                limit = a;
+                break;
+            }
+        }
+        c->local->ram_limit = (uint32_t)limit;
+        c->local->enabled = 1;
+        c->local_limit_known = true;
+    }
+    /* Pending for the handler only once pacing allows it (the run's wait
+     * ends when pacing does, see cpu_run). */
+    cpu_local_publish(c->local, &c->st, &c->vcpu.regs,
+                      c->st.intr_line && now >= c->irq_not_before);
+}
+
 static void cpu_run(void *opaque)
 {
     Cpu *c = opaque;
@@ -171,7 +216,10 @@ static void cpu_run(void *opaque)
             break;
         }
         uint64_t wait = next - now;
-        if (cpu_can_take_interrupt(&c->st) && c->irq_not_before > now &&
+        /* With the fast path a local sti may enable a paced interrupt: wake
+         * up when the pacing ends whatever IF is now. */
+        bool intr_soon = cpu_can_take_interrupt(&c->st) || (c->local && c->st.intr_line);
+        if (intr_soon && c->irq_not_before > now &&
             c->irq_not_before - now < wait)
             wait = c->irq_not_before - now;
         if (wait > CPU_MAX_WAIT_NS)
@@ -179,8 +227,12 @@ static void cpu_run(void *opaque)
         cpu_queue_ops(c);
         cpu_regs_out(&c->st, &c->vcpu.regs);
         c->last_n_ops = c->vcpu.n_ops;
+        if (c->local)
+            cpu_local_begin(c, now);
         LilyRunResult rr = transport_run(c->t, &c->vcpu, (int64_t)wait);
         c->crossings++;
+        if (c->local)
+            cpu_local_collect(c->local, &c->st);
         c->st.irq_holdoff = false; /* the guest ran: interrupts may come again */
         if (rr == LILY_RUN_EXITED || rr == LILY_RUN_ERROR) {
             /* What the guest process was last asked to do, for the report. */
@@ -241,6 +293,8 @@ static void cpu_fini(void *state)
         c->host->timer_free(c->run_timer);
     if (c->t)
         transport_free(c->t);
+    if (c->local)
+        munmap(c->local, sizeof *c->local);
     g_free(c);
 }
 
@@ -314,6 +368,27 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
         .memfd_size = c->env.ram_size,
         .spin_iterations = (uint32_t)values[1].i,
     };
+    if (cfg.kind == LILY_TRANSPORT_SIGNAL && values[3].i) {
+        /*
+         * The fast path's shared page: mapped before the fork, above 4 GiB
+         * (the guest process empties everything below).
+         */
+        void *p = mmap(NULL, sizeof(CpuLocal), PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (p != MAP_FAILED && (uintptr_t)p >= 0x100000000ull &&
+            (uintptr_t)c->env.ram >= 0x100000000ull) {
+            c->local = p;
+            c->local_ctx = (CpuLocalCtx){ .shared = p, .ram = c->env.ram,
+                                          .ram_size = c->env.ram_size };
+            cfg.local_handler = cpu_local_handle;
+            cfg.local_ctx = &c->local_ctx;
+        } else {
+            if (p != MAP_FAILED)
+                munmap(p, sizeof(CpuLocal));
+            host->log(inst, LILY_LOG_WARN, "no shared page above 4 GiB for the fast path: "
+                      "every trap crosses to the VM");
+        }
+    }
     c->t = transport_new(&cfg, error);
     if (!c->t)
         goto fail_free;
@@ -325,8 +400,9 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
     c->irq_gap_ns = (uint64_t)values[2].i * 1000;
     c->run_timer = host->timer_new(inst, cpu_run, c);
     cpu_rearm(c);
-    host->log(inst, LILY_LOG_INFO, "guest process %d (%s transport) enters at 0x%x%s",
-              (int)transport_pid(c->t), transport_kind_name(cfg.kind), eip,
+    host->log(inst, LILY_LOG_INFO, "guest process %d (%s transport%s) enters at 0x%x%s",
+              (int)transport_pid(c->t), transport_kind_name(cfg.kind),
+              c->local ? ", fast path" : "", eip,
               c->env.mmu ? "" : "; no MMU plugin: paging is unavailable");
     *state = c;
     return TRUE;
@@ -334,6 +410,8 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
 fail_free:
     if (c->t)
         transport_free(c->t);
+    if (c->local)
+        munmap(c->local, sizeof *c->local);
     g_free(c);
     return FALSE;
 }
