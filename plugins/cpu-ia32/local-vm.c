@@ -7,7 +7,7 @@
 const char *const cpu_local_stat_names[CPU_LOCAL_N] = {
     [CPU_LOCAL_CLI] = "local_cli",     [CPU_LOCAL_STI] = "local_sti",
     [CPU_LOCAL_PUSHF] = "local_pushf", [CPU_LOCAL_POPF] = "local_popf",
-    [CPU_LOCAL_CR_READ] = "local_cr_read",
+    [CPU_LOCAL_CR_READ] = "local_cr_read", [CPU_LOCAL_IRET] = "local_iret",
 };
 
 void cpu_local_publish(CpuLocal *sh, const CpuState *s, const LilyRegs *r, bool intr_pending)
@@ -25,6 +25,11 @@ void cpu_local_publish(CpuLocal *sh, const CpuState *s, const LilyRegs *r, bool 
     sh->host_sel[CPU_DS] = r->ds;
     sh->host_sel[CPU_FS] = r->fs;
     sh->host_sel[CPU_GS] = r->gs;
+    __atomic_store_n(&sh->gdt_base, s->gdt_base, __ATOMIC_RELAXED);
+    __atomic_store_n(&sh->gdt_limit, s->gdt_limit, __ATOMIC_RELAXED);
+    sh->cs_sel = s->seg[CPU_CS].sel;
+    sh->cs_access = s->seg[CPU_CS].access;
+    sh->cs_flags = s->seg[CPU_CS].flags;
     /* The transport's hand-over orders these stores before the resume. */
     __atomic_thread_fence(__ATOMIC_RELEASE);
 }

@@ -198,6 +198,30 @@ LOCAL_FN static bool local_cli_sti(const CpuLocalCtx *c, CpuLocal *sh, LilyRegs 
     return true;
 }
 
+/*
+ * The EFLAGS popf or iret would set from v at CPL 0 (cpu_set_eflags), or 0
+ * when the result needs the VM: TF, NT, AC, ID or RF would change (only
+ * IF, IOPL and the native flags are handled here), or IF rises while an
+ * interrupt is pending.  0 is never a valid result (bit 1 is always set).
+ */
+LOCAL_FN static uint32_t local_pop_flags(const CpuLocal *sh, uint32_t fl, uint32_t v,
+                                         uint32_t mask)
+{
+    uint32_t can = FL_POPF_CAN, iopl = (fl & FL_IOPL) >> 12, cpl = ld32(&sh->cpl), nfl;
+
+    if (cpl == 0)
+        can |= FL_IOPL | FL_IF;
+    else if (cpl <= iopl)
+        can |= FL_IF;
+    can &= mask;
+    nfl = ((fl & ~can) | (v & can) | FL_FIXED) & ~(FL_VM | FL_RESERVED);
+    if ((nfl ^ fl) & ~(FL_NATIVE | CPU_LOCAL_FL_MUTABLE))
+        return 0;
+    if ((nfl & FL_IF) && !(fl & FL_IF) && ld32(&sh->intr_pending))
+        return 0;
+    return nfl;
+}
+
 /* The rewrite site `int $vec; [66] 9C|9D` at regs->eip (CPL 0). */
 LOCAL_FN static bool local_pushf_popf(const CpuLocalCtx *c, CpuLocal *sh, LilyRegs *regs,
                                       const uint8_t *code, uint32_t n)
@@ -224,24 +248,13 @@ LOCAL_FN static bool local_pushf_popf(const CpuLocalCtx *c, CpuLocal *sh, LilyRe
         local_store(p, (fl & ~(FL_RF | FL_VM)) | FL_FIXED, osz);
         regs->esp = sp;
     } else {
-        uint32_t v, can = FL_POPF_CAN, iopl = (fl & FL_IOPL) >> 12, cpl = ld32(&sh->cpl), nfl;
+        uint32_t nfl;
 
         p = local_translate(c, sh, regs->esp, osz, ACC_READ);
         if (!p)
             return false;
-        v = local_load(p, osz);
-        /* cpu_set_eflags(): what popf may change at this CPL and IOPL. */
-        if (cpl == 0)
-            can |= FL_IOPL | FL_IF;
-        else if (cpl <= iopl)
-            can |= FL_IF;
-        if (osz == 2)
-            can &= 0xffffu;
-        nfl = ((fl & ~can) | (v & can) | FL_FIXED) & ~(FL_VM | FL_RESERVED);
-        /* Only IF, IOPL and the native flags: TF, NT, AC, ID, RF go to the VM. */
-        if ((nfl ^ fl) & ~(FL_NATIVE | CPU_LOCAL_FL_MUTABLE))
-            return false;
-        if ((nfl & FL_IF) && !(fl & FL_IF) && ld32(&sh->intr_pending))
+        nfl = local_pop_flags(sh, fl, local_load(p, osz), osz == 2 ? 0xffffu : 0xffffffffu);
+        if (!nfl)
             return false;
         fl = nfl;
         regs->esp += osz;
@@ -287,6 +300,52 @@ LOCAL_FN static bool local_cr_read(CpuLocal *sh, LilyRegs *regs, uint8_t modrm)
     return true;
 }
 
+/*
+ * iret (CF, 32-bit) at CPL 0 back to CPL 0 through the same code segment:
+ * the VM's cpu_iret() would reload CS from a descriptor identical to its
+ * cache (checked here byte by byte, Accessed already set, flat 32-bit code)
+ * and change nothing but EIP, ESP and EFLAGS.  Everything else crosses:
+ * another CS or level, NT (task return), a descriptor that differs, flags
+ * the VM must see, a pending interrupt that IF would let in.
+ */
+LOCAL_FN static bool local_iret(const CpuLocalCtx *c, CpuLocal *sh, LilyRegs *regs)
+{
+    uint32_t fl = local_eflags(sh, regs), frame[3], nfl, sel, gdt;
+    const volatile uint8_t *p, *d;
+
+    if (ld32(&sh->cpl) != 0 || (fl & 0x4000u /* NT */))
+        return false;
+    p = local_translate(c, sh, regs->esp, 12, ACC_READ);
+    if (!p)
+        return false;
+    for (unsigned i = 0; i < 3; i++)
+        frame[i] = local_load(p + 4 * i, 4);
+    sel = frame[1] & 0xffffu;
+    if (sel == 0 || sel != sh->cs_sel || (sel & 7) != 0 || (frame[2] & FL_VM))
+        return false;
+    /* The descriptor in the GDT, read as cpu_read_desc() would. */
+    gdt = ld32(&sh->gdt_base);
+    if ((sel | 7) > ld32(&sh->gdt_limit))
+        return false;
+    d = local_translate(c, sh, gdt + sel, 8, ACC_READ);
+    if (!d)
+        return false;
+    /* Flat (base 0, limit 0xfffff pages), present DPL-0 code, accessed,
+     * G and D set: exactly the cached access byte and flags. */
+    if (d[0] != 0xff || d[1] != 0xff || d[2] || d[3] || d[4] || d[7] ||
+        (d[6] & 0x0f) != 0x0f || d[5] != sh->cs_access || (d[6] >> 4) != sh->cs_flags ||
+        (d[5] & 0xf9u) != 0x99u || (sh->cs_flags & 0xcu) != 0xcu)
+        return false;
+    nfl = local_pop_flags(sh, fl, frame[2], 0xffffffffu);
+    if (!nfl)
+        return false;
+    local_set_eflags(sh, regs, nfl);
+    regs->esp += 12;
+    regs->eip = frame[0];
+    local_count(sh, CPU_LOCAL_IRET);
+    return true;
+}
+
 LOCAL_FN bool cpu_local_handle(void *ctx, LilyRegs *regs, const LilyTrap *trap)
 {
     const CpuLocalCtx *c = ctx;
@@ -317,6 +376,8 @@ LOCAL_FN bool cpu_local_handle(void *ctx, LilyRegs *regs, const LilyTrap *trap)
         if (n < 3 || code[1] != 0x20 || trap->error_code != 0)
             return false;
         return local_cr_read(sh, regs, code[2]);
+    case 0xcf: /* iret */
+        return local_iret(c, sh, regs);
     case LILY_REWRITE_TRAP_OPCODE:
         /* A site only at CPL 0 (else a software interrupt, as in the VM). */
         if (n < 3 || (code[1] != LILY_REWRITE_VEC_PUSHF && code[1] != LILY_REWRITE_VEC_POPF) ||

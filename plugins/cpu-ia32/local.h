@@ -13,7 +13,7 @@
 /* What the guest process handled by itself, by kind (CpuLocal.count). */
 enum {
     CPU_LOCAL_CLI, CPU_LOCAL_STI, CPU_LOCAL_PUSHF, CPU_LOCAL_POPF, CPU_LOCAL_CR_READ,
-    CPU_LOCAL_N
+    CPU_LOCAL_IRET, CPU_LOCAL_N
 };
 
 /* The EFLAGS bits the fast path may change in CpuLocal.eflags. */
@@ -44,6 +44,9 @@ typedef struct CpuLocal {
                               RAM below the first page a device claims */
     uint16_t host_sel[6];  /* selectors the VM loaded (ES CS SS DS FS GS):
                               anything else was loaded natively -> cross */
+    uint32_t gdt_base, gdt_limit;
+    uint16_t cs_sel;       /* the guest's CS and its cached descriptor */
+    uint8_t cs_access, cs_flags;
     uint32_t pad;
     /* guest process -> VM: traps handled without crossing. */
     uint64_t count[CPU_LOCAL_N];
@@ -65,8 +68,9 @@ typedef struct CpuLocalCtx {
  * @regs: the guest's registers at the trap; changed when handled
  * @trap: the trap record
  *
- * Emulates cli, sti and the rewritten pushf/popf sites (and mov from
- * CR0/CR2/CR3/CR4) against the shared state, when that needs nothing but
+ * Emulates cli, sti, the rewritten pushf/popf sites, mov from
+ * CR0/CR2/CR3/CR4 and iret within CPL 0 to the same code segment against
+ * the shared state, when that needs nothing but
  * the state and guest RAM: no pending interrupt becomes deliverable, no
  * Accessed/Dirty bit must be set, no exception is raised, no selector was
  * loaded natively.  Anything else returns false untouched and crosses.

@@ -410,6 +410,98 @@ static void test_cr_read(void)
     rig_free(r);
 }
 
+/* --- iret ----------------------------------------------------------------------------- */
+
+#define GDT 0x1000u
+#define KCODE 0x08u
+
+static void put_desc(Rig *r, unsigned sel, uint32_t base, uint32_t limit, uint8_t access,
+                     uint8_t flags)
+{
+    uint8_t d[8] = { limit & 0xff, (limit >> 8) & 0xff, base & 0xff, (base >> 8) & 0xff,
+                     (base >> 16) & 0xff, access,
+                     (uint8_t)((flags << 4) | ((limit >> 16) & 0xf)), base >> 24 };
+    poke(r, GDT + (sel & ~7u), d, 8);
+}
+
+/* CPL 0 on a flat code segment at KCODE, an iret frame on the stack. */
+static Rig *rig_iret(uint32_t eip, uint32_t cs, uint32_t eflags)
+{
+    Rig *r = rig_new();
+    put_desc(r, KCODE, 0, 0xfffff, 0x9b, 0xc);
+    put_desc(r, 0x10, 0, 0xfffff, 0x93, 0xc);
+    put_desc(r, 0x18, 0, 0xfffff, 0xfb, 0xc);
+    put_desc(r, 0x20, 0, 0xfffff, 0x9a, 0xc); /* Accessed still clear */
+    r->s.gdt_base = GDT;
+    r->s.gdt_limit = 5 * 8 - 1;
+    g_assert_cmpint(cpu_load_cs(&r->s, &r->env, KCODE, 0), ==, CPU_R_OK);
+    r->s.gpr[CPU_ESP] = STACK - 12;
+    poke32(r, STACK - 12, eip);
+    poke32(r, STACK - 8, cs);
+    poke32(r, STACK - 4, eflags);
+    CODE_AT(r, 0xcf);
+    return r;
+}
+
+static void test_iret_same_level(void)
+{
+    Rig *r = rig_iret(0x12345, KCODE, CPU_FL_FIXED | CPU_FL_IF | CPU_FL_CF | CPU_FL_IOPL);
+    g_assert_true(compare(r));
+    g_assert_cmphex(r->s.eip, ==, 0x12345);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, STACK);
+    g_assert_cmphex(r->s.eflags & (CPU_FL_IF | CPU_FL_CF | CPU_FL_IOPL), ==,
+                    CPU_FL_IF | CPU_FL_CF | CPU_FL_IOPL);
+    g_assert_cmpuint(r->sh.count[CPU_LOCAL_IRET], ==, 1);
+    rig_free(r);
+    /* IF stays clear with an interrupt pending: still nothing to deliver. */
+    r = rig_iret(0x12345, KCODE, CPU_FL_FIXED);
+    r->pending = true;
+    g_assert_true(compare(r));
+    rig_free(r);
+}
+
+static void test_iret_crosses(void)
+{
+    /* IF rises with an interrupt pending. */
+    Rig *r = rig_iret(0x12345, KCODE, CPU_FL_FIXED | CPU_FL_IF);
+    r->pending = true;
+    g_assert_false(run_local(r, NULL));
+    rig_free(r);
+    /* Another segment, another level, a null or LDT selector, a descriptor
+     * whose Accessed bit the VM would set, a selector beyond the GDT. */
+    static const uint32_t sels[] = { 0x10, 0x1b, 0x0, 0x0c, 0x20, 0x28 };
+    for (unsigned i = 0; i < G_N_ELEMENTS(sels); i++) {
+        r = rig_iret(0x12345, sels[i], CPU_FL_FIXED);
+        g_assert_false(run_local(r, NULL));
+        rig_free(r);
+    }
+    /* The cached descriptor differs from the GDT's (the guest changed it). */
+    r = rig_iret(0x12345, KCODE, CPU_FL_FIXED);
+    put_desc(r, KCODE, 0, 0xfffff, 0x9f, 0xc);
+    g_assert_false(run_local(r, NULL));
+    rig_free(r);
+    /* TF in the frame, NT now, V86 in the frame, a 16-bit iret. */
+    r = rig_iret(0x12345, KCODE, CPU_FL_FIXED | CPU_FL_TF);
+    g_assert_false(run_local(r, NULL));
+    rig_free(r);
+    r = rig_iret(0x12345, KCODE, CPU_FL_FIXED);
+    r->s.eflags |= CPU_FL_NT;
+    g_assert_false(run_local(r, NULL));
+    rig_free(r);
+    r = rig_iret(0x12345, KCODE, CPU_FL_FIXED | CPU_FL_VM);
+    g_assert_false(run_local(r, NULL));
+    rig_free(r);
+    r = rig_iret(0x12345, KCODE, CPU_FL_FIXED);
+    CODE_AT(r, 0x66, 0xcf);
+    g_assert_false(run_local(r, NULL));
+    rig_free(r);
+    /* From CPL 3 (the VM's #GP or return to an outer level). */
+    r = rig_iret(0x12345, KCODE, CPU_FL_FIXED);
+    r->s.cpl = 3;
+    g_assert_false(run_local(r, NULL));
+    rig_free(r);
+}
+
 /* --- paging: only translations that need no side effect ----------------------------- */
 
 static Rig *rig_paged(uint32_t pte_bits)
@@ -514,6 +606,8 @@ int main(int argc, char **argv)
     g_test_add_func("/cpu-local/native-selector-crosses", test_native_selector_crosses);
     g_test_add_func("/cpu-local/cr-read", test_cr_read);
     g_test_add_func("/cpu-local/paging", test_paging);
+    g_test_add_func("/cpu-local/iret-same-level", test_iret_same_level);
+    g_test_add_func("/cpu-local/iret-crosses", test_iret_crosses);
     g_test_add_func("/cpu-local/collect-untrusted", test_collect_untrusted);
     return g_test_run();
 }
