@@ -375,8 +375,10 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
          */
         void *p = mmap(NULL, sizeof(CpuLocal), PROT_READ | PROT_WRITE,
                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        /* The handler also reads its context and guest RAM through the VM's
+         * addresses: all must survive the guest process's unmapping. */
         if (p != MAP_FAILED && (uintptr_t)p >= 0x100000000ull &&
-            (uintptr_t)c->env.ram >= 0x100000000ull) {
+            (uintptr_t)c->env.ram >= 0x100000000ull && (uintptr_t)c >= 0x100000000ull) {
             c->local = p;
             c->local_ctx = (CpuLocalCtx){ .shared = p, .ram = c->env.ram,
                                           .ram_size = c->env.ram_size };
