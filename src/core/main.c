@@ -253,6 +253,7 @@ int main(int argc, char **argv)
         status = main_run(vm);
     else
         status = main_fail(NULL, err);
+    vm_stop(vm);
     if (opt_stats && vm->realized)
         vm_print_stats(vm, stderr);
     vm_free(vm);

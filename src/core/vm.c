@@ -36,10 +36,8 @@ static void vm_instance_free(LilyInstance *inst)
     g_free(inst);
 }
 
-void vm_free(LilyVm *vm)
+void vm_stop(LilyVm *vm)
 {
-    if (!vm)
-        return;
     /* Stop in the reverse order of creation: the CPU first, the MMU last. */
     for (guint i = vm->instances->len; i-- > 0;) {
         LilyInstance *inst = g_ptr_array_index(vm->instances, i);
@@ -47,6 +45,13 @@ void vm_free(LilyVm *vm)
             inst->plugin->desc->fini(inst->state);
         inst->initialised = false;
     }
+}
+
+void vm_free(LilyVm *vm)
+{
+    if (!vm)
+        return;
+    vm_stop(vm);
     loop_clear(vm);
     bool cpu_listed = false;
     for (guint i = 0; i < vm->instances->len; i++) {

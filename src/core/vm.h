@@ -17,6 +17,14 @@ typedef struct LilyVm LilyVm;
 #define LILYVM_EXIT_NO_CPU 123  /* no CPU plugin: machine built and checked, guest not run */
 
 LilyVm *vm_new(void);
+/**
+ * vm_stop() - run every plugin instance's fini, the CPU first, the MMU last.
+ *
+ * Counters stay readable (vm_print_stats()) until vm_free(), so what a
+ * plugin counts while it stops is reported too. Calling it again, or
+ * vm_free() after it, does nothing more.
+ */
+void vm_stop(LilyVm *vm);
 void vm_free(LilyVm *vm);
 
 /*

@@ -44,7 +44,7 @@ case $status in
     echo "1..0 # SKIP LilyVM has no CPU plugin yet: it builds the machine but cannot run it"
     exit 0 ;;
 125)
-    echo "1..0 # SKIP LilyVM refused the machine description $conf: $(head -n 1 "$log.out")"
+    echo "1..0 # SKIP LilyVM cannot run this machine on this host (exit 125): $(head -n 1 "$log.out")"
     exit 0 ;;
 esac
 
