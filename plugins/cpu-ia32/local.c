@@ -60,14 +60,15 @@ LOCAL_FN static inline uint32_t ram_word(const CpuLocalCtx *c, uint32_t gpa)
  * Where guest-virtual [va, va + len) lives in guest RAM, or NULL when the
  * handler cannot tell without side effects: the range crosses a page, the
  * tables deny the access, Accessed (or Dirty, for a write) is still clear
- * and the VM would set it, or the page is not plain RAM.  A NULL sends the
+ * and the VM would set it, or the page is not plain RAM (beyond the limit,
+ * or in a run a device claims).  A NULL sends the
  * trap to the VM, which does the full walk (and raises #PF if due).
  */
 LOCAL_FN static uint8_t *local_translate(const CpuLocalCtx *c, const CpuLocal *sh,
                                           uint32_t va, uint32_t len, int acc)
 {
     uint32_t limit = ld32(&sh->ram_limit);
-    uint32_t cr0 = ld32(&sh->cr0), cr4 = ld32(&sh->cr4);
+    uint32_t cr0 = ld32(&sh->cr0), cr4 = ld32(&sh->cr4), n;
     uint64_t gpa;
 
     if (len == 0 || ((va ^ (va + len - 1)) & 0xfffff000u))
@@ -113,6 +114,12 @@ LOCAL_FN static uint8_t *local_translate(const CpuLocalCtx *c, const CpuLocal *s
     }
     if (gpa + len > limit)
         return NULL;
+    n = ld32(&sh->n_holes);
+    if (n > CPU_LOCAL_HOLES_MAX)
+        return NULL;
+    for (uint32_t i = 0; i < n; i++)
+        if (gpa + len > sh->holes[i].lo && gpa < sh->holes[i].hi)
+            return NULL; /* a device's page: the VM emulates the access */
     return c->ram + gpa;
 }
 

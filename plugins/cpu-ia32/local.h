@@ -16,6 +16,9 @@ enum {
     CPU_LOCAL_IRET, CPU_LOCAL_N
 };
 
+/* Device (MMIO) runs inside RAM the handler keeps out of; more end RAM early. */
+#define CPU_LOCAL_HOLES_MAX 8
+
 /* The EFLAGS bits the fast path may change in CpuLocal.eflags. */
 #define CPU_LOCAL_FL_MUTABLE 0x3200u /* IF | IOPL */
 
@@ -40,8 +43,9 @@ typedef struct CpuLocal {
     uint32_t intr_pending; /* an external interrupt waits for IF (the VM
                               sets it before it resumes or kicks) */
     uint32_t cr0, cr2, cr3, cr4;
-    uint32_t ram_limit;    /* guest-physical bytes the handler may touch:
-                              RAM below the first page a device claims */
+    uint32_t ram_limit;    /* guest-physical bytes the handler may touch */
+    uint32_t n_holes;      /* pages of RAM that devices claim: [lo, hi) */
+    struct { uint32_t lo, hi; } holes[CPU_LOCAL_HOLES_MAX];
     uint16_t host_sel[6];  /* selectors the VM loaded (ES CS SS DS FS GS):
                               anything else was loaded natively -> cross */
     uint32_t gdt_base, gdt_limit;

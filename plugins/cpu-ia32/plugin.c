@@ -54,8 +54,9 @@ static const LilyOption cpu_options[] = {
               "as hardware; raise it where traps are so slow that a fast timer would leave "
               "the guest no time between ticks, e.g. under nested emulation)" },
     { .name = "fast_path", .type = LILY_OPT_BOOL, .def = "true",
-      .help = "signal transport: handle cli, sti, pushf/popf sites and control-register "
-              "reads inside the guest process when no crossing is needed (see docs/native.md)" },
+      .help = "signal transport: handle cli, sti, pushf/popf sites, control-register reads "
+              "and same-level iret inside the guest process when no crossing is needed "
+              "(see docs/cpu.md)" },
     { .name = NULL },
 };
 
@@ -166,16 +167,26 @@ static void cpu_local_begin(Cpu *c, uint64_t now)
 {
     if (!c->local_limit_known) {
         /*
-         * The handler touches guest RAM directly: only below the first page
-         * a device claims (all devices have registered by the first run).
+         * The handler touches guest RAM directly: never pages a device
+         * claims (all devices have registered by the first run).  Up to
+         * CPU_LOCAL_HOLES_MAX runs are holes; RAM ends at a further one.
          */
         uint64_t limit = c->env.ram_size > 0xfffff000u ? 0xfffff000u : c->env.ram_size;
+        uint32_t n = 0;
         for (uint64_t a = 0; a < limit; a += 4096) {
-            if (c->host->mmio_claimed(c->inst, a)) {
+            if (!c->host->mmio_claimed(c->inst, a))
+                continue;
+            if (n > 0 && c->local->holes[n - 1].hi == a) {
+                c->local->holes[n - 1].hi = (uint32_t)a + 4096;
+            } else if (n < CPU_LOCAL_HOLES_MAX) {
+                c->local->holes[n].lo = (uint32_t)a;
+                c->local->holes[n++].hi = (uint32_t)a + 4096;
+            } else {
                 limit = a;
                 break;
             }
         }
+        c->local->n_holes = n;
         c->local->ram_limit = (uint32_t)limit;
         c->local->enabled = 1;
         c->local_limit_known = true;

@@ -335,9 +335,27 @@ static void test_stack_limits(void)
     r->s.gpr[CPU_ESP] = RAM_SIZE + 0x1000; /* beyond RAM */
     g_assert_false(run_local(r, NULL));
     r->s.gpr[CPU_ESP] = STACK;
-    r->sh.ram_limit = STACK - 0x1000; /* a device page below the stack */
+    r->sh.ram_limit = STACK - 0x1000; /* RAM ends below the stack */
     g_assert_false(run_local(r, NULL));
     r->sh.ram_limit = RAM_SIZE;
+    /* A device's pages inside RAM: the stack slot in one, or the code. */
+    r->sh.n_holes = 2;
+    r->sh.holes[0].lo = 0x20000;
+    r->sh.holes[0].hi = 0x30000;
+    r->sh.holes[1].lo = STACK - 0x1000;
+    r->sh.holes[1].hi = STACK;
+    g_assert_false(run_local(r, NULL));
+    r->sh.holes[1].lo = CODE;
+    r->sh.holes[1].hi = CODE + 0x1000;
+    g_assert_false(run_local(r, NULL));
+    r->sh.holes[1].lo = STACK;
+    r->sh.holes[1].hi = STACK + 0x1000; /* just above the slot: no matter */
+    g_assert_true(compare(r));
+    r->s.gpr[CPU_ESP] = STACK;
+    r->s.eip = CODE;
+    r->sh.n_holes = CPU_LOCAL_HOLES_MAX + 1; /* forged */
+    g_assert_false(run_local(r, NULL));
+    r->sh.n_holes = 0;
     g_assert_true(compare(r));
     rig_free(r);
 }
