@@ -12,15 +12,15 @@
 #include "plugins/cpu-ia32/cpu.h"
 #include "plugins/cpu-ia32/local-vm.h"
 
-#define RAM_SIZE (4u << 20)
+#define RAM_SIZE (1u << 20)
 #define CODE 0x10000u
 #define STACK 0x90000u
 /* Paging tests: directory, one table, the pages they map. */
-#define PD 0x200000u
-#define PT 0x201000u
+#define PD 0xc0000u
+#define PT 0xc1000u
 #define VA_4K 0x00400000u  /* PDE 1 -> PT */
 #define VA_4M 0x00800000u  /* PDE 2: a 4 MiB page at physical 0 */
-#define PA_STACK 0x300000u
+#define PA_STACK 0xd0000u
 
 typedef struct Rig {
     uint8_t *ram_vm;    /* what the VM's emulation works on */
