@@ -10,6 +10,7 @@
 #include <lilyvm/host.h>
 #include <lilyvm/mmu.h>
 #include "plugins/cpu-ia32/cpu.h"
+#include "plugins/cpu-ia32/local-vm.h"
 
 #define CPU_ERROR g_quark_from_string("cpu-ia32-error")
 #define CPU_SLICE_NS 4000000      /* back to the main loop at least this often */
@@ -31,6 +32,11 @@ typedef struct Cpu {
     uint64_t irq_not_before;   /* VM clock: no external interrupt before this */
     uint64_t reported[CPU_STAT_N];
     uint64_t crossings, crossings_reported;
+    /* In-guest fast path (signal transport): NULL when off. */
+    CpuLocal *local;           /* the page shared with the guest process */
+    CpuLocalCtx local_ctx;     /* the handler's context (copied at the fork) */
+    bool local_limit_known;    /* local->ram_limit computed (devices are up) */
+    uint64_t local_reported[CPU_LOCAL_N];
 } Cpu;
 
 static const char *const cpu_transport_names[] = { "signal", "ptrace", NULL };
@@ -47,6 +53,10 @@ static const LilyOption cpu_options[] = {
       .help = "least guest run time between two external interrupts, in microseconds (0: "
               "as hardware; raise it where traps are so slow that a fast timer would leave "
               "the guest no time between ticks, e.g. under nested emulation)" },
+    { .name = "fast_path", .type = LILY_OPT_BOOL, .def = "true",
+      .help = "signal transport: handle cli, sti, pushf/popf sites, control-register reads "
+              "and same-level iret inside the guest process when no crossing is needed "
+              "(see docs/cpu.md)" },
     { .name = NULL },
 };
 
@@ -105,6 +115,17 @@ static void cpu_flush_stats(Cpu *c)
             c->reported[i] = c->st.stats[i];
         }
     }
+    if (c->local) {
+        uint64_t total = 0;
+        for (unsigned i = 0; i < CPU_LOCAL_N; i++) {
+            uint64_t d = cpu_local_take_count(c->local, i, &c->local_reported[i]);
+            if (d)
+                c->host->stat_add(c->inst, cpu_local_stat_names[i], d);
+            total += d;
+        }
+        if (total)
+            c->host->stat_add(c->inst, "local_traps", total);
+    }
     if (c->crossings != c->crossings_reported) {
         c->host->stat_add(c->inst, "crossings", c->crossings - c->crossings_reported);
         c->crossings_reported = c->crossings;
@@ -139,6 +160,46 @@ static void cpu_queue_ops(Cpu *c)
 static void cpu_rearm(Cpu *c)
 {
     c->host->timer_mod(c->run_timer, c->host->clock_ns(c->inst));
+}
+
+/* Before a resume: the state the guest process's handler works on. */
+static void cpu_local_begin(Cpu *c)
+{
+    if (!c->local_limit_known) {
+        /*
+         * The handler touches guest RAM directly: never pages a device
+         * claims (all devices have registered by the first run).  Up to
+         * CPU_LOCAL_HOLES_MAX runs are holes; RAM ends at a further one.
+         */
+        uint64_t limit = c->env.ram_size > 0xfffff000u ? 0xfffff000u : c->env.ram_size;
+        uint32_t n = 0;
+        for (uint64_t a = 0; a < limit; a += 4096) {
+            if (!c->host->mmio_claimed(c->inst, a))
+                continue;
+            if (n > 0 && c->local->holes[n - 1].hi == a) {
+                c->local->holes[n - 1].hi = (uint32_t)a + 4096;
+            } else if (n < CPU_LOCAL_HOLES_MAX) {
+                c->local->holes[n].lo = (uint32_t)a;
+                c->local->holes[n++].hi = (uint32_t)a + 4096;
+            } else {
+                limit = a;
+                break;
+            }
+        }
+        c->local->n_holes = n;
+        c->local->ram_limit = (uint32_t)limit;
+        c->local->enabled = 1;
+        c->local_limit_known = true;
+    }
+    /*
+     * INTR high is "pending" for the handler even while pacing holds the
+     * interrupt back: whenever IF rises with INTR high the VM decides, as
+     * it did when every sti crossed.  (Publishing "pending" only once pacing
+     * allows, and kicking the guest when it does, delivered interrupts
+     * closer together than crossing does and starved the test kernel's
+     * user processes under nested emulation: /user/preemption.)
+     */
+    cpu_local_publish(c->local, &c->st, &c->vcpu.regs, c->st.intr_line);
 }
 
 static void cpu_run(void *opaque)
@@ -179,8 +240,12 @@ static void cpu_run(void *opaque)
         cpu_queue_ops(c);
         cpu_regs_out(&c->st, &c->vcpu.regs);
         c->last_n_ops = c->vcpu.n_ops;
+        if (c->local)
+            cpu_local_begin(c);
         LilyRunResult rr = transport_run(c->t, &c->vcpu, (int64_t)wait);
         c->crossings++;
+        if (c->local)
+            cpu_local_collect(c->local, &c->st);
         c->st.irq_holdoff = false; /* the guest ran: interrupts may come again */
         if (rr == LILY_RUN_EXITED || rr == LILY_RUN_ERROR) {
             /* What the guest process was last asked to do, for the report. */
@@ -241,6 +306,8 @@ static void cpu_fini(void *state)
         c->host->timer_free(c->run_timer);
     if (c->t)
         transport_free(c->t);
+    if (c->local)
+        munmap(c->local, sizeof *c->local);
     g_free(c);
 }
 
@@ -314,6 +381,29 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
         .memfd_size = c->env.ram_size,
         .spin_iterations = (uint32_t)values[1].i,
     };
+    if (cfg.kind == LILY_TRANSPORT_SIGNAL && values[3].i) {
+        /*
+         * The fast path's shared page: mapped before the fork, above 4 GiB
+         * (the guest process empties everything below).
+         */
+        void *p = mmap(NULL, sizeof(CpuLocal), PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        /* The handler also reads its context and guest RAM through the VM's
+         * addresses: all must survive the guest process's unmapping. */
+        if (p != MAP_FAILED && (uintptr_t)p >= 0x100000000ull &&
+            (uintptr_t)c->env.ram >= 0x100000000ull && (uintptr_t)c >= 0x100000000ull) {
+            c->local = p;
+            c->local_ctx = (CpuLocalCtx){ .shared = p, .ram = c->env.ram,
+                                          .ram_size = c->env.ram_size };
+            cfg.local_handler = cpu_local_handle;
+            cfg.local_ctx = &c->local_ctx;
+        } else {
+            if (p != MAP_FAILED)
+                munmap(p, sizeof(CpuLocal));
+            host->log(inst, LILY_LOG_WARN, "no shared page above 4 GiB for the fast path: "
+                      "every trap crosses to the VM");
+        }
+    }
     c->t = transport_new(&cfg, error);
     if (!c->t)
         goto fail_free;
@@ -325,8 +415,9 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
     c->irq_gap_ns = (uint64_t)values[2].i * 1000;
     c->run_timer = host->timer_new(inst, cpu_run, c);
     cpu_rearm(c);
-    host->log(inst, LILY_LOG_INFO, "guest process %d (%s transport) enters at 0x%x%s",
-              (int)transport_pid(c->t), transport_kind_name(cfg.kind), eip,
+    host->log(inst, LILY_LOG_INFO, "guest process %d (%s transport%s) enters at 0x%x%s",
+              (int)transport_pid(c->t), transport_kind_name(cfg.kind),
+              c->local ? ", fast path" : "", eip,
               c->env.mmu ? "" : "; no MMU plugin: paging is unavailable");
     *state = c;
     return TRUE;
@@ -334,6 +425,8 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
 fail_free:
     if (c->t)
         transport_free(c->t);
+    if (c->local)
+        munmap(c->local, sizeof *c->local);
     g_free(c);
     return FALSE;
 }

@@ -14,6 +14,7 @@
 #   LILYVM_DEADLINE     seconds per lilyvm run [120]
 #   LILYVM_TRANSPORTS   which transports [signal ptrace]
 #   LILYVM_DEBUG        lilyvm --debug categories (e.g. cpu: every trap)
+#   LILYVM_MACHINE_OPTS extra [machine] lines (e.g. "fast_path = false")
 #   LILYVM_IRQ_GAP_US   --qemu: [machine] irq_min_gap_us [20000; ptrace 50000]: a trap costs
 #                       about a millisecond under nested emulation, so the
 #                       test kernel's 1 kHz timer would leave it no time
@@ -44,6 +45,7 @@ machine_conf() {
     gap=20000
     [ "$1" = ptrace ] && gap=50000
     [ "$mode" = qemu ] && printf 'irq_min_gap_us = %s\n' "${LILYVM_IRQ_GAP_US:-$gap}"
+    [ -n "${LILYVM_MACHINE_OPTS:-}" ] && printf '%s\n' "$LILYVM_MACHINE_OPTS"
     printf '[device serial0]\nplugin = console\niobase = 0x3f8\nirq = 4\n%s\n' "$2"
     printf '[device debug-exit]\nplugin = debug-exit\nstatus = plain\n'
     printf '[device pic]\nplugin = pic-i8259\n[device pit]\nplugin = pit-i8254\n'
