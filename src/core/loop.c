@@ -317,13 +317,14 @@ void vm_end(LilyVm *vm, int status)
 }
 
 /*
- * Signals that end the VM.  GLib's unix signal sources start a worker
- * thread, and the guest process must be forked while the VM process still
- * has one thread; so a plain handler writes the signal number into a pipe
- * that the loop watches.  A second signal while the VM is ending restores
- * the default action and re-raises it, so two Ctrl-C always get out.
+ * Signals that end the VM, and SIGUSR1, which asks for the counters.  GLib's
+ * unix signal sources start a worker thread, and the guest process must be
+ * forked while the VM process still has one thread; so a plain handler
+ * writes the signal number into a pipe that the loop watches.  A second
+ * ending signal while the VM is ending restores the default action and
+ * re-raises it, so two Ctrl-C always get out.
  */
-static const int loop_signals[] = { SIGINT, SIGTERM, SIGHUP };
+static const int loop_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1 };
 static int loop_sig_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t loop_sig_count;
 static struct sigaction loop_sig_saved[G_N_ELEMENTS(loop_signals)];
@@ -332,7 +333,7 @@ static bool loop_sig_installed;
 static void loop_sig_handler(int signo)
 {
     int saved_errno = errno;
-    if (loop_sig_count++ > 0) {
+    if (signo != SIGUSR1 && loop_sig_count++ > 0) {
         signal(signo, SIG_DFL);
         raise(signo);
     }
@@ -348,6 +349,10 @@ static gboolean loop_sig_readable(int fd, unsigned revents, void *opaque)
     LilyVm *vm = opaque;
     unsigned char b;
     while (read(fd, &b, 1) == 1) {
+        if (b == SIGUSR1) {
+            vm_print_stats(vm, stderr);  /* on request; the VM goes on */
+            continue;
+        }
         log_msg("loop", LILY_LOG_INFO, "%s received: ending the VM", g_strsignal(b));
         vm_end(vm, 128 + b);
     }

@@ -595,6 +595,12 @@ void stub_main(const StubParams *params)
 
     /* Die with the VM; if it is already gone, do not start. */
     stub_syscall(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
+    /* A name of its own, so that ps tells it apart and pkill lilyvm (say
+     * -USR1 for the counters) reaches only the VM process. */
+    {
+        static const char stub_name[16] = "lilyvm-guest";
+        stub_syscall(__NR_prctl, PR_SET_NAME, (long)stub_name, 0, 0, 0, 0);
+    }
     if (stub_syscall(__NR_getppid, 0, 0, 0, 0, 0, 0) != stub.vm_pid)
         stub_exit(STUB_EXIT_PARENT);
     if (stub.use_ptrace && stub_syscall(__NR_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0, 0, 0) != 0)

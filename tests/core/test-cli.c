@@ -315,7 +315,7 @@ static void test_signal(void)
         return;
     }
     char *conf = write_conf("sig.conf", "[machine]\ncpu = test-cpu\n");
-    const char *argv[] = { TEST_LILYVM, "-c", conf, "--kernel", kernel, NULL };
+    const char *argv[] = { TEST_LILYVM, "-c", conf, "--kernel", kernel, "--stats", NULL };
     char **env = g_environ_setenv(g_get_environ(), "LILYVM_PLUGIN_PATH", TEST_PLUGIN_DIR,
                                   TRUE);
     GPid pid;
@@ -333,15 +333,28 @@ static void test_signal(void)
            (n = read(err_fd, buf, sizeof buf)) > 0)
         g_string_append_len(text, buf, n);
     test_assert_contains(text->str, "test-cpu: ready");
+    /* SIGUSR1 prints the counters and the VM goes on. */
+    g_assert_cmpint(kill(pid, SIGUSR1), ==, 0);
+    while (!strstr(text->str, "core.timers_fired") && text->len < 65536 &&
+           (n = read(err_fd, buf, sizeof buf)) > 0)
+        g_string_append_len(text, buf, n);
+    test_assert_contains(text->str, "lilyvm statistics:", "core.pio_reads");
+    g_assert_null(strstr(text->str, "fini_calls"));  /* nothing has stopped yet */
+    int status = 0;
+    g_assert_cmpint(waitpid(pid, &status, WNOHANG), ==, 0);
     g_assert_cmpint(kill(pid, SIGTERM), ==, 0);
     while (text->len < 65536 && (n = read(err_fd, buf, sizeof buf)) > 0)
         g_string_append_len(text, buf, n);
-    int status = 0;
     g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
     alarm(0);
     g_assert_true(WIFEXITED(status));
     g_assert_cmpint(WEXITSTATUS(status), ==, 128 + SIGTERM);
     test_assert_contains(text->str, "test-cpu: fini");  /* every fini ran */
+    /* The exit report comes after the plugins stopped: it has what the
+     * CPU counted in its fini. */
+    const char *fini = strstr(text->str, "test-cpu: fini");
+    g_assert_nonnull(strstr(fini, "fini_calls"));
+    g_assert_true(g_regex_match_simple("fini_calls +1\\n", fini, 0, 0));
     close(err_fd);
     g_string_free(text, TRUE);
     g_strfreev(env);

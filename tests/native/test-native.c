@@ -370,6 +370,12 @@ static void test_confined_layout(gconstpointer data)
         fds++;
     g_dir_close(dir);
     g_assert_cmpuint(fds, ==, 1);
+    /* Its own name: pkill lilyvm must not reach it. */
+    g_autofree char *comm = NULL;
+    g_free(path);
+    path = g_strdup_printf("/proc/%d/comm", (int)transport_pid(g.t));
+    g_assert_true(g_file_get_contents(path, &comm, NULL, NULL));
+    g_assert_cmpstr(g_strchomp(comm), ==, "lilyvm-guest");
     guest_teardown(&g);
 }
 
