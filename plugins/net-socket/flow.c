@@ -269,6 +269,7 @@ void ns_tick(NsCtx *ctx)
     uint64_t now = ns_now(ctx);
 
     ns_enter(ctx);
+    ns_tcp_flush(ctx);
     ns_tcp_tick(ctx, now);
     ns_udp_tick(ctx, now);
     ns_icmp_tick(ctx, now);
@@ -280,6 +281,8 @@ uint64_t ns_next_deadline(NsCtx *ctx)
 {
     uint64_t d;
 
+    if (!g_queue_is_empty(&ctx->tcp_acks))
+        return ns_now(ctx);
     if (!ctx->nflows && !ctx->dns_pending)
         return UINT64_MAX;
     d = MIN(ns_tcp_deadline(ctx), ns_udp_deadline(ctx));

@@ -60,6 +60,9 @@
 #define TCP_MAX_RETRIES 8
 #define TCP_TIME_WAIT_NS (2 * 1000000000ull)
 #define TCP_READ_BUDGET 64
+/* Acknowledged bytes are consumed from the host socket in batches of at
+ * least this much (one recv instead of one per ACK). */
+#define TCP_DISCARD_BATCH (64u << 10)
 /* Guest segments held while a hole before them is filled (never
  * acknowledged while held, so dropping them is always safe). */
 #define TCP_OOO_FLOW_MAX (512u << 10)
@@ -90,6 +93,7 @@ struct NsTcpFlow {
     /* Toward the guest. */
     uint32_t iss;
     uint32_t snd_una;    /* first unacknowledged sequence number */
+    uint32_t snd_disc;   /* sequence number of the host socket's first byte */
     uint32_t snd_nxt;
     uint32_t snd_wnd;    /* guest's window in bytes */
     uint8_t snd_wscale;  /* guest's shift */
@@ -106,7 +110,13 @@ struct NsTcpFlow {
     bool guest_fin;      /* guest's FIN seen, host write side shut */
     bool wait_out;       /* host send buffer full: advertising 0 */
     int lowat;           /* receive low-water mark set on the socket */
-    int64_t wnd_cache;   /* window for a burst of segments (-1: ask) */
+    bool in_watched;     /* POLLIN watched, above the bytes queued then */
+    uint32_t rcv_edge;   /* right edge of the window last measured */
+    uint32_t wnd_query;  /* size of that window when it was measured */
+    bool wnd_known;      /* rcv_edge is valid */
+    uint32_t rcv_acked;  /* rcv_nxt as last acknowledged to the guest */
+    uint32_t rcv_adv;    /* window in the last segment sent */
+    bool ack_pending;    /* on ctx->tcp_acks (exactly while this is set) */
     GQueue ooo;          /* TcpHeld*, by sequence number */
     size_t ooo_bytes;
     bool out_blocked;    /* the guest side refused a frame */
@@ -120,24 +130,39 @@ struct NsTcpFlow {
 
 /* ---- segments ---------------------------------------------------------- */
 
+/*
+ * The window offered to the guest.  Measuring the host socket's free send
+ * space costs two syscalls, so a measurement is kept as a right edge
+ * (rcv_nxt + space): what the guest sends up to it fills exactly the
+ * space that was measured, and later segments advertise what is left of
+ * it.  Only when less than half of it is left is the socket asked again
+ * (it has drained meanwhile), so the guest always has at least half a
+ * window to send into while the host keeps up.
+ */
 static uint32_t tcp_rcv_window(NsCtx *ctx, NsTcpFlow *f)
 {
     int space;
     uint32_t max = 65535u << f->rcv_wscale;
+    uint32_t left;
 
-    if (f->wnd_cache >= 0)
-        return (uint32_t)f->wnd_cache;
     if (f->wait_out || f->guest_fin || f->fd < 0)
         return f->guest_fin ? 65535u << f->rcv_wscale : 0;
+    left = SEQ_GT(f->rcv_edge, f->rcv_nxt) ? f->rcv_edge - f->rcv_nxt : 0;
+    if (f->wnd_known && left >= f->wnd_query / 2 && left >= f->mss)
+        return left;
     space = ctx->sops->send_space(ctx->sops_opaque, f->fd);
     /* No tiny windows (silly window syndrome, and one that scales down
      * to 0): close it, and let POLLOUT reopen it once the host drains. */
     if (space < (int)f->mss || ((uint32_t)space >> f->rcv_wscale) == 0) {
         if (f->state == TCP_S_ESTABLISHED)
             f->wait_out = true;
+        f->wnd_known = false;
         return 0;
     }
-    return MIN((uint32_t)space, max);
+    f->wnd_query = MIN((uint32_t)space, max);
+    f->rcv_edge = f->rcv_nxt + f->wnd_query;
+    f->wnd_known = true;
+    return f->wnd_query;
 }
 
 /* Build and send a segment; data may point anywhere except the frame. */
@@ -195,14 +220,42 @@ static bool tcp_send(NsCtx *ctx, NsTcpFlow *f, uint8_t flags, uint32_t seq,
     } else {
         wfield = (uint16_t)MIN(win >> f->rcv_wscale, 65535u);
     }
-    return tcp_emit(ctx, f->raddr, f->rport, ctx->cfg.guest, f->gport, seq,
-                    (flags & TCP_ACK) ? f->rcv_nxt : 0, flags, wfield,
-                    olen ? opts : NULL, olen, data, len);
+    if (!tcp_emit(ctx, f->raddr, f->rport, ctx->cfg.guest, f->gport, seq,
+                  (flags & TCP_ACK) ? f->rcv_nxt : 0, flags, wfield,
+                  olen ? opts : NULL, olen, data, len))
+        return false;
+    if (flags & TCP_ACK) {
+        /* A deferred ACK went with this segment (the flush skips it). */
+        f->rcv_acked = f->rcv_nxt;
+        f->rcv_adv = (uint32_t)wfield << ((flags & TCP_SYN) ? 0 : f->rcv_wscale);
+    }
+    return true;
 }
 
-static void tcp_send_ack(NsCtx *ctx, NsTcpFlow *f)
+static bool tcp_send_ack(NsCtx *ctx, NsTcpFlow *f)
 {
-    tcp_send(ctx, f, TCP_ACK, f->snd_nxt, NULL, 0);
+    return tcp_send(ctx, f, TCP_ACK, f->snd_nxt, NULL, 0);
+}
+
+/*
+ * Acknowledge in-order guest data later: at the next ns_flush(), which the
+ * embedder runs once it has handed in the frames it had (the plugin: when
+ * the main loop comes round again).  A burst of segments then draws one
+ * ACK instead of one each.  Once a quarter of the advertised window is
+ * unacknowledged the ACK goes at once, so the guest never waits on it.
+ */
+static void tcp_ack_later(NsCtx *ctx, NsTcpFlow *f)
+{
+    uint32_t unacked = f->rcv_nxt - f->rcv_acked;
+
+    if (unacked >= MAX(f->rcv_adv / 4, 2u * f->mss) || f->rcv_adv < 4u * f->mss) {
+        tcp_send_ack(ctx, f);
+        return;
+    }
+    if (!f->ack_pending) {
+        f->ack_pending = true;
+        g_queue_push_tail(&ctx->tcp_acks, f);
+    }
 }
 
 /* An RST answering a guest segment (RFC 793 "reset generation"). */
@@ -252,6 +305,8 @@ static void tcp_ooo_clear(NsCtx *ctx, NsTcpFlow *f)
 static void tcp_flow_free(NsCtx *ctx, NsTcpFlow *f, bool abort)
 {
     tcp_ooo_clear(ctx, f);
+    if (f->ack_pending)
+        g_queue_remove(&ctx->tcp_acks, f);
     ns_logf(ctx, 3, "tcp %u <-> %u.%u.%u.%u:%u closed%s", f->gport,
             f->raddr >> 24, (f->raddr >> 16) & 255, (f->raddr >> 8) & 255,
             f->raddr & 255, f->rport, abort ? " (reset)" : "");
@@ -291,10 +346,10 @@ static NsTcpFlow *tcp_flow_new(NsCtx *ctx, uint16_t gport, uint32_t raddr,
     f->iss = ctx->isn_seed ^ (uint32_t)(f->key * 0x9e3779b97f4a7c15ull >> 32) ^
              (uint32_t)(ns_now(ctx) >> 12);
     f->snd_una = f->snd_nxt = f->iss;
+    f->snd_disc = f->iss + 1;
     f->mss = TCP_DEFAULT_MSS;
     f->rto_ns = TCP_RTO_INIT_NS;
     f->lowat = 1;
-    f->wnd_cache = -1;
     f->last_activity = ns_now(ctx);
     g_hash_table_insert(ctx->tcp_flows, &f->key, f);
     ns_flow_opened(ctx);
@@ -321,12 +376,15 @@ static void tcp_reap_time_wait(NsCtx *ctx)
     }
 }
 
+static void tcp_discard_acked(NsCtx *ctx, NsTcpFlow *f, bool all);
+
 static void tcp_check_done(NsCtx *ctx, NsTcpFlow *f)
 {
     if (f->state != TCP_S_ESTABLISHED || !f->guest_fin || !f->fin_acked)
         return;
     /* Both directions are finished: the host socket closes cleanly and
      * the flow waits a little for a retransmitted FIN. */
+    tcp_discard_acked(ctx, f, true);
     tcp_ooo_clear(ctx, f);
     ns_sock_del(ctx, f->fd);
     ctx->sops->close(ctx->sops_opaque, f->fd, false);
@@ -367,13 +425,50 @@ static void tcp_update_events(NsCtx *ctx, NsTcpFlow *f)
     if (f->state == TCP_S_CONNECTING)
         ev = NS_EV_OUT;
     else if (f->state == TCP_S_ESTABLISHED) {
+        /* Queued in the socket: in flight, and acknowledged but not yet
+         * consumed (see tcp_discard_acked()). */
         if (!f->host_eof && !f->out_blocked && room > 0 &&
-            inflight < TCP_MAX_INFLIGHT && tcp_set_lowat(ctx, f, inflight))
+            inflight < TCP_MAX_INFLIGHT &&
+            tcp_set_lowat(ctx, f, f->snd_nxt - f->snd_disc))
             ev |= NS_EV_IN;
         if (f->wait_out)
             ev |= NS_EV_OUT;
     }
+    f->in_watched = (ev & NS_EV_IN) != 0;
     tcp_set_events(ctx, f, ev);
+}
+
+/*
+ * POLLIN is watched with the low-water mark just above the bytes queued
+ * in the socket: new host data wakes us by itself, so an ACK from the
+ * guest need not try a read that would find nothing.
+ */
+static bool tcp_read_armed(const NsTcpFlow *f)
+{
+    return f->in_watched && f->lowat > 0 &&
+           f->lowat == (int)(f->snd_nxt - f->snd_disc) + 1;
+}
+
+/*
+ * Consume what the guest acknowledged from the host socket.  Batched (the
+ * peek offsets count the bytes left), but never more than is still in
+ * flight: the bytes left take receive window from the host peer, and with
+ * nothing in flight no later ACK would come to consume them, so a peer
+ * blocked on that window would wait forever.  all: everything
+ * acknowledged, now (before a close, which would turn unread data into a
+ * reset).
+ */
+static void tcp_discard_acked(NsCtx *ctx, NsTcpFlow *f, bool all)
+{
+    uint32_t end = f->fin_acked ? f->snd_una - 1 : f->snd_una;
+    uint32_t n = end - f->snd_disc;
+
+    if (!SEQ_GT(end, f->snd_disc))
+        return;
+    if (!all && n < TCP_DISCARD_BATCH && n < f->snd_nxt - f->snd_una)
+        return;
+    ctx->sops->discard(ctx->sops_opaque, f->fd, n);
+    f->snd_disc = end;
 }
 
 /* Send what the guest's window allows: peeked data, then our FIN.
@@ -385,8 +480,6 @@ static bool tcp_host_read(NsCtx *ctx, NsTcpFlow *f)
     if (f->state != TCP_S_ESTABLISHED)
         return true;
     f->out_blocked = false;
-    /* One look at the host send buffer serves the whole burst. */
-    f->wnd_cache = tcp_rcv_window(ctx, f);
     while (!f->host_eof && budget-- > 0) {
         uint32_t inflight = f->snd_nxt - f->snd_una;
         int32_t room = (int32_t)(f->snd_una + f->snd_wnd - f->snd_nxt);
@@ -397,7 +490,8 @@ static bool tcp_host_read(NsCtx *ctx, NsTcpFlow *f)
             break;
         cap = MIN((size_t)room, TCP_MAX_INFLIGHT - inflight);
         cap = MIN(cap, ctx->scratch_len);
-        n = ctx->sops->peek(ctx->sops_opaque, f->fd, inflight, ctx->scratch, cap);
+        n = ctx->sops->peek(ctx->sops_opaque, f->fd, f->snd_nxt - f->snd_disc,
+                            ctx->scratch, cap);
         if (n == -EAGAIN || n == -EINTR)
             break;
         if (n == 0) {
@@ -405,7 +499,6 @@ static bool tcp_host_read(NsCtx *ctx, NsTcpFlow *f)
             break;
         }
         if (n < 0) {
-            f->wnd_cache = -1;
             tcp_abort(ctx, f);
             return false;
         }
@@ -421,10 +514,11 @@ static bool tcp_host_read(NsCtx *ctx, NsTcpFlow *f)
             off += seg;
             tcp_arm_rto(ctx, f);
         }
-        if (f->out_blocked)
+        /* Less than asked for: the socket is empty now, and POLLIN says
+         * when there is more (no read just to find nothing). */
+        if (f->out_blocked || (size_t)n < cap)
             break;
     }
-    f->wnd_cache = -1;
     if (f->host_eof && !f->fin_sent && !f->out_blocked) {
         if (tcp_send(ctx, f, TCP_FIN | TCP_ACK, f->snd_nxt, NULL, 0)) {
             f->fin_sent = true;
@@ -647,18 +741,28 @@ static int tcp_ooo_drain(NsCtx *ctx, NsTcpFlow *f)
     return 0;
 }
 
+/* How soon a segment from the guest must be acknowledged. */
+typedef enum TcpAckWhen {
+    TCP_ACK_NONE,
+    TCP_ACK_LATER, /* in-order data the host took: may be coalesced */
+    TCP_ACK_NOW,   /* anything else: a hole, a duplicate, a full socket */
+} TcpAckWhen;
+
 /* Hand in-order guest data to the host socket.  Return: false if freed. */
 static bool tcp_guest_data(NsCtx *ctx, NsTcpFlow *f, const TcpSeg *s,
-                           bool *ack_now)
+                           TcpAckWhen *ack)
 {
     const uint8_t *data = s->data;
     size_t len = s->len;
     uint32_t seq = s->seq;
+    bool had_held = !g_queue_is_empty(&f->ooo);
     int r;
 
     if (!len)
         return true;
-    *ack_now = true;
+    /* Out-of-order and duplicate segments are answered one ACK each: the
+     * duplicate ACKs are what start the guest's fast retransmit. */
+    *ack = TCP_ACK_NOW;
     if (f->guest_fin)
         return true; /* data after FIN: just acknowledge what we have */
     if (SEQ_GT(seq, f->rcv_nxt)) {
@@ -686,6 +790,8 @@ static bool tcp_guest_data(NsCtx *ctx, NsTcpFlow *f, const TcpSeg *s,
         tcp_abort(ctx, f);
         return false;
     }
+    if (r == 1 && !had_held && !f->wait_out)
+        *ack = TCP_ACK_LATER;
     return true;
 }
 
@@ -696,7 +802,7 @@ void ns_tcp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
     size_t doff;
     uint64_t key;
     NsTcpFlow *f;
-    bool ack_now = false;
+    TcpAckWhen ack = TCP_ACK_NONE;
     bool progress = false; /* more may be sent: acked data, new window */
     uint32_t old_wnd;
 
@@ -775,6 +881,7 @@ void ns_tcp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
         tcp_take_syn_options(ctx, f, &s);
         f->rcv_nxt = s.seq + 1;
         f->snd_una = f->snd_nxt = f->iss + 1;
+        f->snd_disc = f->iss + 1;
         f->state = TCP_S_ESTABLISHED;
         f->rto_deadline = 0;
         f->retries = 0;
@@ -791,6 +898,7 @@ void ns_tcp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
             return;
         f->state = TCP_S_ESTABLISHED;
         f->snd_una = f->iss + 1;
+        f->snd_disc = f->iss + 1;
         f->rto_deadline = 0;
         f->retries = 0;
         f->rto_ns = TCP_RTO_INIT_NS;
@@ -816,9 +924,9 @@ void ns_tcp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
             f->fin_acked = true;
             acked--;
         }
-        if (acked)
-            ctx->sops->discard(ctx->sops_opaque, f->fd, acked);
         f->snd_una = s.ack;
+        if (acked)
+            tcp_discard_acked(ctx, f, f->fin_acked);
         progress = true;
         f->retries = 0;
         f->rto_ns = TCP_RTO_INIT_NS;
@@ -833,22 +941,24 @@ void ns_tcp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
     if (f->snd_wnd)
         f->persist_deadline = 0;
 
-    if (!tcp_guest_data(ctx, f, &s, &ack_now))
+    if (!tcp_guest_data(ctx, f, &s, &ack))
         return;
     if ((s.flags & TCP_FIN) && !f->guest_fin &&
         s.seq + (uint32_t)s.len == f->rcv_nxt) {
         f->guest_fin = true;
         f->rcv_nxt++;
         ctx->sops->shutdown_wr(ctx->sops_opaque, f->fd);
-        ack_now = true;
+        ack = TCP_ACK_NOW;
     } else if (s.flags & TCP_FIN) {
-        ack_now = true;
+        ack = TCP_ACK_NOW;
     }
-    if (ack_now)
+    if (ack == TCP_ACK_NOW)
         tcp_send_ack(ctx, f);
+    else if (ack == TCP_ACK_LATER)
+        tcp_ack_later(ctx, f);
     /* Plain data from the guest changes nothing on the sending side: skip
      * the socket calls of a read attempt (new host data wakes us anyway). */
-    if (progress || getenv("NS_ALWAYS")) {
+    if (progress && !tcp_read_armed(f)) {
         if (!tcp_host_read(ctx, f))
             return;
     } else {
@@ -877,6 +987,7 @@ static void tcp_sock_event(NsCtx *ctx, void *obj, int fd, unsigned events)
         /* The send buffer drained: pass on what was held, reopen the
          * window. */
         f->wait_out = false;
+        f->wnd_known = false;
         if (tcp_ooo_drain(ctx, f) < 0) {
             tcp_abort(ctx, f);
             return;
@@ -1022,9 +1133,28 @@ uint64_t ns_tcp_deadline(NsCtx *ctx)
     return d;
 }
 
+void ns_tcp_flush(NsCtx *ctx)
+{
+    unsigned n = g_queue_get_length(&ctx->tcp_acks);
+    NsTcpFlow *f;
+
+    /* A refused ACK stays queued for the next flush (at most one try per
+     * flow and flush: the guest side may stay full for a while). */
+    while (n-- && (f = g_queue_pop_head(&ctx->tcp_acks))) {
+        f->ack_pending = false;
+        if (f->state == TCP_S_ESTABLISHED && f->rcv_acked != f->rcv_nxt &&
+            !tcp_send_ack(ctx, f)) {
+            f->ack_pending = true;
+            g_queue_push_tail(&ctx->tcp_acks, f);
+        }
+    }
+}
+
 void ns_tcp_kick(NsCtx *ctx)
 {
     GPtrArray *all = tcp_snapshot(ctx);
+
+    ns_tcp_flush(ctx);
 
     for (guint i = 0; i < all->len; i++) {
         NsTcpFlow *f = all->pdata[i];
