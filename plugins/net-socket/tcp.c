@@ -116,6 +116,8 @@ struct NsTcpFlow {
     bool wnd_known;      /* rcv_edge is valid */
     uint32_t rcv_acked;  /* rcv_nxt as last acknowledged to the guest */
     uint32_t rcv_adv;    /* window in the last segment sent */
+    uint32_t adv_edge;   /* right edge in the last segment sent */
+    bool adv_edge_set;
     bool ack_pending;    /* on ctx->tcp_acks (exactly while this is set) */
     GQueue ooo;          /* TcpHeld*, by sequence number */
     size_t ooo_bytes;
@@ -218,7 +220,15 @@ static bool tcp_send(NsCtx *ctx, NsTcpFlow *f, uint8_t flags, uint32_t seq,
         }
         wfield = (uint16_t)MIN(win, 65535u); /* never scaled in a SYN */
     } else {
-        wfield = (uint16_t)MIN(win >> f->rcv_wscale, 65535u);
+        /* An open window never moves its right edge left: the scaled
+         * field rounds up (the measurement keeps a wide margin, see
+         * posix_send_space()).  Only a full host socket closes it. */
+        if (win && f->adv_edge_set && SEQ_LT(f->rcv_nxt + win, f->adv_edge))
+            win = f->adv_edge - f->rcv_nxt;
+        wfield = (uint16_t)MIN(((uint64_t)win + (1u << f->rcv_wscale) - 1) >> f->rcv_wscale,
+                               65535u);
+        f->adv_edge = f->rcv_nxt + ((uint32_t)wfield << f->rcv_wscale);
+        f->adv_edge_set = wfield != 0;
     }
     if (!tcp_emit(ctx, f->raddr, f->rport, ctx->cfg.guest, f->gport, seq,
                   (flags & TCP_ACK) ? f->rcv_nxt : 0, flags, wfield,
