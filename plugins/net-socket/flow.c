@@ -277,12 +277,31 @@ void ns_tick(NsCtx *ctx)
     ns_leave(ctx);
 }
 
+bool ns_flush_pending(NsCtx *ctx)
+{
+    return !g_queue_is_empty(&ctx->tcp_acks);
+}
+
+void ns_flush(NsCtx *ctx)
+{
+    if (!ns_flush_pending(ctx))
+        return;
+    ns_enter(ctx);
+    ns_tcp_flush(ctx);
+    ns_leave(ctx);
+}
+
 uint64_t ns_next_deadline(NsCtx *ctx)
+{
+    if (ns_flush_pending(ctx))
+        return ns_now(ctx);
+    return ns_timers_deadline(ctx);
+}
+
+uint64_t ns_timers_deadline(NsCtx *ctx)
 {
     uint64_t d;
 
-    if (!g_queue_is_empty(&ctx->tcp_acks))
-        return ns_now(ctx);
     if (!ctx->nflows && !ctx->dns_pending)
         return UINT64_MAX;
     d = MIN(ns_tcp_deadline(ctx), ns_udp_deadline(ctx));

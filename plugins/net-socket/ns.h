@@ -205,6 +205,12 @@ void ns_tick(NsCtx *ctx);
  * ACKs held back this is now: run ns_tick() once the frames at hand have
  * been handed in, before sleeping. */
 uint64_t ns_next_deadline(NsCtx *ctx);
+/* The same without the deferred ACKs, for an embedder that sends those
+ * with ns_flush() when ns_flush_pending() (once the frames at hand have
+ * been handed in) and keeps its timer for the rest. */
+uint64_t ns_timers_deadline(NsCtx *ctx);
+bool ns_flush_pending(NsCtx *ctx);
+void ns_flush(NsCtx *ctx);
 /* The guest side can take frames again: resume host reads. */
 void ns_output_ready(NsCtx *ctx);
 

@@ -63,6 +63,9 @@
 /* Acknowledged bytes are consumed from the host socket in batches of at
  * least this much (one recv instead of one per ACK). */
 #define TCP_DISCARD_BATCH (64u << 10)
+/* From this segment size on, a peek reads one segment straight into the
+ * frame instead of several into scratch space. */
+#define TCP_PEEK_IN_PLACE_MSS 16384
 /* Guest segments held while a hole before them is filled (never
  * acknowledged while held, so dropping them is always safe). */
 #define TCP_OOO_FLOW_MAX (512u << 10)
@@ -178,7 +181,7 @@ static bool tcp_emit(NsCtx *ctx, uint32_t src, uint16_t sport, uint32_t dst,
 
     if (hlen + len > ns_ip_max_payload(ctx))
         return false;
-    if (len)
+    if (len && data != t + hlen) /* else peeked in place */
         memmove(t + hlen, data, len);
     ns_wr16(t, sport);
     ns_wr16(t + 2, dport);
@@ -451,7 +454,10 @@ static void tcp_update_events(NsCtx *ctx, NsTcpFlow *f)
 /*
  * POLLIN is watched with the low-water mark just above the bytes queued
  * in the socket: new host data wakes us by itself, so an ACK from the
- * guest need not try a read that would find nothing.
+ * guest need not try a read that would find nothing.  (When the ACK
+ * consumed bytes, the mark moves and a read is tried at once: a reply
+ * that came while the guest's segment was being handled then goes out
+ * with the ACK for it.)
  */
 static bool tcp_read_armed(const NsTcpFlow *f)
 {
@@ -494,14 +500,22 @@ static bool tcp_host_read(NsCtx *ctx, NsTcpFlow *f)
         uint32_t inflight = f->snd_nxt - f->snd_una;
         int32_t room = (int32_t)(f->snd_una + f->snd_wnd - f->snd_nxt);
         size_t cap, off;
+        uint8_t *buf;
         ssize_t n;
 
         if (room <= 0 || inflight >= TCP_MAX_INFLIGHT)
             break;
         cap = MIN((size_t)room, TCP_MAX_INFLIGHT - inflight);
         cap = MIN(cap, ctx->scratch_len);
+        /* Segments as large as a peek are peeked straight into the
+         * outgoing frame (one copy of up to 64 KiB less each). */
+        buf = ctx->scratch;
+        if (f->mss >= TCP_PEEK_IN_PLACE_MSS) {
+            cap = MIN(cap, (size_t)f->mss);
+            buf = ns_ip_payload(ctx) + TCP_HLEN;
+        }
         n = ctx->sops->peek(ctx->sops_opaque, f->fd, f->snd_nxt - f->snd_disc,
-                            ctx->scratch, cap);
+                            buf, cap);
         if (n == -EAGAIN || n == -EINTR)
             break;
         if (n == 0) {
@@ -516,7 +530,7 @@ static bool tcp_host_read(NsCtx *ctx, NsTcpFlow *f)
         for (off = 0; off < (size_t)n;) {
             size_t seg = MIN((size_t)n - off, (size_t)f->mss);
             uint8_t flags = TCP_ACK | (off + seg == (size_t)n ? TCP_PSH : 0);
-            if (!tcp_send(ctx, f, flags, f->snd_nxt, ctx->scratch + off, seg)) {
+            if (!tcp_send(ctx, f, flags, f->snd_nxt, buf + off, seg)) {
                 f->out_blocked = true;
                 break;
             }

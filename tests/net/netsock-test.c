@@ -530,8 +530,8 @@ static void tcp_open(Mg *mg, TcpConn *c, int lfd, uint16_t port, uint16_t gport,
     c->rport = port;
     c->dst = MG_GW;
     c->snd_nxt = 1000;
-    mg_send_tcp(mg, gport, MG_GW, port, c->snd_nxt, 0, MG_TCP_SYN, win, 1460,
-                wscale, NULL, 0);
+    mg_send_tcp(mg, gport, MG_GW, port, c->snd_nxt, 0, MG_TCP_SYN, win,
+                (int)mg->cfg.mtu - 40, wscale, NULL, 0);
     c->snd_nxt++;
     p = tcp_next(mg, c, WAIT_MS);
     g_assert_nonnull(p);
@@ -1414,16 +1414,24 @@ static int cnt_open(void *o, int type, int proto)
     return fd;
 }
 
-static Mg *mg_counting(void)
+static Mg *mg_counting_mtu(unsigned mtu)
 {
     static NsSockOps ops;
+    NsConfig cfg;
 
+    ns_config_default(&cfg);
+    cfg.mtu = mtu;
     ops = ns_sock_posix;
     ops.send_space = cnt_send_space;
     ops.discard = cnt_discard_fn;
     ops.open = cnt_open;
     cnt_space = cnt_discard = 0;
-    return mg_new_ops(NULL, &ops);
+    return mg_new_ops(&cfg, &ops);
+}
+
+static Mg *mg_counting(void)
+{
+    return mg_counting_mtu(1500);
 }
 
 /* TCP frames the core has queued so far, without running it. */
@@ -1533,7 +1541,7 @@ static bool kernel_peeks_at_offset(void)
  * receive buffer for the core's host socket, where bytes acknowledged but
  * not yet consumed would hold the host's window shut if they were kept.
  */
-static void tcp_download(int rcvbuf, size_t total, uint16_t gport)
+static void tcp_download(int rcvbuf, size_t total, uint16_t gport, unsigned mtu)
 {
     Mg *mg;
     uint16_t port = 0;
@@ -1548,7 +1556,7 @@ static void tcp_download(int rcvbuf, size_t total, uint16_t gport)
     char eof;
 
     cnt_rcvbuf = rcvbuf;
-    mg = mg_counting();
+    mg = mg_counting_mtu(mtu);
     for (size_t i = 0; i < total; i++)
         data[i] = (uint8_t)(i * 31 + (i >> 10));
     tcp_open(mg, &c, lfd, port, gport, 7, 512); /* 64 KiB window */
@@ -1596,12 +1604,18 @@ static void tcp_download(int rcvbuf, size_t total, uint16_t gport)
 
 static void test_tcp_download_batched(void)
 {
-    tcp_download(0, 600000, 41102);
+    tcp_download(0, 600000, 41102, 1500);
+}
+
+/* Segments of a large MTU are peeked straight into the outgoing frame. */
+static void test_tcp_download_large_mtu(void)
+{
+    tcp_download(0, 2000000, 41104, 65520);
 }
 
 static void test_tcp_download_small_rcvbuf(void)
 {
-    tcp_download(4096, 200000, 41103);
+    tcp_download(4096, 200000, 41103, 1500);
 }
 
 /* The word-wide checksum agrees with the textbook one on any length,
@@ -1673,6 +1687,7 @@ int main(int argc, char **argv)
     g_test_add_func("/netsock/tcp/window-edge", test_tcp_window_edge);
     g_test_add_func("/netsock/tcp/download-batched", test_tcp_download_batched);
     g_test_add_func("/netsock/tcp/download-small-rcvbuf", test_tcp_download_small_rcvbuf);
+    g_test_add_func("/netsock/tcp/download-large-mtu", test_tcp_download_large_mtu);
     g_test_add_func("/netsock/csum/reference", test_csum_reference);
     return g_test_run();
 }
