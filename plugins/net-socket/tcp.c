@@ -254,14 +254,17 @@ static bool tcp_send_ack(NsCtx *ctx, NsTcpFlow *f)
  * Acknowledge in-order guest data later: at the next ns_flush(), which the
  * embedder runs once it has handed in the frames it had (the plugin: when
  * the main loop comes round again).  A burst of segments then draws one
- * ACK instead of one each.  Once a quarter of the advertised window is
- * unacknowledged the ACK goes at once, so the guest never waits on it.
+ * ACK instead of one each, and a request whose answer comes back at once
+ * gets its ACK with the answer.  Once a quarter of the advertised window
+ * (two segments at least, half the window at most) is unacknowledged the
+ * ACK goes at once, so a guest sending in bulk never waits on it.
  */
 static void tcp_ack_later(NsCtx *ctx, NsTcpFlow *f)
 {
     uint32_t unacked = f->rcv_nxt - f->rcv_acked;
+    uint32_t limit = MIN(MAX(f->rcv_adv / 4, 2u * f->mss), f->rcv_adv / 2);
 
-    if (unacked >= MAX(f->rcv_adv / 4, 2u * f->mss) || f->rcv_adv < 4u * f->mss) {
+    if (unacked >= limit) {
         tcp_send_ack(ctx, f);
         return;
     }
