@@ -66,6 +66,8 @@
 /* From this segment size on, a peek reads one segment straight into the
  * frame instead of several into scratch space. */
 #define TCP_PEEK_IN_PLACE_MSS 16384
+/* Largest receive low-water mark set (see tcp_set_lowat()). */
+#define TCP_LOWAT_MAX (32 << 10)
 /* Guest segments held while a hole before them is filled (never
  * acknowledged while held, so dropping them is always safe). */
 #define TCP_OOO_FLOW_MAX (512u << 10)
@@ -424,6 +426,14 @@ static bool tcp_set_lowat(NsCtx *ctx, NsTcpFlow *f, uint32_t inflight)
 
     if (f->lowat == want)
         return true;
+    /* Linux clamps the socket's receive window to a low-water mark that
+     * needs more buffer than it has (tcp_set_rcvlowat()): a mark as large
+     * as a window in flight would keep the host peer from sending more
+     * than that, and every read would find the socket empty.  With that
+     * much in flight the guest's ACKs come soon anyway: each one tries a
+     * read. */
+    if (want > TCP_LOWAT_MAX)
+        return false;
     if (f->lowat < 0 || ctx->sops->set_lowat(ctx->sops_opaque, f->fd, want) < 0) {
         f->lowat = -1; /* not supported: do not try again */
         return inflight == 0;
