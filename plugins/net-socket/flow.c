@@ -261,6 +261,7 @@ void ns_free(NsCtx *ctx)
     g_free(ctx->fwd_specs);
     g_free(ctx->obuf);
     g_free(ctx->scratch);
+    g_free(ctx->tcp_stage);
     g_free(ctx);
 }
 
@@ -279,7 +280,7 @@ void ns_tick(NsCtx *ctx)
 
 bool ns_flush_pending(NsCtx *ctx)
 {
-    return !g_queue_is_empty(&ctx->tcp_acks);
+    return !g_queue_is_empty(&ctx->tcp_acks) || ctx->tcp_stage_flow;
 }
 
 void ns_flush(NsCtx *ctx)

@@ -253,6 +253,9 @@ struct NsCtx {
     unsigned nflows;
     size_t tcp_ooo_bytes;   /* guest TCP segments held, all flows */
     GQueue tcp_acks;        /* NsTcpFlow* with an ACK deferred to ns_tick */
+    NsTcpFlow *tcp_stage_flow; /* whose in-order guest bytes are staged */
+    uint8_t *tcp_stage;     /* those bytes, written to the host in one go */
+    size_t tcp_stage_len;
 
     NsFwd *fwds;
     size_t nfwds;

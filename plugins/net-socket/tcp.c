@@ -66,6 +66,10 @@
 /* From this segment size on, a peek reads one segment straight into the
  * frame instead of several into scratch space. */
 #define TCP_PEEK_IN_PLACE_MSS 16384
+/* Full-sized guest segments of an MSS below this are staged and written
+ * to the host together, at most this much at a time (tcp_stage_flush()). */
+#define TCP_STAGE_MAX (64u << 10)
+#define TCP_STAGE_MSS_MAX 16384
 /* Largest receive low-water mark set (see tcp_set_lowat()). */
 #define TCP_LOWAT_MAX (32 << 10)
 /* Guest segments held while a hole before them is filled (never
@@ -325,6 +329,11 @@ static void tcp_flow_free(NsCtx *ctx, NsTcpFlow *f, bool abort)
     tcp_ooo_clear(ctx, f);
     if (f->ack_pending)
         g_queue_remove(&ctx->tcp_acks, f);
+    if (ctx->tcp_stage_flow == f) {
+        /* Never acknowledged: the guest sends them again if it must. */
+        ctx->tcp_stage_flow = NULL;
+        ctx->tcp_stage_len = 0;
+    }
     ns_logf(ctx, 3, "tcp %u <-> %u.%u.%u.%u:%u closed%s", f->gport,
             f->raddr >> 24, (f->raddr >> 16) & 255, (f->raddr >> 8) & 255,
             f->raddr & 255, f->rport, abort ? " (reset)" : "");
@@ -832,6 +841,63 @@ static bool tcp_guest_data(NsCtx *ctx, NsTcpFlow *f, const TcpSeg *s,
     return true;
 }
 
+/*
+ * Staging: a burst of full-sized in-order segments from the guest is
+ * copied into one buffer and written to the host socket with one send()
+ * when the burst ends (ns_tcp_flush()), or earlier when anything else
+ * comes in: the next segment is not a full one (the end of a write, which
+ * a peer may be waiting for), belongs to another flow, or does not fit.
+ * Staged bytes count as received for the sequence check only: rcv_nxt,
+ * which every ACK carries, moves when the host has taken them, so the
+ * guest never sees them acknowledged before that.  Bounded by
+ * TCP_STAGE_MAX in all (one flow at a time).
+ */
+static uint32_t tcp_stage_len(const NsCtx *ctx, const NsTcpFlow *f)
+{
+    return ctx->tcp_stage_flow == f ? (uint32_t)ctx->tcp_stage_len : 0;
+}
+
+static bool tcp_stageable(const NsCtx *ctx, const NsTcpFlow *f, const TcpSeg *s)
+{
+    size_t full = ctx->cfg.mtu - 40;
+
+    return f->state == TCP_S_ESTABLISHED && full < TCP_STAGE_MSS_MAX &&
+           s->len == full && (s->flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK)) == TCP_ACK &&
+           !f->guest_fin && !f->wait_out && f->ooo.length == 0 &&
+           s->seq == f->rcv_nxt + tcp_stage_len(ctx, f) &&
+           tcp_stage_len(ctx, f) + s->len <= TCP_STAGE_MAX;
+}
+
+/* Write the staged bytes to the host.  Return: false if that flow was
+ * freed. */
+static bool tcp_stage_flush(NsCtx *ctx)
+{
+    NsTcpFlow *f = ctx->tcp_stage_flow;
+    size_t len = ctx->tcp_stage_len;
+    uint32_t seq;
+    int r;
+
+    if (!f)
+        return true;
+    ctx->tcp_stage_flow = NULL;
+    ctx->tcp_stage_len = 0;
+    seq = f->rcv_nxt;
+    r = tcp_write_host(ctx, f, ctx->tcp_stage, len);
+    if (r < 0 || (r == 1 && tcp_ooo_drain(ctx, f) < 0)) {
+        tcp_abort(ctx, f);
+        return false;
+    }
+    if (r == 0) {
+        /* Back-pressure, as for a segment written at once. */
+        tcp_ooo_hold(ctx, f, f->rcv_nxt, ctx->tcp_stage + (f->rcv_nxt - seq),
+                     len - (f->rcv_nxt - seq));
+        tcp_send_ack(ctx, f);
+    } else {
+        tcp_ack_later(ctx, f);
+    }
+    return true;
+}
+
 void ns_tcp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
                   size_t len)
 {
@@ -870,6 +936,11 @@ void ns_tcp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
 
     key = ns_flow_key(s.sport, dst, s.dport);
     f = g_hash_table_lookup(ctx->tcp_flows, &key);
+    if (ctx->tcp_stage_flow && (ctx->tcp_stage_flow != f || !tcp_stageable(ctx, f, &s))) {
+        bool mine = ctx->tcp_stage_flow == f;
+        if (!tcp_stage_flush(ctx) && mine)
+            return; /* reset: the guest learns it from the RST */
+    }
     if (f && f->state == TCP_S_TIME_WAIT && (s.flags & TCP_SYN) &&
         !(s.flags & TCP_ACK)) {
         tcp_flow_free(ctx, f, false); /* a new incarnation */
@@ -978,8 +1049,20 @@ void ns_tcp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
     if (f->snd_wnd)
         f->persist_deadline = 0;
 
-    if (!tcp_guest_data(ctx, f, &s, &ack))
-        return;
+    if (s.len && tcp_stageable(ctx, f, &s)) {
+        if (!ctx->tcp_stage)
+            ctx->tcp_stage = g_malloc(TCP_STAGE_MAX);
+        memcpy(ctx->tcp_stage + ctx->tcp_stage_len, s.data, s.len);
+        ctx->tcp_stage_len += s.len;
+        ctx->tcp_stage_flow = f;
+    } else {
+        /* Staged bytes of this flow go first (the ACK may have closed
+         * the window meanwhile). */
+        if (ctx->tcp_stage_flow == f && !tcp_stage_flush(ctx))
+            return;
+        if (!tcp_guest_data(ctx, f, &s, &ack))
+            return;
+    }
     if ((s.flags & TCP_FIN) && !f->guest_fin &&
         s.seq + (uint32_t)s.len == f->rcv_nxt) {
         f->guest_fin = true;
@@ -1172,9 +1255,11 @@ uint64_t ns_tcp_deadline(NsCtx *ctx)
 
 void ns_tcp_flush(NsCtx *ctx)
 {
-    unsigned n = g_queue_get_length(&ctx->tcp_acks);
+    unsigned n;
     NsTcpFlow *f;
 
+    tcp_stage_flush(ctx);
+    n = g_queue_get_length(&ctx->tcp_acks);
     /* A refused ACK stays queued for the next flush (at most one try per
      * flow and flush: the guest side may stay full for a while). */
     while (n-- && (f = g_queue_pop_head(&ctx->tcp_acks))) {

@@ -1524,6 +1524,51 @@ static void test_tcp_window_edge(void)
     mg_free(mg);
 }
 
+/* Full-sized segments of a burst reach the host in one write when the
+ * burst ends (and are acknowledged then, not before); a shorter segment
+ * (the end of a write) sends what was staged at once, with itself. */
+static void test_tcp_stage_burst(void)
+{
+    Mg *mg = mg_counting();
+    uint16_t port = 0;
+    int lfd = mg_tcp_listen(&port);
+    uint8_t seg[1460], got[20000];
+    size_t have = 0;
+    TcpConn c;
+    MgPkt *p;
+
+    for (size_t i = 0; i < sizeof seg; i++)
+        seg[i] = (uint8_t)(i * 3);
+    tcp_open(mg, &c, lfd, port, 41105, 7, 8192);
+    mg_drain(mg);
+    for (int i = 0; i < 10; i++)
+        tcp_guest_send(mg, &c, MG_TCP_ACK, seg, sizeof seg, 8192);
+    g_assert_cmpuint(tcp_queued(mg, c.gport), ==, 0);
+    g_assert_false(fd_wait(c.host, POLLIN, 0));
+    ns_tick(mg->ctx);
+    p = tcp_next(mg, &c, 0);
+    g_assert_nonnull(p);
+    g_assert_cmpuint(p->ack, ==, c.snd_nxt);
+    mg_pkt_free(p);
+    g_assert_null(tcp_next(mg, &c, 0));
+    host_read_exact(mg, c.host, got, 10 * sizeof seg);
+    for (int i = 0; i < 10; i++)
+        g_assert_cmpmem(got + i * sizeof seg, sizeof seg, seg, sizeof seg);
+
+    tcp_guest_send(mg, &c, MG_TCP_ACK, seg, sizeof seg, 8192);
+    tcp_guest_send(mg, &c, MG_TCP_ACK, seg, sizeof seg, 8192);
+    tcp_guest_send(mg, &c, MG_TCP_ACK | MG_TCP_PSH, "tail", 4, 8192);
+    while (have < 2 * sizeof seg + 4) {
+        ssize_t n = recv(c.host, got + have, sizeof got - have, MSG_DONTWAIT);
+        g_assert_cmpint(n, >, 0);
+        have += (size_t)n;
+    }
+    g_assert_cmpmem(got + 2 * sizeof seg, 4, "tail", 4);
+    close(c.host);
+    close(lfd);
+    mg_free(mg);
+}
+
 static bool kernel_peeks_at_offset(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0), off = 0;
@@ -1685,6 +1730,7 @@ int main(int argc, char **argv)
     g_test_add_func("/netsock/malformed", test_malformed);
     g_test_add_func("/netsock/tcp/ack-coalesced", test_tcp_ack_coalesced);
     g_test_add_func("/netsock/tcp/window-edge", test_tcp_window_edge);
+    g_test_add_func("/netsock/tcp/stage-burst", test_tcp_stage_burst);
     g_test_add_func("/netsock/tcp/download-batched", test_tcp_download_batched);
     g_test_add_func("/netsock/tcp/download-small-rcvbuf", test_tcp_download_small_rcvbuf);
     g_test_add_func("/netsock/tcp/download-large-mtu", test_tcp_download_large_mtu);
