@@ -20,21 +20,29 @@
  * Payload is not buffered here beyond what TCP itself requires:
  *  - host -> guest: bytes stay in the host socket's receive queue until the
  *    guest acknowledges them.  Sending peeks (MSG_PEEK, at an offset with
- *    SO_PEEK_OFF where the kernel has it) past the bytes already in flight;
- *    an ACK consumes the acknowledged bytes with a real recv.  A
- *    retransmission simply peeks from the start again.  A receive
- *    low-water mark (SO_RCVLOWAT) of "bytes in flight + 1" makes POLLIN
- *    report new data only.  When the guest's window is full we stop
- *    watching the socket, so the kernel's own flow control pushes back on
- *    the remote sender.
+ *    SO_PEEK_OFF where the kernel has it) past the bytes already queued;
+ *    ACKs consume the acknowledged bytes with a real recv, in batches
+ *    (tcp_discard_acked()).  A retransmission simply peeks from the start
+ *    again.  A receive low-water mark (SO_RCVLOWAT) of "bytes queued + 1"
+ *    makes POLLIN report new data only.  When the guest's window is full
+ *    we stop watching the socket, so the kernel's own flow control pushes
+ *    back on the remote sender.
  *  - guest -> host: a segment is acknowledged only for what send() took.
  *    When the host socket would block we advertise a zero window and watch
  *    for POLLOUT.  The window we advertise is a conservative share of the
- *    free space of the host socket's send buffer.  Segments that arrive
- *    after a hole, or while the socket is full, are held (bounded, never
- *    acknowledged while held, so they may be dropped at any time) and
- *    written as soon as they are in order: one retransmission from the
- *    guest then fills a hole instead of one segment per round trip.
+ *    free space of the host socket's send buffer, measured once per half
+ *    window (tcp_rcv_window()).  Segments that arrive after a hole, or
+ *    while the socket is full, are held (bounded, never acknowledged while
+ *    held, so they may be dropped at any time) and written as soon as they
+ *    are in order: one retransmission from the guest then fills a hole
+ *    instead of one segment per round trip.
+ *
+ * Per-segment costs are what limits throughput, so a burst of frames from
+ * the guest is handled as one where that is safe: full-sized in-order
+ * segments are staged and written with one send() (tcp_stage_flush()),
+ * and in-order data draws one ACK per burst (tcp_ack_later()); both wait
+ * for ns_tcp_flush(), which the embedder runs once it has handed in the
+ * frames at hand.
  *
  * Connections from the guest are answered (SYN-ACK) only once the host's
  * non-blocking connect() has succeeded; a refused connect becomes an RST.
@@ -265,6 +273,14 @@ static bool tcp_send_ack(NsCtx *ctx, NsTcpFlow *f)
  * (two segments at least, half the window at most) is unacknowledged the
  * ACK goes at once, so a guest sending in bulk never waits on it.
  */
+static void tcp_queue_flush(NsCtx *ctx, NsTcpFlow *f)
+{
+    if (!f->ack_pending) {
+        f->ack_pending = true;
+        g_queue_push_tail(&ctx->tcp_acks, f);
+    }
+}
+
 static void tcp_ack_later(NsCtx *ctx, NsTcpFlow *f)
 {
     uint32_t unacked = f->rcv_nxt - f->rcv_acked;
@@ -274,10 +290,7 @@ static void tcp_ack_later(NsCtx *ctx, NsTcpFlow *f)
         tcp_send_ack(ctx, f);
         return;
     }
-    if (!f->ack_pending) {
-        f->ack_pending = true;
-        g_queue_push_tail(&ctx->tcp_acks, f);
-    }
+    tcp_queue_flush(ctx, f);
 }
 
 /* An RST answering a guest segment (RFC 793 "reset generation"). */
