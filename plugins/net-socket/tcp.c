@@ -268,8 +268,7 @@ static bool tcp_send_ack(NsCtx *ctx, NsTcpFlow *f)
  * Acknowledge in-order guest data later: at the next ns_flush(), which the
  * embedder runs once it has handed in the frames it had (the plugin: when
  * the main loop comes round again).  A burst of segments then draws one
- * ACK instead of one each, and a request whose answer comes back at once
- * gets its ACK with the answer.  Once a quarter of the advertised window
+ * ACK instead of one each.  Once a quarter of the advertised window
  * (two segments at least, half the window at most) is unacknowledged the
  * ACK goes at once, so a guest sending in bulk never waits on it.
  */
@@ -849,7 +848,11 @@ static bool tcp_guest_data(NsCtx *ctx, NsTcpFlow *f, const TcpSeg *s,
         tcp_abort(ctx, f);
         return false;
     }
-    if (r == 1 && !had_held && !f->wait_out)
+    /* Only full-sized segments (a bulk transfer) wait for the flush: a
+     * shorter one ends a write the guest may wait on an answer to, and
+     * its ACK is best sent now, while the host prepares the answer, than
+     * on the way of the answer at the flush. */
+    if (r == 1 && !had_held && !f->wait_out && s->len >= ctx->cfg.mtu - 40)
         *ack = TCP_ACK_LATER;
     return true;
 }

@@ -1446,14 +1446,15 @@ static unsigned tcp_queued(Mg *mg, uint16_t gport)
     return n;
 }
 
-/* In-order segments handed in together draw one ACK, sent when the
- * embedder runs ns_tick() after them (ns_next_deadline() asks for that). */
+/* Full-sized in-order segments handed in together draw one ACK, sent when
+ * the embedder runs ns_tick() after them (ns_next_deadline() asks for
+ * that). */
 static void test_tcp_ack_coalesced(void)
 {
     Mg *mg = mg_counting();
     uint16_t port = 0;
     int lfd = mg_tcp_listen(&port);
-    uint8_t seg[1000], got[8000];
+    uint8_t seg[1460], got[8 * 1460];
     TcpConn c;
     MgPkt *p;
 
@@ -1476,12 +1477,20 @@ static void test_tcp_ack_coalesced(void)
     g_assert_cmpuint(tcp_queued(mg, c.gport), ==, 0);
     host_read_exact(mg, c.host, got, sizeof got);
 
+    /* A shorter segment (the end of a write) is answered at once. */
+    tcp_guest_send(mg, &c, MG_TCP_ACK | MG_TCP_PSH, "end", 3, 8192);
+    g_assert_cmpuint(tcp_queued(mg, c.gport), ==, 1);
+    p = tcp_next(mg, &c, 0);
+    g_assert_cmpuint(p->ack, ==, c.snd_nxt);
+    mg_pkt_free(p);
+    host_read_exact(mg, c.host, got, 3);
+
     /* A segment after a hole is answered at once (a duplicate ACK). */
     c.snd_nxt += 500;
     tcp_guest_send(mg, &c, MG_TCP_ACK, seg, sizeof seg, 8192);
     g_assert_cmpuint(tcp_queued(mg, c.gport), ==, 1);
     p = tcp_next(mg, &c, 0);
-    g_assert_cmpuint(p->ack, ==, c.snd_nxt - 1500);
+    g_assert_cmpuint(p->ack, ==, c.snd_nxt - 500 - sizeof seg);
     mg_pkt_free(p);
     close(c.host);
     close(lfd);
