@@ -261,6 +261,7 @@ void ns_free(NsCtx *ctx)
     g_free(ctx->fwd_specs);
     g_free(ctx->obuf);
     g_free(ctx->scratch);
+    g_free(ctx->tcp_stage);
     g_free(ctx);
 }
 
@@ -269,6 +270,7 @@ void ns_tick(NsCtx *ctx)
     uint64_t now = ns_now(ctx);
 
     ns_enter(ctx);
+    ns_tcp_flush(ctx);
     ns_tcp_tick(ctx, now);
     ns_udp_tick(ctx, now);
     ns_icmp_tick(ctx, now);
@@ -276,7 +278,28 @@ void ns_tick(NsCtx *ctx)
     ns_leave(ctx);
 }
 
+bool ns_flush_pending(NsCtx *ctx)
+{
+    return !g_queue_is_empty(&ctx->tcp_acks) || ctx->tcp_stage_flow;
+}
+
+void ns_flush(NsCtx *ctx)
+{
+    if (!ns_flush_pending(ctx))
+        return;
+    ns_enter(ctx);
+    ns_tcp_flush(ctx);
+    ns_leave(ctx);
+}
+
 uint64_t ns_next_deadline(NsCtx *ctx)
+{
+    if (ns_flush_pending(ctx))
+        return ns_now(ctx);
+    return ns_timers_deadline(ctx);
+}
+
+uint64_t ns_timers_deadline(NsCtx *ctx)
 {
     uint64_t d;
 

@@ -8,18 +8,47 @@
 
 #include <string.h>
 
+/*
+ * The Internet checksum of data, added to sum (RFC 1071).  The ones'
+ * complement sum does not depend on byte order except for a final swap,
+ * so the bulk is summed eight bytes at a time in the host's order (with
+ * end-around carry) and swapped to big-endian words once at the end.
+ */
 uint32_t ns_csum_add(uint32_t sum, const void *data, size_t len)
 {
     const uint8_t *p = data;
+    uint64_t acc = 0;
+    uint32_t s;
 
-    while (len > 1) {
-        sum += (uint32_t)(p[0] << 8 | p[1]);
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        acc += w;
+        acc += acc < w; /* end-around carry */
+        p += 8;
+        len -= 8;
+    }
+    while (len >= 2) {
+        uint16_t w;
+        memcpy(&w, p, 2);
+        acc += w;
+        acc += acc < w;
         p += 2;
         len -= 2;
     }
+    acc = (acc & 0xffffffffu) + (acc >> 32);
+    acc = (acc & 0xffffffffu) + (acc >> 32);
+    s = (uint32_t)acc;
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    s = (uint32_t)__builtin_bswap16((uint16_t)s);
+#endif
+    /* A last odd byte is the high half of a big-endian word. */
     if (len)
-        sum += (uint32_t)(p[0] << 8);
-    /* Fold early so long buffers cannot overflow the accumulator. */
+        s += (uint32_t)(p[0] << 8);
+    sum += s;
+    /* Fold early so long chains cannot overflow the accumulator. */
     return (sum & 0xffff) + (sum >> 16);
 }
 

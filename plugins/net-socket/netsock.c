@@ -70,6 +70,8 @@ struct NetSock {
     LilyNetPort *port;
     LilyTimer *timer;
     uint64_t timer_deadline;
+    LilyTimer *flush_timer; /* due at once: deferred ACKs after a burst */
+    bool flush_armed;
     GHashTable *watches; /* fd -> NetSockWatch* */
     NsFwdSpec *fwds;
     NsCtx *ctx;
@@ -87,7 +89,15 @@ static bool parse_ipv4(const char *s, uint32_t *out)
 
 static void netsock_rearm(NetSock *ns)
 {
-    uint64_t d = ns_next_deadline(ns->ctx);
+    uint64_t d = ns_timers_deadline(ns->ctx);
+
+    /* ACKs held back while frames come in go out when the main loop comes
+     * round again, after the frames it had at hand (a timer already due
+     * runs then, without a syscall to arm it). */
+    if (!ns->flush_armed && ns_flush_pending(ns->ctx)) {
+        ns->flush_armed = true;
+        ns->host->timer_mod(ns->flush_timer, ns->host->clock_ns(ns->inst));
+    }
 
     /* Keep an armed timer unless the core needs an earlier one. */
     if (d == UINT64_MAX) {
@@ -225,6 +235,15 @@ static void netsock_timer(void *opaque)
     netsock_rearm(ns);
 }
 
+static void netsock_flush_timer(void *opaque)
+{
+    NetSock *ns = opaque;
+
+    ns->flush_armed = false;
+    ns_flush(ns->ctx);
+    netsock_rearm(ns);
+}
+
 static gboolean bad_addr(GError **error, const char *key, const char *value,
                          const char *why)
 {
@@ -324,6 +343,8 @@ static void netsock_free(NetSock *ns)
         ns->host->net_detach(ns->port);
     if (ns->timer)
         ns->host->timer_free(ns->timer);
+    if (ns->flush_timer)
+        ns->host->timer_free(ns->flush_timer);
     if (ns->watches) {
         g_hash_table_iter_init(&it, ns->watches);
         while (g_hash_table_iter_next(&it, NULL, &v)) {
@@ -366,6 +387,7 @@ static gboolean netsock_init(LilyInstance *inst, const LilyHost *host,
     cfg.nfwds = n;
 
     ns->timer = host->timer_new(inst, netsock_timer, ns);
+    ns->flush_timer = host->timer_new(inst, netsock_flush_timer, ns);
     ns->port = host->net_attach(inst, NULL, &netsock_port_ops, ns, error);
     if (!ns->port)
         goto out_free;

@@ -129,6 +129,9 @@ typedef struct NsSockOps {
 
 extern const NsSockOps ns_sock_posix; /* real host sockets (sock.c) */
 extern const NsSockOps ns_sock_posix_peek_copy; /* same, never SO_PEEK_OFF */
+/* Times ns_sock_posix had to set SO_PEEK_OFF (it follows the kernel's
+ * offset otherwise); for tests. */
+extern unsigned long ns_sock_peek_off_sets;
 
 /* What the embedder provides. */
 typedef struct NsCallbacks {
@@ -195,10 +198,19 @@ void ns_free(NsCtx *ctx);
 void ns_input(NsCtx *ctx, const uint8_t *frame, size_t len);
 /* A watched descriptor is ready. */
 void ns_sock_event(NsCtx *ctx, int fd, unsigned events);
-/* Timers: retransmissions, idle timeouts.  Cheap when nothing is due. */
+/* Timers: retransmissions, idle timeouts; and the ACKs held back for a
+ * burst of guest segments.  Cheap when nothing is due. */
 void ns_tick(NsCtx *ctx);
-/* When ns_tick() wants to run next (VM clock ns; UINT64_MAX: never). */
+/* When ns_tick() wants to run next (VM clock ns; UINT64_MAX: never).  With
+ * ACKs held back this is now: run ns_tick() once the frames at hand have
+ * been handed in, before sleeping. */
 uint64_t ns_next_deadline(NsCtx *ctx);
+/* The same without the deferred ACKs, for an embedder that sends those
+ * with ns_flush() when ns_flush_pending() (once the frames at hand have
+ * been handed in) and keeps its timer for the rest. */
+uint64_t ns_timers_deadline(NsCtx *ctx);
+bool ns_flush_pending(NsCtx *ctx);
+void ns_flush(NsCtx *ctx);
 /* The guest side can take frames again: resume host reads. */
 void ns_output_ready(NsCtx *ctx);
 
@@ -240,6 +252,10 @@ struct NsCtx {
     GHashTable *icmp_flows; /* guest echo id -> NsIcmpFlow* */
     unsigned nflows;
     size_t tcp_ooo_bytes;   /* guest TCP segments held, all flows */
+    GQueue tcp_acks;        /* NsTcpFlow* with an ACK deferred to ns_tick */
+    NsTcpFlow *tcp_stage_flow; /* whose in-order guest bytes are staged */
+    uint8_t *tcp_stage;     /* those bytes, written to the host in one go */
+    size_t tcp_stage_len;
 
     NsFwd *fwds;
     size_t nfwds;
@@ -361,6 +377,8 @@ void ns_tcp_fwd_accept(NsCtx *ctx, NsFwd *fwd, int fd, uint32_t addr,
 void ns_tcp_tick(NsCtx *ctx, uint64_t now);
 uint64_t ns_tcp_deadline(NsCtx *ctx);
 void ns_tcp_kick(NsCtx *ctx);
+/* Send the ACKs deferred while a burst of guest segments came in. */
+void ns_tcp_flush(NsCtx *ctx);
 void ns_tcp_free_all(NsCtx *ctx);
 /* One line per TCP flow, for debugging. */
 void ns_tcp_dump(NsCtx *ctx, GString *out);

@@ -17,6 +17,8 @@
 #include <unistd.h>
 #include <linux/sockios.h>
 
+static void peek_off_forget(int fd);
+
 static void sin_set(struct sockaddr_in *sa, uint32_t addr, uint16_t port)
 {
     memset(sa, 0, sizeof *sa);
@@ -32,6 +34,7 @@ static int posix_open(void *o, int type, int proto)
 
     if (fd < 0)
         return -errno;
+    peek_off_forget(fd);
     if (type == SOCK_STREAM)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
@@ -74,6 +77,7 @@ static int posix_accept(void *o, int fd, uint32_t *addr, uint16_t *port)
 
     if (c < 0)
         return -errno;
+    peek_off_forget(c);
     setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     *addr = ntohl(sa.sin_addr.s_addr);
     *port = ntohs(sa.sin_port);
@@ -162,6 +166,57 @@ static ssize_t posix_peek_copy(void *o, int fd, size_t skip, void *buf, size_t l
     return n - (ssize_t)skip;
 }
 
+/*
+ * The kernel keeps a TCP socket's peek offset itself once SO_PEEK_OFF is
+ * set: a peek advances it by what it copied, a real read moves it back by
+ * what it consumed.  Every peek and discard goes through this layer, so it
+ * can follow the kernel's value and set the option only when the caller
+ * asks for another offset (a retransmission): one syscall per peek instead
+ * of two.  Indexed by descriptor; 0 = not known, else offset + 1.
+ */
+#define PEEK_OFF_FDS_MAX 65536
+static GMutex peek_off_lock;
+static int *peek_off_tab;
+static size_t peek_off_n;
+
+static int peek_off_get(int fd)
+{
+    int v = -1;
+
+    g_mutex_lock(&peek_off_lock);
+    if (fd >= 0 && (size_t)fd < peek_off_n)
+        v = peek_off_tab[fd] - 1;
+    g_mutex_unlock(&peek_off_lock);
+    return v;
+}
+
+static void peek_off_set(int fd, int off)
+{
+    if (fd < 0 || fd >= PEEK_OFF_FDS_MAX)
+        return; /* not followed: the option is set on every peek */
+    g_mutex_lock(&peek_off_lock);
+    if ((size_t)fd >= peek_off_n) {
+        size_t n = MAX((size_t)fd + 1, peek_off_n * 2);
+        peek_off_tab = g_renew(int, peek_off_tab, n);
+        memset(peek_off_tab + peek_off_n, 0, (n - peek_off_n) * sizeof *peek_off_tab);
+        peek_off_n = n;
+    }
+    peek_off_tab[fd] = off + 1;
+    g_mutex_unlock(&peek_off_lock);
+}
+
+/* A descriptor is new or gone: whatever was known about it is stale. */
+static void peek_off_forget(int fd)
+{
+    g_mutex_lock(&peek_off_lock);
+    if (fd >= 0 && (size_t)fd < peek_off_n)
+        peek_off_tab[fd] = 0;
+    g_mutex_unlock(&peek_off_lock);
+}
+
+/* test hook: how many times posix_peek() had to set SO_PEEK_OFF */
+unsigned long ns_sock_peek_off_sets;
+
 static ssize_t posix_peek(void *o, int fd, size_t skip, void *buf, size_t len)
 {
     int off = (int)skip;
@@ -169,29 +224,45 @@ static ssize_t posix_peek(void *o, int fd, size_t skip, void *buf, size_t len)
 
     /* Where the kernel can start a peek at an offset (SO_PEEK_OFF on TCP,
      * Linux 6.9 and later), the bytes in flight are not copied again. */
-    if (skip > INT_MAX ||
-        setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof off) < 0)
+    if (skip > INT_MAX / 2 || len > INT_MAX / 2)
         return posix_peek_copy(o, fd, skip, buf, len);
+    if (peek_off_get(fd) != off) {
+        if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof off) < 0)
+            return posix_peek_copy(o, fd, skip, buf, len);
+        ns_sock_peek_off_sets++;
+        peek_off_set(fd, off);
+    }
     n = recv(fd, buf, len, MSG_PEEK | MSG_DONTWAIT);
-    if (n < 0 && errno == EAGAIN)
-        return peek_nothing_new(fd);
-    if (n < 0)
-        return -errno;
+    if (n < 0) {
+        int err = errno;
+        /* EAGAIN: nothing beyond the offset yet, which stays where it
+         * was (at end of stream the kernel returns 0 instead). */
+        if (err != EAGAIN)
+            peek_off_forget(fd);
+        return -err;
+    }
+    peek_off_set(fd, off + (int)n);
     return n; /* 0: nothing follows and the peer has shut down */
 }
 
 static ssize_t posix_discard(void *o, int fd, size_t len)
 {
     size_t done = 0;
+    int off = peek_off_get(fd);
 
     while (done < len) {
         ssize_t n = recv(fd, skip_buf, MIN(len - done, sizeof skip_buf), MSG_DONTWAIT);
-        if (n < 0)
+        if (n < 0) {
+            peek_off_forget(fd);
             return done ? (ssize_t)done : -errno;
+        }
         if (n == 0)
             break;
         done += (size_t)n;
     }
+    /* The kernel moved its peek offset back by what was consumed. */
+    if (off >= 0)
+        peek_off_set(fd, off > (int)done ? off - (int)done : 0);
     return (ssize_t)done;
 }
 
@@ -233,6 +304,7 @@ static int posix_set_lowat(void *o, int fd, int bytes)
 
 static void posix_close(void *o, int fd, bool abort)
 {
+    peek_off_forget(fd);
     if (abort) {
         struct linger lg = { .l_onoff = 1, .l_linger = 0 };
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);

@@ -20,21 +20,29 @@
  * Payload is not buffered here beyond what TCP itself requires:
  *  - host -> guest: bytes stay in the host socket's receive queue until the
  *    guest acknowledges them.  Sending peeks (MSG_PEEK, at an offset with
- *    SO_PEEK_OFF where the kernel has it) past the bytes already in flight;
- *    an ACK consumes the acknowledged bytes with a real recv.  A
- *    retransmission simply peeks from the start again.  A receive
- *    low-water mark (SO_RCVLOWAT) of "bytes in flight + 1" makes POLLIN
- *    report new data only.  When the guest's window is full we stop
- *    watching the socket, so the kernel's own flow control pushes back on
- *    the remote sender.
+ *    SO_PEEK_OFF where the kernel has it) past the bytes already queued;
+ *    ACKs consume the acknowledged bytes with a real recv, in batches
+ *    (tcp_discard_acked()).  A retransmission simply peeks from the start
+ *    again.  A receive low-water mark (SO_RCVLOWAT) of "bytes queued + 1"
+ *    makes POLLIN report new data only.  When the guest's window is full
+ *    we stop watching the socket, so the kernel's own flow control pushes
+ *    back on the remote sender.
  *  - guest -> host: a segment is acknowledged only for what send() took.
  *    When the host socket would block we advertise a zero window and watch
  *    for POLLOUT.  The window we advertise is a conservative share of the
- *    free space of the host socket's send buffer.  Segments that arrive
- *    after a hole, or while the socket is full, are held (bounded, never
- *    acknowledged while held, so they may be dropped at any time) and
- *    written as soon as they are in order: one retransmission from the
- *    guest then fills a hole instead of one segment per round trip.
+ *    free space of the host socket's send buffer, measured once per half
+ *    window (tcp_rcv_window()).  Segments that arrive after a hole, or
+ *    while the socket is full, are held (bounded, never acknowledged while
+ *    held, so they may be dropped at any time) and written as soon as they
+ *    are in order: one retransmission from the guest then fills a hole
+ *    instead of one segment per round trip.
+ *
+ * Per-segment costs are what limits throughput, so a burst of frames from
+ * the guest is handled as one where that is safe: full-sized in-order
+ * segments are staged and written with one send() (tcp_stage_flush()),
+ * and in-order data draws one ACK per burst (tcp_ack_later()); both wait
+ * for ns_tcp_flush(), which the embedder runs once it has handed in the
+ * frames at hand.
  *
  * Connections from the guest are answered (SYN-ACK) only once the host's
  * non-blocking connect() has succeeded; a refused connect becomes an RST.
@@ -60,6 +68,18 @@
 #define TCP_MAX_RETRIES 8
 #define TCP_TIME_WAIT_NS (2 * 1000000000ull)
 #define TCP_READ_BUDGET 64
+/* Acknowledged bytes are consumed from the host socket in batches of at
+ * least this much (one recv instead of one per ACK). */
+#define TCP_DISCARD_BATCH (64u << 10)
+/* From this segment size on, a peek reads one segment straight into the
+ * frame instead of several into scratch space. */
+#define TCP_PEEK_IN_PLACE_MSS 16384
+/* Full-sized guest segments of an MSS below this are staged and written
+ * to the host together, at most this much at a time (tcp_stage_flush()). */
+#define TCP_STAGE_MAX (64u << 10)
+#define TCP_STAGE_MSS_MAX 16384
+/* Largest receive low-water mark set (see tcp_set_lowat()). */
+#define TCP_LOWAT_MAX (32 << 10)
 /* Guest segments held while a hole before them is filled (never
  * acknowledged while held, so dropping them is always safe). */
 #define TCP_OOO_FLOW_MAX (512u << 10)
@@ -90,6 +110,7 @@ struct NsTcpFlow {
     /* Toward the guest. */
     uint32_t iss;
     uint32_t snd_una;    /* first unacknowledged sequence number */
+    uint32_t snd_disc;   /* sequence number of the host socket's first byte */
     uint32_t snd_nxt;
     uint32_t snd_wnd;    /* guest's window in bytes */
     uint8_t snd_wscale;  /* guest's shift */
@@ -106,7 +127,15 @@ struct NsTcpFlow {
     bool guest_fin;      /* guest's FIN seen, host write side shut */
     bool wait_out;       /* host send buffer full: advertising 0 */
     int lowat;           /* receive low-water mark set on the socket */
-    int64_t wnd_cache;   /* window for a burst of segments (-1: ask) */
+    bool in_watched;     /* POLLIN watched, above the bytes queued then */
+    uint32_t rcv_edge;   /* right edge of the window last measured */
+    uint32_t wnd_query;  /* size of that window when it was measured */
+    bool wnd_known;      /* rcv_edge is valid */
+    uint32_t rcv_acked;  /* rcv_nxt as last acknowledged to the guest */
+    uint32_t rcv_adv;    /* window in the last segment sent */
+    uint32_t adv_edge;   /* right edge in the last segment sent */
+    bool adv_edge_set;
+    bool ack_pending;    /* on ctx->tcp_acks (exactly while this is set) */
     GQueue ooo;          /* TcpHeld*, by sequence number */
     size_t ooo_bytes;
     bool out_blocked;    /* the guest side refused a frame */
@@ -120,24 +149,39 @@ struct NsTcpFlow {
 
 /* ---- segments ---------------------------------------------------------- */
 
+/*
+ * The window offered to the guest.  Measuring the host socket's free send
+ * space costs two syscalls, so a measurement is kept as a right edge
+ * (rcv_nxt + space): what the guest sends up to it fills exactly the
+ * space that was measured, and later segments advertise what is left of
+ * it.  Only when less than half of it is left is the socket asked again
+ * (it has drained meanwhile), so the guest always has at least half a
+ * window to send into while the host keeps up.
+ */
 static uint32_t tcp_rcv_window(NsCtx *ctx, NsTcpFlow *f)
 {
     int space;
     uint32_t max = 65535u << f->rcv_wscale;
+    uint32_t left;
 
-    if (f->wnd_cache >= 0)
-        return (uint32_t)f->wnd_cache;
     if (f->wait_out || f->guest_fin || f->fd < 0)
         return f->guest_fin ? 65535u << f->rcv_wscale : 0;
+    left = SEQ_GT(f->rcv_edge, f->rcv_nxt) ? f->rcv_edge - f->rcv_nxt : 0;
+    if (f->wnd_known && left >= f->wnd_query / 2 && left >= f->mss)
+        return left;
     space = ctx->sops->send_space(ctx->sops_opaque, f->fd);
     /* No tiny windows (silly window syndrome, and one that scales down
      * to 0): close it, and let POLLOUT reopen it once the host drains. */
     if (space < (int)f->mss || ((uint32_t)space >> f->rcv_wscale) == 0) {
         if (f->state == TCP_S_ESTABLISHED)
             f->wait_out = true;
+        f->wnd_known = false;
         return 0;
     }
-    return MIN((uint32_t)space, max);
+    f->wnd_query = MIN((uint32_t)space, max);
+    f->rcv_edge = f->rcv_nxt + f->wnd_query;
+    f->wnd_known = true;
+    return f->wnd_query;
 }
 
 /* Build and send a segment; data may point anywhere except the frame. */
@@ -151,7 +195,7 @@ static bool tcp_emit(NsCtx *ctx, uint32_t src, uint16_t sport, uint32_t dst,
 
     if (hlen + len > ns_ip_max_payload(ctx))
         return false;
-    if (len)
+    if (len && data != t + hlen) /* else peeked in place */
         memmove(t + hlen, data, len);
     ns_wr16(t, sport);
     ns_wr16(t + 2, dport);
@@ -193,16 +237,59 @@ static bool tcp_send(NsCtx *ctx, NsTcpFlow *f, uint8_t flags, uint32_t seq,
         }
         wfield = (uint16_t)MIN(win, 65535u); /* never scaled in a SYN */
     } else {
-        wfield = (uint16_t)MIN(win >> f->rcv_wscale, 65535u);
+        /* An open window never moves its right edge left: the scaled
+         * field rounds up (the measurement keeps a wide margin, see
+         * posix_send_space()).  Only a full host socket closes it. */
+        if (win && f->adv_edge_set && SEQ_LT(f->rcv_nxt + win, f->adv_edge))
+            win = f->adv_edge - f->rcv_nxt;
+        wfield = (uint16_t)MIN(((uint64_t)win + (1u << f->rcv_wscale) - 1) >> f->rcv_wscale,
+                               65535u);
+        f->adv_edge = f->rcv_nxt + ((uint32_t)wfield << f->rcv_wscale);
+        f->adv_edge_set = wfield != 0;
     }
-    return tcp_emit(ctx, f->raddr, f->rport, ctx->cfg.guest, f->gport, seq,
-                    (flags & TCP_ACK) ? f->rcv_nxt : 0, flags, wfield,
-                    olen ? opts : NULL, olen, data, len);
+    if (!tcp_emit(ctx, f->raddr, f->rport, ctx->cfg.guest, f->gport, seq,
+                  (flags & TCP_ACK) ? f->rcv_nxt : 0, flags, wfield,
+                  olen ? opts : NULL, olen, data, len))
+        return false;
+    if (flags & TCP_ACK) {
+        /* A deferred ACK went with this segment (the flush skips it). */
+        f->rcv_acked = f->rcv_nxt;
+        f->rcv_adv = (uint32_t)wfield << ((flags & TCP_SYN) ? 0 : f->rcv_wscale);
+    }
+    return true;
 }
 
-static void tcp_send_ack(NsCtx *ctx, NsTcpFlow *f)
+static bool tcp_send_ack(NsCtx *ctx, NsTcpFlow *f)
 {
-    tcp_send(ctx, f, TCP_ACK, f->snd_nxt, NULL, 0);
+    return tcp_send(ctx, f, TCP_ACK, f->snd_nxt, NULL, 0);
+}
+
+/*
+ * Acknowledge in-order guest data later: at the next ns_flush(), which the
+ * embedder runs once it has handed in the frames it had (the plugin: when
+ * the main loop comes round again).  A burst of segments then draws one
+ * ACK instead of one each.  Once a quarter of the advertised window
+ * (two segments at least, half the window at most) is unacknowledged the
+ * ACK goes at once, so a guest sending in bulk never waits on it.
+ */
+static void tcp_queue_flush(NsCtx *ctx, NsTcpFlow *f)
+{
+    if (!f->ack_pending) {
+        f->ack_pending = true;
+        g_queue_push_tail(&ctx->tcp_acks, f);
+    }
+}
+
+static void tcp_ack_later(NsCtx *ctx, NsTcpFlow *f)
+{
+    uint32_t unacked = f->rcv_nxt - f->rcv_acked;
+    uint32_t limit = MIN(MAX(f->rcv_adv / 4, 2u * f->mss), f->rcv_adv / 2);
+
+    if (unacked >= limit) {
+        tcp_send_ack(ctx, f);
+        return;
+    }
+    tcp_queue_flush(ctx, f);
 }
 
 /* An RST answering a guest segment (RFC 793 "reset generation"). */
@@ -252,6 +339,13 @@ static void tcp_ooo_clear(NsCtx *ctx, NsTcpFlow *f)
 static void tcp_flow_free(NsCtx *ctx, NsTcpFlow *f, bool abort)
 {
     tcp_ooo_clear(ctx, f);
+    if (f->ack_pending)
+        g_queue_remove(&ctx->tcp_acks, f);
+    if (ctx->tcp_stage_flow == f) {
+        /* Never acknowledged: the guest sends them again if it must. */
+        ctx->tcp_stage_flow = NULL;
+        ctx->tcp_stage_len = 0;
+    }
     ns_logf(ctx, 3, "tcp %u <-> %u.%u.%u.%u:%u closed%s", f->gport,
             f->raddr >> 24, (f->raddr >> 16) & 255, (f->raddr >> 8) & 255,
             f->raddr & 255, f->rport, abort ? " (reset)" : "");
@@ -291,10 +385,10 @@ static NsTcpFlow *tcp_flow_new(NsCtx *ctx, uint16_t gport, uint32_t raddr,
     f->iss = ctx->isn_seed ^ (uint32_t)(f->key * 0x9e3779b97f4a7c15ull >> 32) ^
              (uint32_t)(ns_now(ctx) >> 12);
     f->snd_una = f->snd_nxt = f->iss;
+    f->snd_disc = f->iss + 1;
     f->mss = TCP_DEFAULT_MSS;
     f->rto_ns = TCP_RTO_INIT_NS;
     f->lowat = 1;
-    f->wnd_cache = -1;
     f->last_activity = ns_now(ctx);
     g_hash_table_insert(ctx->tcp_flows, &f->key, f);
     ns_flow_opened(ctx);
@@ -321,12 +415,15 @@ static void tcp_reap_time_wait(NsCtx *ctx)
     }
 }
 
+static void tcp_discard_acked(NsCtx *ctx, NsTcpFlow *f, bool all);
+
 static void tcp_check_done(NsCtx *ctx, NsTcpFlow *f)
 {
     if (f->state != TCP_S_ESTABLISHED || !f->guest_fin || !f->fin_acked)
         return;
     /* Both directions are finished: the host socket closes cleanly and
      * the flow waits a little for a retransmitted FIN. */
+    tcp_discard_acked(ctx, f, true);
     tcp_ooo_clear(ctx, f);
     ns_sock_del(ctx, f->fd);
     ctx->sops->close(ctx->sops_opaque, f->fd, false);
@@ -350,6 +447,14 @@ static bool tcp_set_lowat(NsCtx *ctx, NsTcpFlow *f, uint32_t inflight)
 
     if (f->lowat == want)
         return true;
+    /* Linux clamps the socket's receive window to a low-water mark that
+     * needs more buffer than it has (tcp_set_rcvlowat()): a mark as large
+     * as a window in flight would keep the host peer from sending more
+     * than that, and every read would find the socket empty.  With that
+     * much in flight the guest's ACKs come soon anyway: each one tries a
+     * read. */
+    if (want > TCP_LOWAT_MAX)
+        return false;
     if (f->lowat < 0 || ctx->sops->set_lowat(ctx->sops_opaque, f->fd, want) < 0) {
         f->lowat = -1; /* not supported: do not try again */
         return inflight == 0;
@@ -367,13 +472,53 @@ static void tcp_update_events(NsCtx *ctx, NsTcpFlow *f)
     if (f->state == TCP_S_CONNECTING)
         ev = NS_EV_OUT;
     else if (f->state == TCP_S_ESTABLISHED) {
+        /* Queued in the socket: in flight, and acknowledged but not yet
+         * consumed (see tcp_discard_acked()). */
         if (!f->host_eof && !f->out_blocked && room > 0 &&
-            inflight < TCP_MAX_INFLIGHT && tcp_set_lowat(ctx, f, inflight))
+            inflight < TCP_MAX_INFLIGHT &&
+            tcp_set_lowat(ctx, f, f->snd_nxt - f->snd_disc))
             ev |= NS_EV_IN;
         if (f->wait_out)
             ev |= NS_EV_OUT;
     }
+    f->in_watched = (ev & NS_EV_IN) != 0;
     tcp_set_events(ctx, f, ev);
+}
+
+/*
+ * POLLIN is watched with the low-water mark just above the bytes queued
+ * in the socket: new host data wakes us by itself, so an ACK from the
+ * guest need not try a read that would find nothing.  (When the ACK
+ * consumed bytes, the mark moves and a read is tried at once: a reply
+ * that came while the guest's segment was being handled then goes out
+ * with the ACK for it.)
+ */
+static bool tcp_read_armed(const NsTcpFlow *f)
+{
+    return f->in_watched && f->lowat > 0 &&
+           f->lowat == (int)(f->snd_nxt - f->snd_disc) + 1;
+}
+
+/*
+ * Consume what the guest acknowledged from the host socket.  Batched (the
+ * peek offsets count the bytes left), but never more than is still in
+ * flight: the bytes left take receive window from the host peer, and with
+ * nothing in flight no later ACK would come to consume them, so a peer
+ * blocked on that window would wait forever.  all: everything
+ * acknowledged, now (before a close, which would turn unread data into a
+ * reset).
+ */
+static void tcp_discard_acked(NsCtx *ctx, NsTcpFlow *f, bool all)
+{
+    uint32_t end = f->fin_acked ? f->snd_una - 1 : f->snd_una;
+    uint32_t n = end - f->snd_disc;
+
+    if (!SEQ_GT(end, f->snd_disc))
+        return;
+    if (!all && n < TCP_DISCARD_BATCH && n < f->snd_nxt - f->snd_una)
+        return;
+    ctx->sops->discard(ctx->sops_opaque, f->fd, n);
+    f->snd_disc = end;
 }
 
 /* Send what the guest's window allows: peeked data, then our FIN.
@@ -385,19 +530,26 @@ static bool tcp_host_read(NsCtx *ctx, NsTcpFlow *f)
     if (f->state != TCP_S_ESTABLISHED)
         return true;
     f->out_blocked = false;
-    /* One look at the host send buffer serves the whole burst. */
-    f->wnd_cache = tcp_rcv_window(ctx, f);
     while (!f->host_eof && budget-- > 0) {
         uint32_t inflight = f->snd_nxt - f->snd_una;
         int32_t room = (int32_t)(f->snd_una + f->snd_wnd - f->snd_nxt);
         size_t cap, off;
+        uint8_t *buf;
         ssize_t n;
 
         if (room <= 0 || inflight >= TCP_MAX_INFLIGHT)
             break;
         cap = MIN((size_t)room, TCP_MAX_INFLIGHT - inflight);
         cap = MIN(cap, ctx->scratch_len);
-        n = ctx->sops->peek(ctx->sops_opaque, f->fd, inflight, ctx->scratch, cap);
+        /* Segments as large as a peek are peeked straight into the
+         * outgoing frame (one copy of up to 64 KiB less each). */
+        buf = ctx->scratch;
+        if (f->mss >= TCP_PEEK_IN_PLACE_MSS) {
+            cap = MIN(cap, (size_t)f->mss);
+            buf = ns_ip_payload(ctx) + TCP_HLEN;
+        }
+        n = ctx->sops->peek(ctx->sops_opaque, f->fd, f->snd_nxt - f->snd_disc,
+                            buf, cap);
         if (n == -EAGAIN || n == -EINTR)
             break;
         if (n == 0) {
@@ -405,7 +557,6 @@ static bool tcp_host_read(NsCtx *ctx, NsTcpFlow *f)
             break;
         }
         if (n < 0) {
-            f->wnd_cache = -1;
             tcp_abort(ctx, f);
             return false;
         }
@@ -413,7 +564,7 @@ static bool tcp_host_read(NsCtx *ctx, NsTcpFlow *f)
         for (off = 0; off < (size_t)n;) {
             size_t seg = MIN((size_t)n - off, (size_t)f->mss);
             uint8_t flags = TCP_ACK | (off + seg == (size_t)n ? TCP_PSH : 0);
-            if (!tcp_send(ctx, f, flags, f->snd_nxt, ctx->scratch + off, seg)) {
+            if (!tcp_send(ctx, f, flags, f->snd_nxt, buf + off, seg)) {
                 f->out_blocked = true;
                 break;
             }
@@ -421,10 +572,11 @@ static bool tcp_host_read(NsCtx *ctx, NsTcpFlow *f)
             off += seg;
             tcp_arm_rto(ctx, f);
         }
-        if (f->out_blocked)
+        /* Less than asked for: the socket is empty now, and POLLIN says
+         * when there is more (no read just to find nothing). */
+        if (f->out_blocked || (size_t)n < cap)
             break;
     }
-    f->wnd_cache = -1;
     if (f->host_eof && !f->fin_sent && !f->out_blocked) {
         if (tcp_send(ctx, f, TCP_FIN | TCP_ACK, f->snd_nxt, NULL, 0)) {
             f->fin_sent = true;
@@ -647,18 +799,28 @@ static int tcp_ooo_drain(NsCtx *ctx, NsTcpFlow *f)
     return 0;
 }
 
+/* How soon a segment from the guest must be acknowledged. */
+typedef enum TcpAckWhen {
+    TCP_ACK_NONE,
+    TCP_ACK_LATER, /* in-order data the host took: may be coalesced */
+    TCP_ACK_NOW,   /* anything else: a hole, a duplicate, a full socket */
+} TcpAckWhen;
+
 /* Hand in-order guest data to the host socket.  Return: false if freed. */
 static bool tcp_guest_data(NsCtx *ctx, NsTcpFlow *f, const TcpSeg *s,
-                           bool *ack_now)
+                           TcpAckWhen *ack)
 {
     const uint8_t *data = s->data;
     size_t len = s->len;
     uint32_t seq = s->seq;
+    bool had_held = !g_queue_is_empty(&f->ooo);
     int r;
 
     if (!len)
         return true;
-    *ack_now = true;
+    /* Out-of-order and duplicate segments are answered one ACK each: the
+     * duplicate ACKs are what start the guest's fast retransmit. */
+    *ack = TCP_ACK_NOW;
     if (f->guest_fin)
         return true; /* data after FIN: just acknowledge what we have */
     if (SEQ_GT(seq, f->rcv_nxt)) {
@@ -686,6 +848,69 @@ static bool tcp_guest_data(NsCtx *ctx, NsTcpFlow *f, const TcpSeg *s,
         tcp_abort(ctx, f);
         return false;
     }
+    /* Only full-sized segments (a bulk transfer) wait for the flush: a
+     * shorter one ends a write the guest may wait on an answer to, and
+     * its ACK is best sent now, while the host prepares the answer, than
+     * on the way of the answer at the flush. */
+    if (r == 1 && !had_held && !f->wait_out && s->len >= ctx->cfg.mtu - 40)
+        *ack = TCP_ACK_LATER;
+    return true;
+}
+
+/*
+ * Staging: a burst of full-sized in-order segments from the guest is
+ * copied into one buffer and written to the host socket with one send()
+ * when the burst ends (ns_tcp_flush()), or earlier when anything else
+ * comes in: the next segment is not a full one (the end of a write, which
+ * a peer may be waiting for), belongs to another flow, or does not fit.
+ * Staged bytes count as received for the sequence check only: rcv_nxt,
+ * which every ACK carries, moves when the host has taken them, so the
+ * guest never sees them acknowledged before that.  Bounded by
+ * TCP_STAGE_MAX in all (one flow at a time).
+ */
+static uint32_t tcp_stage_len(const NsCtx *ctx, const NsTcpFlow *f)
+{
+    return ctx->tcp_stage_flow == f ? (uint32_t)ctx->tcp_stage_len : 0;
+}
+
+static bool tcp_stageable(const NsCtx *ctx, const NsTcpFlow *f, const TcpSeg *s)
+{
+    size_t full = ctx->cfg.mtu - 40;
+
+    return f->state == TCP_S_ESTABLISHED && full < TCP_STAGE_MSS_MAX &&
+           s->len == full && (s->flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK)) == TCP_ACK &&
+           !f->guest_fin && !f->wait_out && f->ooo.length == 0 &&
+           s->seq == f->rcv_nxt + tcp_stage_len(ctx, f) &&
+           tcp_stage_len(ctx, f) + s->len <= TCP_STAGE_MAX;
+}
+
+/* Write the staged bytes to the host.  Return: false if that flow was
+ * freed. */
+static bool tcp_stage_flush(NsCtx *ctx)
+{
+    NsTcpFlow *f = ctx->tcp_stage_flow;
+    size_t len = ctx->tcp_stage_len;
+    uint32_t seq;
+    int r;
+
+    if (!f)
+        return true;
+    ctx->tcp_stage_flow = NULL;
+    ctx->tcp_stage_len = 0;
+    seq = f->rcv_nxt;
+    r = tcp_write_host(ctx, f, ctx->tcp_stage, len);
+    if (r < 0 || (r == 1 && tcp_ooo_drain(ctx, f) < 0)) {
+        tcp_abort(ctx, f);
+        return false;
+    }
+    if (r == 0) {
+        /* Back-pressure, as for a segment written at once. */
+        tcp_ooo_hold(ctx, f, f->rcv_nxt, ctx->tcp_stage + (f->rcv_nxt - seq),
+                     len - (f->rcv_nxt - seq));
+        tcp_send_ack(ctx, f);
+    } else {
+        tcp_ack_later(ctx, f);
+    }
     return true;
 }
 
@@ -696,7 +921,7 @@ void ns_tcp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
     size_t doff;
     uint64_t key;
     NsTcpFlow *f;
-    bool ack_now = false;
+    TcpAckWhen ack = TCP_ACK_NONE;
     bool progress = false; /* more may be sent: acked data, new window */
     uint32_t old_wnd;
 
@@ -727,6 +952,11 @@ void ns_tcp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
 
     key = ns_flow_key(s.sport, dst, s.dport);
     f = g_hash_table_lookup(ctx->tcp_flows, &key);
+    if (ctx->tcp_stage_flow && (ctx->tcp_stage_flow != f || !tcp_stageable(ctx, f, &s))) {
+        bool mine = ctx->tcp_stage_flow == f;
+        if (!tcp_stage_flush(ctx) && mine)
+            return; /* reset: the guest learns it from the RST */
+    }
     if (f && f->state == TCP_S_TIME_WAIT && (s.flags & TCP_SYN) &&
         !(s.flags & TCP_ACK)) {
         tcp_flow_free(ctx, f, false); /* a new incarnation */
@@ -775,6 +1005,7 @@ void ns_tcp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
         tcp_take_syn_options(ctx, f, &s);
         f->rcv_nxt = s.seq + 1;
         f->snd_una = f->snd_nxt = f->iss + 1;
+        f->snd_disc = f->iss + 1;
         f->state = TCP_S_ESTABLISHED;
         f->rto_deadline = 0;
         f->retries = 0;
@@ -791,6 +1022,7 @@ void ns_tcp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
             return;
         f->state = TCP_S_ESTABLISHED;
         f->snd_una = f->iss + 1;
+        f->snd_disc = f->iss + 1;
         f->rto_deadline = 0;
         f->retries = 0;
         f->rto_ns = TCP_RTO_INIT_NS;
@@ -816,9 +1048,9 @@ void ns_tcp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
             f->fin_acked = true;
             acked--;
         }
-        if (acked)
-            ctx->sops->discard(ctx->sops_opaque, f->fd, acked);
         f->snd_una = s.ack;
+        if (acked)
+            tcp_discard_acked(ctx, f, f->fin_acked);
         progress = true;
         f->retries = 0;
         f->rto_ns = TCP_RTO_INIT_NS;
@@ -833,22 +1065,36 @@ void ns_tcp_input(NsCtx *ctx, uint32_t src, uint32_t dst, const uint8_t *p,
     if (f->snd_wnd)
         f->persist_deadline = 0;
 
-    if (!tcp_guest_data(ctx, f, &s, &ack_now))
-        return;
+    if (s.len && tcp_stageable(ctx, f, &s)) {
+        if (!ctx->tcp_stage)
+            ctx->tcp_stage = g_malloc(TCP_STAGE_MAX);
+        memcpy(ctx->tcp_stage + ctx->tcp_stage_len, s.data, s.len);
+        ctx->tcp_stage_len += s.len;
+        ctx->tcp_stage_flow = f;
+    } else {
+        /* Staged bytes of this flow go first (the ACK may have closed
+         * the window meanwhile). */
+        if (ctx->tcp_stage_flow == f && !tcp_stage_flush(ctx))
+            return;
+        if (!tcp_guest_data(ctx, f, &s, &ack))
+            return;
+    }
     if ((s.flags & TCP_FIN) && !f->guest_fin &&
         s.seq + (uint32_t)s.len == f->rcv_nxt) {
         f->guest_fin = true;
         f->rcv_nxt++;
         ctx->sops->shutdown_wr(ctx->sops_opaque, f->fd);
-        ack_now = true;
+        ack = TCP_ACK_NOW;
     } else if (s.flags & TCP_FIN) {
-        ack_now = true;
+        ack = TCP_ACK_NOW;
     }
-    if (ack_now)
+    if (ack == TCP_ACK_NOW)
         tcp_send_ack(ctx, f);
+    else if (ack == TCP_ACK_LATER)
+        tcp_ack_later(ctx, f);
     /* Plain data from the guest changes nothing on the sending side: skip
      * the socket calls of a read attempt (new host data wakes us anyway). */
-    if (progress || getenv("NS_ALWAYS")) {
+    if (progress && !tcp_read_armed(f)) {
         if (!tcp_host_read(ctx, f))
             return;
     } else {
@@ -877,6 +1123,7 @@ static void tcp_sock_event(NsCtx *ctx, void *obj, int fd, unsigned events)
         /* The send buffer drained: pass on what was held, reopen the
          * window. */
         f->wait_out = false;
+        f->wnd_known = false;
         if (tcp_ooo_drain(ctx, f) < 0) {
             tcp_abort(ctx, f);
             return;
@@ -1022,9 +1269,30 @@ uint64_t ns_tcp_deadline(NsCtx *ctx)
     return d;
 }
 
+void ns_tcp_flush(NsCtx *ctx)
+{
+    unsigned n;
+    NsTcpFlow *f;
+
+    tcp_stage_flush(ctx);
+    n = g_queue_get_length(&ctx->tcp_acks);
+    /* A refused ACK stays queued for the next flush (at most one try per
+     * flow and flush: the guest side may stay full for a while). */
+    while (n-- && (f = g_queue_pop_head(&ctx->tcp_acks))) {
+        f->ack_pending = false;
+        if (f->state == TCP_S_ESTABLISHED && f->rcv_acked != f->rcv_nxt &&
+            !tcp_send_ack(ctx, f)) {
+            f->ack_pending = true;
+            g_queue_push_tail(&ctx->tcp_acks, f);
+        }
+    }
+}
+
 void ns_tcp_kick(NsCtx *ctx)
 {
     GPtrArray *all = tcp_snapshot(ctx);
+
+    ns_tcp_flush(ctx);
 
     for (guint i = 0; i < all->len; i++) {
         NsTcpFlow *f = all->pdata[i];

@@ -1,6 +1,7 @@
 # Real applications (curl, iperf3, dig, python servers) through the network
 # backends, inside lily-netns namespaces; loopback only.
-TESTS += tests/netharness/net-socket.sh tests/netharness/net-slirp.sh
+TESTS += tests/netharness/net-socket.sh tests/netharness/net-slirp.sh \
+	tests/netharness/net-socket-mtu65520.sh
 TEST_DEPS += $(LILY_NETNS)
 
 
