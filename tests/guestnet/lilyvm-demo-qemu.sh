@@ -8,7 +8,7 @@
 #
 #   LILYVM_TEST_KERNEL   x86-64 kernel image for QEMU; skipped without one
 #   LILYVM_DEADLINE      seconds per lilyvm run inside QEMU [240]
-#   LILYVM_QEMU_DEADLINE seconds for the whole QEMU run [60 + the lilyvm
+#   LILYVM_QEMU_DEADLINE seconds for the whole QEMU run [90 + the lilyvm
 #                        deadlines]
 #   LILYVM_IRQ_GAP_US    [machine] irq_min_gap_us [20000; ptrace 50000]: a
 #                        trap costs about a millisecond under TCG, several
@@ -16,7 +16,8 @@
 #                        interrupt at once, so the gap does not slow the
 #                        demo's idle loop
 #   LILYVM_TRANSPORTS    transports to run [signal ptrace]
-#   LILYVM_WGET_SIZE     bytes of the file the guest fetches [1048576]
+#   LILYVM_WGET_SIZE     bytes of the file the guest fetches [1048576; ptrace
+#                        65536: each trap costs several times more there]
 #   LILYVM_DEBUG         lilyvm -d categories (e.g. cpu,nic0,net0)
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -27,14 +28,27 @@ kernel=build/guest/demo-lily.elf
 netpeer=$B/tests/guestnet/netpeer
 transports=${LILYVM_TRANSPORTS:-signal ptrace}
 deadline=${LILYVM_DEADLINE:-240}
-qemu_deadline=${LILYVM_QEMU_DEADLINE:-$((60 + deadline * $(echo "$transports" | wc -w)))}
-size=${LILYVM_WGET_SIZE:-1048576}
+qemu_deadline=${LILYVM_QEMU_DEADLINE:-$((90 + deadline * $(echo "$transports" | wc -w)))}
 # Inside the nested Linux: netpeer's HTTP server on 127.0.0.1:8000 (the
 # guest's 10.0.2.2:8000), the guest's port 80 forwarded from 127.0.0.1:8080.
 http_port=8000
 fwd_port=8080
-# "serve 2" keeps the guest up until the nested Linux fetched its page twice.
-cmdline="run=ifconfig;ping 10.0.2.2 3;wget http://10.0.2.2:$http_port/blob.bin;wget http://10.0.2.2:$http_port/missing;serve 2 600;httpd;ifconfig;poweroff"
+
+# size T: the bytes transport T's guest fetches.
+size() {
+    if [ -n "${LILYVM_WGET_SIZE:-}" ]; then
+        echo "$LILYVM_WGET_SIZE"
+    elif [ "$1" = ptrace ]; then
+        echo 65536
+    else
+        echo 1048576
+    fi
+}
+# cmdline T: the demo's script; "serve 2" keeps the guest up until the
+# nested Linux fetched its page twice.
+cmdline() {
+    echo "run=ifconfig;ping 10.0.2.2 3;wget http://10.0.2.2:$http_port/blob-$1.bin;wget http://10.0.2.2:$http_port/missing;serve 2 600;httpd;ifconfig;poweroff"
+}
 
 skip() { echo "1..0 # SKIP $*"; exit 0; }
 
@@ -58,7 +72,7 @@ machine_conf() {
     gap=20000
     [ "$1" = ptrace ] && gap=50000
     printf '[machine]\nkernel = %s\ncmdline = %s\ntransport = %s\nirq_min_gap_us = %s\n' \
-        "$kernel" "$cmdline" "$1" "${LILYVM_IRQ_GAP_US:-$gap}"
+        "$kernel" "$(cmdline "$1")" "$1" "${LILYVM_IRQ_GAP_US:-$gap}"
     printf '[device serial0]\nplugin = console\niobase = 0x3f8\nirq = 4\nbackend = file\npath = /tmp/serial-%s.log\n' "$1"
     printf '[device debug-exit]\nplugin = debug-exit\nstatus = plain\n'
     printf '[device pic]\nplugin = pic-i8259\n[device pit]\nplugin = pit-i8254\n'
@@ -69,9 +83,11 @@ machine_conf() {
 sh=$(command -v dash || command -v sh)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lilyvm-demo-qemu.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
-"$netpeer" pattern "$size" >"$tmp/blob.bin" || { echo "Bail out! netpeer cannot write the test file"; exit 1; }
-sum=$(sha256sum "$tmp/blob.bin" | cut -d' ' -f1)
-for t in $transports; do machine_conf "$t" >"$tmp/demo-$t.conf"; done
+for t in $transports; do
+    "$netpeer" pattern "$(size "$t")" >"$tmp/blob-$t.bin" ||
+        { echo "Bail out! netpeer cannot write the test file"; exit 1; }
+    machine_conf "$t" >"$tmp/demo-$t.conf"
+done
 # Per transport: the HTTP server, lilyvm in the background, the two page
 # fetches through the forward once the guest is in "serve", then lilyvm's
 # status and every log between markers.
@@ -83,11 +99,13 @@ for t in $transports; do machine_conf "$t" >"$tmp/demo-$t.conf"; done
         echo "peer=\$!"
         echo "/bin/timeout $deadline /build/lilyvm --stats ${LILYVM_DEBUG:+-d $LILYVM_DEBUG} -c /demo-$t.conf </dev/null >/tmp/out-$t 2>&1 &"
         echo "vm=\$!"
-        echo "/bin/netpeer get -w '/tmp/serial-$t.log:demo> serve' -T $deadline -o /tmp/page-$t.html 127.0.0.1 $fwd_port / >/tmp/get-$t 2>&1"
-        echo "/bin/netpeer get -T 60 -o /tmp/page2-$t.html 127.0.0.1 $fwd_port again >>/tmp/get-$t 2>&1"
+        # The clients end with the VM at the latest.
+        echo "(/bin/netpeer get -w '/tmp/serial-$t.log:demo> serve' -T $deadline -o /tmp/page-$t.html 127.0.0.1 $fwd_port / &&"
+        echo " /bin/netpeer get -T 60 -o /tmp/page2-$t.html 127.0.0.1 $fwd_port again) >/tmp/get-$t 2>&1 &"
+        echo "clients=\$!"
         echo "wait \$vm"
         echo "echo \"@@@ STATUS $t \$?\""
-        echo "kill \$peer"
+        echo "kill \$peer \$clients 2>/dev/null"
         echo "echo '@@@ SERIAL $t'; /bin/cat /tmp/serial-$t.log"
         echo "echo; echo '@@@ PAGE $t'; /bin/cat /tmp/page-$t.html"
         echo "echo; echo '@@@ GET $t'; /bin/cat /tmp/get-$t /tmp/peer-$t"
@@ -99,8 +117,8 @@ printf '%s\n%s\n' "/bin/sh" "/run.sh" >"$tmp/qemu-cmd"
 set -- "$tmp/initramfs.cpio" proc tmp www dev/console=c:5:1 dev/null=c:1:3 \
     init="$B/tests/native/qemu-init" qemu-cmd="$tmp/qemu-cmd" run.sh="$tmp/run.sh" \
     bin/sh="$sh" bin/timeout="$(command -v timeout)" bin/cat="$(command -v cat)" \
-    bin/netpeer="$netpeer" www/blob.bin="$tmp/blob.bin"
-for t in $transports; do set -- "$@" "demo-$t.conf=$tmp/demo-$t.conf"; done
+    bin/netpeer="$netpeer"
+for t in $transports; do set -- "$@" "demo-$t.conf=$tmp/demo-$t.conf" "www/blob-$t.bin=$tmp/blob-$t.bin"; done
 files="$B/lilyvm $top/$kernel $(find "$B/plugins" -name '*.so' | sort)"
 for f in $files; do set -- "$@" "${f#"$top"/}=$f"; done
 for lib in $(for f in $files $sh $(command -v timeout) $(command -v cat); do ldd "$f" 2>/dev/null; done |
@@ -153,15 +171,17 @@ for t in $transports; do
     section "$t" GET >"$out/lilyvm-demo-qemu-$t.get"
     section "$t" OUTPUT >"$out/lilyvm-demo-qemu-$t.out"
     bad=0
+    size=$(size "$t")
+    sum=$(sha256sum "$tmp/blob-$t.bin" | cut -d' ' -f1)
     check "$t" "lilyvm ended with status 0 (the guest powered off; got '${status:-none}', 124 = timeout or crash)" \
         [ "$status" = 0 ]
     check "$t" "DHCP gave 10.0.2.15 (ifconfig)" has "$serial" '^  inet 10\.0\.2\.15 '
     check "$t" "ping 10.0.2.2: 3 sent, 3 replies" \
         sh -c 'grep -a -q -E "^3 packets transmitted, 3 received\$" "$1" &&
                grep -a -q -E "^reply from 10\.0\.2\.2: " "$1"' sh "$serial"
-    check "$t" "wget blob.bin from the nested host: HTTP 200, $size bytes" \
+    check "$t" "wget blob-$t.bin from the nested host: HTTP 200, $size bytes" \
         has "$serial" "^wget: HTTP 200, $size bytes\$"
-    check "$t" "wget blob.bin: the guest's SHA-256 is sha256sum's ($sum)" has "$serial" "^sha256 $sum\$"
+    check "$t" "wget blob-$t.bin: the guest's SHA-256 is sha256sum's ($sum)" has "$serial" "^sha256 $sum\$"
     check "$t" "wget of a missing file: HTTP 404" has "$serial" '^wget: HTTP 404, [0-9]+ bytes$'
     check "$t" "the nested host fetched the guest's page through hostfwd 127.0.0.1:$fwd_port" \
         has "$page" 'Hello from the LilyVM demo kernel'

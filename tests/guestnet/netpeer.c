@@ -377,10 +377,15 @@ static int np_wait_for(const char *spec, double deadline)
     return seen;
 }
 
-static int np_connect(const char *host, unsigned port)
+/*
+ * A TCP connection to host:port whose reads and writes give up at the
+ * deadline (a slow guest may take many seconds to answer); -1 if refused.
+ */
+static int np_connect(const char *host, unsigned port, double deadline)
 {
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    struct timeval tv = { .tv_sec = 10 };
+    double left = deadline - np_now();
+    struct timeval tv = { .tv_sec = left > 1 ? (time_t)left : 1 };
 
     if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
         np_die("'%s' is not a dotted IPv4 address", host);
@@ -440,7 +445,7 @@ static int np_client_opts(int argc, char **argv, const char **wait, double *dead
 /*
  * GET http://HOST:PORT/PATH; retried every half second while the connection
  * is refused or closed without an answer (a forward whose guest is not
- * listening yet).  Prints "get: HTTP CODE, N bytes"; 0 for any HTTP answer.
+ * listening yet), not after a request that timed out.  Prints "get: HTTP CODE, N bytes"; 0 for any HTTP answer.
  */
 static int np_get(int argc, char **argv)
 {
@@ -463,19 +468,23 @@ static int np_get(int argc, char **argv)
         np_die("get: out of memory");
     long len = -1;
     unsigned tries = 0;
+    int timed_out = 0;
     while (np_now() < deadline) {
         tries++;
-        int fd = np_connect(host, port);
+        int fd = np_connect(host, port, deadline);
         if (fd >= 0) {
             len = np_exchange(fd, req, buf, NP_REPLY_MAX, 0);
+            /* A request that went out and got no answer in time is not sent again. */
+            timed_out = len < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
             close(fd);
-            if (len > 0)
+            if (len > 0 || timed_out)
                 break;
         }
         np_sleep_ms(500);
     }
     if (len <= 0) {
-        printf("get: no answer from %s:%u after %u tries\n", host, port, tries);
+        printf("get: no answer from %s:%u after %u tries%s\n", host, port, tries,
+               timed_out ? " (the last one timed out)" : "");
         free(buf);
         return 1;
     }
@@ -519,11 +528,12 @@ static int np_call(int argc, char **argv)
     snprintf(req, sizeof req, "%s\n", argv[i + 2]);
     long len = -1;
     while (np_now() < deadline) {
-        int fd = np_connect(host, port);
+        int fd = np_connect(host, port, deadline);
         if (fd >= 0) {
             len = np_exchange(fd, req, buf, sizeof buf, 1);
+            int timed_out = len < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
             close(fd);
-            if (len > 0)
+            if (len > 0 || timed_out)
                 break;
         }
         np_sleep_ms(500);
