@@ -27,3 +27,4 @@ $(B)/tests/guestnet/netpeer: tests/guestnet/netpeer.c
 	@mkdir -p $(@D)
 	$(CC) -static -O2 -Wall -Wextra -o $@ $<
 TEST_DEPS += $(B)/tests/guestnet/netpeer
+TESTS += tests/guestnet/netpeer-selftest.sh
