@@ -413,8 +413,11 @@ void tcp_input(ip4_t src, ip4_t dst, const uint8_t *h, size_t len)
     }
     if (dlen && (c->state == TCP_ESTABLISHED || c->state == TCP_FIN_WAIT_1 ||
                  c->state == TCP_FIN_WAIT_2)) {
-        if (dlen > TCP_WINDOW)
+        if (dlen > TCP_WINDOW) {
+            /* Past our window: the rest comes again, and a FIN after it too. */
             dlen = TCP_WINDOW;
+            flags &= (uint8_t)~TCP_FIN;
+        }
         c->rcv_nxt += (uint32_t)dlen;
         if (c->on_data)
             c->on_data(c, data, dlen);

@@ -1215,6 +1215,10 @@ static void tcp_timeout(NsCtx *ctx, NsTcpFlow *f, uint64_t now)
         f->snd_nxt = f->snd_una;
         if (f->fin_sent && !f->fin_acked)
             f->fin_sent = false;
+        /* The host's end of data was seen past the bytes in flight: look
+         * for it again after resending them, or the FIN would go out at
+         * snd_una and the guest would take it in place of that data. */
+        f->host_eof = false;
         f->rto_deadline = 0;
         if (tcp_host_read(ctx, f) && !f->rto_deadline)
             f->rto_deadline = now + f->rto_ns;

@@ -1,17 +1,23 @@
 #!/bin/sh
 # The rewritten demo kernel under LilyVM inside an x86-64 Linux under QEMU
-# (for hosts without compatibility mode, docs/native.md): DHCP from
-# net-socket, ping to the gateway 10.0.2.2 and poweroff, once per transport.
+# (for hosts without compatibility mode, docs/native.md), once per transport,
+# all in one QEMU boot: DHCP from net-socket, ping to the gateway 10.0.2.2,
+# wget of a generated file from netpeer's HTTP server on the nested Linux's
+# 127.0.0.1 (byte count and SHA-256 against sha256sum here), a 404, the
+# guest's web page fetched by the nested Linux through a hostfwd, poweroff.
 #
 #   LILYVM_TEST_KERNEL   x86-64 kernel image for QEMU; skipped without one
-#   LILYVM_DEADLINE      seconds per lilyvm run inside QEMU [60]
-#   LILYVM_QEMU_DEADLINE seconds for the whole QEMU run [30 + the lilyvm
+#   LILYVM_DEADLINE      seconds per lilyvm run inside QEMU [240]
+#   LILYVM_QEMU_DEADLINE seconds for the whole QEMU run [90 + the lilyvm
 #                        deadlines]
-#   LILYVM_IRQ_GAP_US    [machine] irq_min_gap_us [20000]: a trap costs about
-#                        a millisecond under TCG (docs/cpu.md); a halted CPU
-#                        takes its interrupt at once, so the gap does not
-#                        slow the demo's idle loop
+#   LILYVM_IRQ_GAP_US    [machine] irq_min_gap_us [20000; ptrace 50000]: a
+#                        trap costs about a millisecond under TCG, several
+#                        with ptrace (docs/cpu.md); a halted CPU takes its
+#                        interrupt at once, so the gap does not slow the
+#                        demo's idle loop
 #   LILYVM_TRANSPORTS    transports to run [signal ptrace]
+#   LILYVM_WGET_SIZE     bytes of the file the guest fetches [1048576; ptrace
+#                        65536: each trap costs several times more there]
 #   LILYVM_DEBUG         lilyvm -d categories (e.g. cpu,nic0,net0)
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,10 +25,30 @@ B=$top/build
 out=$B/tests/guestnet
 mkdir -p "$out"
 kernel=build/guest/demo-lily.elf
+netpeer=$B/tests/guestnet/netpeer
 transports=${LILYVM_TRANSPORTS:-signal ptrace}
-deadline=${LILYVM_DEADLINE:-60}
-qemu_deadline=${LILYVM_QEMU_DEADLINE:-$((30 + deadline * $(echo "$transports" | wc -w)))}
-cmdline="run=ifconfig;ping 10.0.2.2 3;poweroff"
+deadline=${LILYVM_DEADLINE:-240}
+qemu_deadline=${LILYVM_QEMU_DEADLINE:-$((90 + deadline * $(echo "$transports" | wc -w)))}
+# Inside the nested Linux: netpeer's HTTP server on 127.0.0.1:8000 (the
+# guest's 10.0.2.2:8000), the guest's port 80 forwarded from 127.0.0.1:8080.
+http_port=8000
+fwd_port=8080
+
+# size T: the bytes transport T's guest fetches.
+size() {
+    if [ -n "${LILYVM_WGET_SIZE:-}" ]; then
+        echo "$LILYVM_WGET_SIZE"
+    elif [ "$1" = ptrace ]; then
+        echo 65536
+    else
+        echo 1048576
+    fi
+}
+# cmdline T: the demo's script; "serve 2" keeps the guest up until the
+# nested Linux fetched its page twice.
+cmdline() {
+    echo "run=ifconfig;ping 10.0.2.2 3;wget http://10.0.2.2:$http_port/blob-$1.bin;wget http://10.0.2.2:$http_port/missing;serve 2 600;httpd;ifconfig;poweroff"
+}
 
 skip() { echo "1..0 # SKIP $*"; exit 0; }
 
@@ -30,45 +56,69 @@ kimg=${LILYVM_TEST_KERNEL:-}
 [ -n "$kimg" ] || skip "no x86-64 kernel image for QEMU: set LILYVM_TEST_KERNEL (tests/native/fetch-kernel.sh)"
 [ -r "$kimg" ] || skip "LILYVM_TEST_KERNEL=$kimg is not readable"
 command -v qemu-system-x86_64 >/dev/null 2>&1 || skip "qemu-system-x86_64 not found"
-for f in "$B/lilyvm" "$top/$kernel" "$B/tests/native/qemu-init" "$B/tests/native/mkinitramfs"; do
+command -v sha256sum >/dev/null 2>&1 || skip "sha256sum not found (coreutils)"
+for f in "$B/lilyvm" "$top/$kernel" "$B/tests/native/qemu-init" "$B/tests/native/mkinitramfs" "$netpeer"; do
     [ -e "$f" ] || skip "$f is not built (make check builds it)"
 done
 for p in cpu-ia32 mmu console debug-exit pic-i8259 pit-i8254 nic-ne2000 net-socket; do
     [ -e "$B/plugins/$p.so" ] || skip "the $p plugin is not built"
 done
+started=$(date +%s)
 
 # machine_conf TRANSPORT: the demo machine; the serial log goes to a file in
-# the initramfs so that it stays apart from lilyvm's own messages.
+# the initramfs so that it stays apart from lilyvm's own messages (and the
+# client can wait for the guest's prompt in it).
 machine_conf() {
+    gap=20000
+    [ "$1" = ptrace ] && gap=50000
     printf '[machine]\nkernel = %s\ncmdline = %s\ntransport = %s\nirq_min_gap_us = %s\n' \
-        "$kernel" "$cmdline" "$1" "${LILYVM_IRQ_GAP_US:-20000}"
+        "$kernel" "$(cmdline "$1")" "$1" "${LILYVM_IRQ_GAP_US:-$gap}"
     printf '[device serial0]\nplugin = console\niobase = 0x3f8\nirq = 4\nbackend = file\npath = /tmp/serial-%s.log\n' "$1"
     printf '[device debug-exit]\nplugin = debug-exit\nstatus = plain\n'
     printf '[device pic]\nplugin = pic-i8259\n[device pit]\nplugin = pit-i8254\n'
     printf '[device nic0]\nplugin = nic-ne2000\niobase = 0x300\nirq = 9\nnetdev = net0\n'
-    printf '[netdev net0]\nplugin = net-socket\n'
+    printf '[netdev net0]\nplugin = net-socket\nhostfwd = tcp:127.0.0.1:%s-:80\n' "$fwd_port"
 }
 
 sh=$(command -v dash || command -v sh)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lilyvm-demo-qemu.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
-for t in $transports; do machine_conf "$t" >"$tmp/demo-$t.conf"; done
+for t in $transports; do
+    "$netpeer" pattern "$(size "$t")" >"$tmp/blob-$t.bin" ||
+        { echo "Bail out! netpeer cannot write the test file"; exit 1; }
+    machine_conf "$t" >"$tmp/demo-$t.conf"
+done
+# Per transport: the HTTP server, lilyvm in the background, the two page
+# fetches through the forward once the guest is in "serve", then lilyvm's
+# status and every log between markers.
 {
     echo "export LILYVM_PLUGIN_PATH=/build/plugins"
     for t in $transports; do
         echo "echo '@@@ BEGIN $t'"
-        echo "/bin/timeout $deadline /build/lilyvm --stats ${LILYVM_DEBUG:+-d $LILYVM_DEBUG} -c /demo-$t.conf </dev/null >/tmp/out-$t 2>&1"
+        echo "/bin/netpeer serve -h $http_port -d /www -T $deadline >/tmp/peer-$t 2>&1 &"
+        echo "peer=\$!"
+        echo "/bin/timeout $deadline /build/lilyvm --stats ${LILYVM_DEBUG:+-d $LILYVM_DEBUG} -c /demo-$t.conf </dev/null >/tmp/out-$t 2>&1 &"
+        echo "vm=\$!"
+        # The clients end with the VM at the latest.
+        echo "(/bin/netpeer get -w '/tmp/serial-$t.log:demo> serve' -T $deadline -o /tmp/page-$t.html 127.0.0.1 $fwd_port / &&"
+        echo " /bin/netpeer get -T 60 -o /tmp/page2-$t.html 127.0.0.1 $fwd_port again) >/tmp/get-$t 2>&1 &"
+        echo "clients=\$!"
+        echo "wait \$vm"
         echo "echo \"@@@ STATUS $t \$?\""
+        echo "kill \$peer \$clients 2>/dev/null"
         echo "echo '@@@ SERIAL $t'; /bin/cat /tmp/serial-$t.log"
-        echo "echo; echo '@@@ OUTPUT $t'; /bin/cat /tmp/out-$t"
+        echo "echo; echo '@@@ PAGE $t'; /bin/cat /tmp/page-$t.html"
+        echo "echo; echo '@@@ GET $t'; /bin/cat /tmp/get-$t /tmp/peer-$t"
+        echo "echo '@@@ OUTPUT $t'; /bin/cat /tmp/out-$t"
         echo "echo '@@@ END $t'"
     done
 } >"$tmp/run.sh"
 printf '%s\n%s\n' "/bin/sh" "/run.sh" >"$tmp/qemu-cmd"
-set -- "$tmp/initramfs.cpio" proc tmp dev/console=c:5:1 dev/null=c:1:3 \
+set -- "$tmp/initramfs.cpio" proc tmp www dev/console=c:5:1 dev/null=c:1:3 \
     init="$B/tests/native/qemu-init" qemu-cmd="$tmp/qemu-cmd" run.sh="$tmp/run.sh" \
-    bin/sh="$sh" bin/timeout="$(command -v timeout)" bin/cat="$(command -v cat)"
-for t in $transports; do set -- "$@" "demo-$t.conf=$tmp/demo-$t.conf"; done
+    bin/sh="$sh" bin/timeout="$(command -v timeout)" bin/cat="$(command -v cat)" \
+    bin/netpeer="$netpeer"
+for t in $transports; do set -- "$@" "demo-$t.conf=$tmp/demo-$t.conf" "www/blob-$t.bin=$tmp/blob-$t.bin"; done
 files="$B/lilyvm $top/$kernel $(find "$B/plugins" -name '*.so' | sort)"
 for f in $files; do set -- "$@" "${f#"$top"/}=$f"; done
 for lib in $(for f in $files $sh $(command -v timeout) $(command -v cat); do ldd "$f" 2>/dev/null; done |
@@ -82,12 +132,12 @@ rm -f "$out"/lilyvm-demo-qemu-*
 timeout "$qemu_deadline" qemu-system-x86_64 -M q35 \
     -cpu "${LILYVM_QEMU_CPU:-qemu64}" -smp "${LILYVM_QEMU_SMP:-2}" -m 512 \
     -display none -monitor none -serial stdio -no-reboot -kernel "$kimg" \
-    -initrd "$tmp/initramfs.cpio" -append "console=ttyS0 quiet panic=-1" \
+    -initrd "$tmp/initramfs.cpio" -append "console=ttyS0 quiet panic=-1 no_timer_check" \
     </dev/null >"$tmp/console" 2>&1
 qstatus=$?
 tr -d '\r' <"$tmp/console" >"$log"
 
-# section T PART: one part (SERIAL or OUTPUT) of transport T's run.
+# section T PART: one part (SERIAL, PAGE, GET or OUTPUT) of transport T's run.
 section() {
     awk -v t="$1" -v part="$2" '
         /^@@@ / { inside = ($2 == part && $3 == t); next }
@@ -96,37 +146,57 @@ section() {
 
 n=0
 failed=0
+bad=0
+# check T DESCRIPTION COMMAND...: one TAP line.
+check() {
+    n=$((n + 1))
+    desc="$1: $2"
+    shift 2
+    if "$@"; then
+        echo "ok $n - $desc"
+    else
+        echo "not ok $n - $desc"
+        bad=1
+    fi
+}
+# has FILE REGEX: a line of FILE matches.
+has() { grep -a -q -E "$2" "$1"; }
+
 for t in $transports; do
     status=$(sed -n "s/^@@@ STATUS $t //p" "$log")
-    section "$t" SERIAL >"$out/lilyvm-demo-qemu-$t.serial"
+    serial=$out/lilyvm-demo-qemu-$t.serial
+    page=$out/lilyvm-demo-qemu-$t.page
+    section "$t" SERIAL >"$serial"
+    section "$t" PAGE >"$page"
+    section "$t" GET >"$out/lilyvm-demo-qemu-$t.get"
     section "$t" OUTPUT >"$out/lilyvm-demo-qemu-$t.out"
     bad=0
-    n=$((n + 1))
-    if [ "$status" = 0 ]; then
-        echo "ok $n - $t: lilyvm ended with status 0 (the guest powered off)"
-    else
-        echo "not ok $n - $t: lilyvm ended with status '${status:-none}' (0 = poweroff, 124 = timeout or crash)"
-        bad=1
-    fi
-    n=$((n + 1))
-    if grep -a -q -E '^  inet 10\.0\.2\.15 ' "$out/lilyvm-demo-qemu-$t.serial"; then
-        echo "ok $n - $t: DHCP gave 10.0.2.15 (ifconfig)"
-    else
-        echo "not ok $n - $t: DHCP gave 10.0.2.15 (ifconfig)"
-        bad=1
-    fi
-    n=$((n + 1))
-    if grep -a -q -E '^3 packets transmitted, 3 received$' "$out/lilyvm-demo-qemu-$t.serial" &&
-        grep -a -q -E '^reply from 10\.0\.2\.2: ' "$out/lilyvm-demo-qemu-$t.serial"; then
-        echo "ok $n - $t: ping 10.0.2.2: 3 sent, 3 replies"
-    else
-        echo "not ok $n - $t: ping 10.0.2.2: 3 sent, 3 replies"
-        bad=1
-    fi
+    size=$(size "$t")
+    sum=$(sha256sum "$tmp/blob-$t.bin" | cut -d' ' -f1)
+    check "$t" "lilyvm ended with status 0 (the guest powered off; got '${status:-none}', 124 = timeout or crash)" \
+        [ "$status" = 0 ]
+    check "$t" "DHCP gave 10.0.2.15 (ifconfig)" has "$serial" '^  inet 10\.0\.2\.15 '
+    check "$t" "ping 10.0.2.2: 3 sent, 3 replies" \
+        sh -c 'grep -a -q -E "^3 packets transmitted, 3 received\$" "$1" &&
+               grep -a -q -E "^reply from 10\.0\.2\.2: " "$1"' sh "$serial"
+    check "$t" "wget blob-$t.bin from the nested host: HTTP 200, $size bytes" \
+        has "$serial" "^wget: HTTP 200, $size bytes\$"
+    check "$t" "wget blob-$t.bin: the guest's SHA-256 is sha256sum's ($sum)" has "$serial" "^sha256 $sum\$"
+    check "$t" "wget of a missing file: HTTP 404" has "$serial" '^wget: HTTP 404, [0-9]+ bytes$'
+    check "$t" "the nested host fetched the guest's page through hostfwd 127.0.0.1:$fwd_port" \
+        has "$page" 'Hello from the LilyVM demo kernel'
+    check "$t" "the page names the guest's address" has "$page" 'Guest 10\.0\.2\.15'
+    check "$t" "a second GET through the forward got HTTP 200 too" \
+        sh -c '[ "$(grep -c "^get: HTTP 200, " "$1")" -eq 2 ]' sh "$out/lilyvm-demo-qemu-$t.get"
+    check "$t" "the guest counted the 2 requests (serve)" has "$serial" '^serve: 2 requests served$'
+    irqs=$(sed -n 's/^  irq 9, \([0-9]*\) interrupts$/\1/p' "$serial" | tail -n 1)
+    echo "# $t: ifconfig at the end: IRQ 9 taken ${irqs:-?} times"
     if [ "$bad" -ne 0 ]; then
         failed=1
         echo "# $t: serial log:"
-        tail -n 40 "$out/lilyvm-demo-qemu-$t.serial" | sed 's/^/#   /'
+        tail -n 40 "$serial" | sed 's/^/#   /'
+        echo "# $t: clients and server in the nested Linux:"
+        sed 's/^/#   /' "$out/lilyvm-demo-qemu-$t.get"
         echo "# $t: lilyvm output:"
         tail -n 40 "$out/lilyvm-demo-qemu-$t.out" | sed 's/^/#   /'
     fi
@@ -135,4 +205,5 @@ if [ "$failed" -ne 0 ]; then
     echo "# QEMU ended with status $qstatus (124 = deadline); console log: $log"
     if ! grep -q '^@@@ ' "$log"; then tail -n 20 "$log" | sed 's/^/#   /'; fi
 fi
+echo "# runtime: $(($(date +%s) - started)) s for transports: $transports"
 echo "1..$n"

@@ -19,3 +19,12 @@ $(GUESTNET_STACK_TEST): $(B)/obj/tests/guestnet/test-stack.o \
 TESTS += $(GUESTNET_STACK_TEST)
 UNIT_TESTS += $(GUESTNET_STACK_TEST)
 TEST_DEPS += $(GUESTNET_STACK_TEST)
+
+# netpeer: echo and HTTP servers, an HTTP client, a one-line caller and a
+# test-file generator for the host side of the nested-QEMU runs (no python3
+# in their initramfs).  Static, like the initramfs's init.
+$(B)/tests/guestnet/netpeer: tests/guestnet/netpeer.c
+	@mkdir -p $(@D)
+	$(CC) -static -O2 -Wall -Wextra -o $@ $<
+TEST_DEPS += $(B)/tests/guestnet/netpeer
+TESTS += tests/guestnet/netpeer-selftest.sh
