@@ -89,3 +89,11 @@ install-lily-nested: $(B)/tools/lily-nested-probe $(LILY_NESTED_HELPERS)
 	rm -f $(B)/tools/lily-nested.install
 	install -m 755 $(B)/tools/lily-nested-probe $(DESTDIR)$(BINDIR)/
 	install -m 755 $(LILY_NESTED_HELPERS) $(DESTDIR)$(LIBDIR)/lilyvm/
+
+# make uninstall removes what install-lily-nested put in place (docs/module.mk
+# removes the directories after it).
+uninstall: uninstall-lily-nested
+.PHONY: uninstall-lily-nested
+uninstall-lily-nested:
+	rm -f "$(DESTDIR)$(BINDIR)/lily-nested" "$(DESTDIR)$(BINDIR)/lily-nested-probe" \
+	    $(foreach h,$(notdir $(LILY_NESTED_HELPERS)),"$(DESTDIR)$(LIBDIR)/lilyvm/$(h)")
