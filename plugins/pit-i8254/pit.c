@@ -7,8 +7,11 @@
  * Only IRQ delivery needs host timers: one timer is armed for the next
  * rising edge of counter 0's OUT.  So that a guest asking for an absurd rate
  * does not make the VM process spin, IRQ edges (and so timer callbacks) are
- * at least PIT_MIN_EDGE_NS apart; OUT edges that fall due in between are
- * merged into one IRQ edge (the counts the guest reads stay exact).
+ * at least min_edge_gap_us apart (50 by default); OUT edges that fall due in
+ * between are merged into one IRQ edge (the counts the guest reads stay
+ * exact).  Where traps are slow (nested emulation) a larger gap keeps the
+ * timer from taking every interrupt opportunity: the 8259 always grants
+ * IRQ 0 first, so a timer that is always pending starves the other lines.
  */
 #include <lilyvm/lilyvm.h>
 
@@ -18,10 +21,9 @@ enum {
     OPT_IOBASE,
     OPT_IRQ,
     OPT_PORT61,
+    OPT_MIN_EDGE_GAP,
 };
 
-/* IRQ 0 edges are at least this far apart: at most 20000 per second. */
-#define PIT_MIN_EDGE_NS 50000u
 #define PIT_PORT61 0x61
 #define PIT_PORT61_GATE2 0x01
 #define PIT_PORT61_SPEAKER 0x02
@@ -41,6 +43,7 @@ typedef struct Pit {
     uint64_t last_edge_ns;   /* VM time of the last edge sent */
     uint64_t armed_ns;       /* the timer's deadline, I8254_NEVER when not armed */
     uint8_t port61;          /* bits 0-3 as the guest wrote them */
+    uint64_t min_edge_ns;    /* least time between two IRQ edges */
 } Pit;
 
 static void pit_irq_drive(Pit *t, bool level)
@@ -68,7 +71,7 @@ static void pit_sync(Pit *t, uint64_t now)
         t->edges_seen = 0;
     }
     uint64_t edges = i8254_out_edges(c, now);
-    uint64_t earliest = t->last_edge_ns + PIT_MIN_EDGE_NS;
+    uint64_t earliest = t->last_edge_ns + t->min_edge_ns;
     if (edges > t->edges_seen && now >= earliest) {
         pit_irq_drive(t, false);
         pit_irq_drive(t, true);
@@ -77,7 +80,7 @@ static void pit_sync(Pit *t, uint64_t now)
         t->host->stat_add(t->inst, "irq_edges", 1);
         t->edges_seen = edges;
         t->last_edge_ns = now;
-        earliest = now + PIT_MIN_EDGE_NS;
+        earliest = now + t->min_edge_ns;
     }
     /* Modes 0 and 1 rest high once terminal count has been signalled. */
     bool rest = true;
@@ -173,6 +176,7 @@ static gboolean pit_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
 
     t->inst = inst;
     t->host = host;
+    t->min_edge_ns = (uint64_t)values[OPT_MIN_EDGE_GAP].i * 1000u;
     t->irq = host->irq_get(inst, (unsigned)values[OPT_IRQ].i, error);
     if (!t->irq)
         goto out_free_pit;
@@ -214,6 +218,12 @@ static const LilyOption pit_options[] = {
                      .help = "also claim port 0x61: bit 0 counter 2's GATE, bit 1 "
                              "speaker data (kept), bit 4 refresh toggle, bit 5 "
                              "counter 2's OUT" },
+    [OPT_MIN_EDGE_GAP] = { .name = "min_edge_gap_us", .type = LILY_OPT_INT, .def = "50",
+                           .min = 1, .max = 1000000,
+                           .help = "least host time between two IRQ edges, in microseconds; "
+                                   "edges due in between merge into one (raise it where "
+                                   "traps are slow, e.g. under nested emulation, so that "
+                                   "IRQ 0 leaves the other lines a turn)" },
     { .name = NULL },
 };
 
