@@ -1,17 +1,13 @@
 # Shared by the lily-nested tests: find the tool and a kernel it can boot
 # (skipping with the reason otherwise), TAP helpers.  Sourced.
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/tap-lib.sh"
 B=$top/build
 logdir=$B/tests/nested
 nested=$B/tools/lily-nested
 NESTED_DEADLINE=${NESTED_DEADLINE:-300}
 mkdir -p "$logdir"
 cd "$top" || exit 1
-
-skip_all() {
-    echo "1..0 # SKIP $1"
-    exit 0
-}
 
 # nested_setup: $kernel_args for lily-nested, or skip with the reason.  The
 # kernel is the one `lily-nested --fetch` unpacked, else LILYVM_TEST_KERNEL
@@ -34,32 +30,9 @@ nested_setup() {
     skip_all "no x86-64 kernel with its e1000 driver: run build/tools/lily-nested --fetch (downloads Debian's linux-image package, installs nothing)"
 }
 
-n=0
-failed=0
-# check DESCRIPTION COMMAND...: one TAP line from the command's status.
-check() {
-    desc=$1
-    shift
-    n=$((n + 1))
-    if "$@"; then
-        echo "ok $n - $desc"
-    else
-        echo "not ok $n - $desc"
-        failed=1
-    fi
-}
-
-# has FILE PATTERN: an extended regex matches a line (carriage returns dropped).
-has() {
-    tr -d '\r' <"$1" | grep -a -q -E "$2"
-}
-
 # show FILE: its tail as TAP comments.
 show() {
     echo "# $1:"
     tr -d '\r' <"$1" | tail -n 30 | sed 's/^/#   /'
 }
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
