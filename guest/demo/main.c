@@ -322,6 +322,50 @@ static void wget_data(struct tcp_conn *c, const uint8_t *data, size_t len)
     }
 }
 
+/*
+ * The Content-Length the response header (NUL-terminated, status line
+ * first) declares: 0 and *len set when one holds a decimal count that fits
+ * 32 bits, -1 when there is none or it cannot be read.
+ */
+static int wget_content_length(const char *head, uint32_t *len)
+{
+    static const char name[] = "content-length:";
+    const char *l = strchr(head, '\n');
+
+    for (; l; l = strchr(l, '\n')) {
+        unsigned i;
+        l++;
+        for (i = 0; name[i]; i++) {
+            char ch = l[i];
+            if (ch >= 'A' && ch <= 'Z')
+                ch = (char)(ch - 'A' + 'a');
+            if (ch != name[i])
+                break;
+        }
+        if (name[i])
+            continue;
+        const char *v = l + i;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (*v < '0' || *v > '9')
+            return -1;
+        uint32_t n = 0;
+        for (; *v >= '0' && *v <= '9'; v++) {
+            uint32_t d = (uint32_t)(*v - '0');
+            if (n > (0xffffffffu - d) / 10)
+                return -1; /* more than the 32-bit byte count could reach */
+            n = n * 10 + d;
+        }
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (*v != '\r' && *v != '\n')
+            return -1;
+        *len = n;
+        return 0;
+    }
+    return -1;
+}
+
 static void wget_event(struct tcp_conn *c, enum tcp_event ev)
 {
     if (ev == TCP_EV_PEER_CLOSED) {
@@ -415,6 +459,13 @@ static void cmd_wget(int argc, char **argv)
         }
         printf("wget: HTTP %s, %u bytes%s\n", status, (unsigned)wg.body,
                wg.done == 2 ? " (connection reset)" : "");
+    }
+    {
+        /* The body must be as long as the server said it would be. */
+        uint32_t clen;
+        if (wget_content_length(wg.head, &clen) == 0 && wg.body != clen)
+            printf("wget: %s body: %u of %u bytes\n", wg.body < clen ? "short" : "long",
+                   (unsigned)wg.body, (unsigned)clen);
     }
     printf("sha256 ");
     for (unsigned i = 0; i < 32; i++)

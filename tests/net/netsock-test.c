@@ -757,6 +757,96 @@ static void test_tcp_pipelined_peek_copy(void)
     tcp_pipelined(&ns_sock_posix_peek_copy);
 }
 
+/* The host writes and closes; the guest loses the last segments and
+ * acknowledges only the first one. The retransmission timeout resends
+ * every byte still in flight, in order, and the FIN follows the last
+ * byte rather than standing in for the lost data. */
+static void tcp_rto_after_eof(const NsSockOps *ops)
+{
+    Mg *mg = mg_new_ops(NULL, ops);
+    uint16_t port = 0;
+    int lfd = mg_tcp_listen(&port);
+    uint8_t data[4000];
+    TcpConn c;
+    MgPkt *p;
+    uint32_t first, acked = 0;
+    size_t got;
+    bool fin = false;
+
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 13 + 5);
+    tcp_open(mg, &c, lfd, port, 41012, 7, 4096);
+    first = c.rcv_nxt;
+    g_assert_cmpint(send(c.host, data, sizeof data, 0), ==, sizeof data);
+    close(c.host);
+
+    /* First pass: everything and the FIN go out; the guest keeps only
+     * the first segment (the rest is "lost"). */
+    while (!fin && (p = tcp_next(mg, &c, 200))) {
+        if (p->data_len) {
+            g_assert_cmpmem(p->data, p->data_len, data + (p->seq - first),
+                            p->data_len);
+            if (!acked && p->seq == first)
+                acked = p->data_len;
+        }
+        if (p->flags & MG_TCP_FIN) {
+            g_assert_cmpuint(p->seq + p->data_len, ==, first + sizeof data);
+            fin = true;
+        }
+        mg_pkt_free(p);
+    }
+    g_assert_true(fin);
+    g_assert_cmpuint(acked, >, 0);
+    g_assert_cmpuint(acked, <, sizeof data); /* something is left to lose */
+    mg_drain(mg);
+    c.rcv_nxt = first + acked;
+    tcp_guest_send(mg, &c, MG_TCP_ACK, NULL, 0, 4096);
+    g_assert_null(tcp_next(mg, &c, 50));
+
+    /* The timer fires: the bytes past the ACK come again, in order, and
+     * the FIN only after the last of them. */
+    mg->clock_skew += 400ull * 1000000;
+    mg_poll(mg, 0);
+    got = acked;
+    fin = false;
+    while (!fin && (p = tcp_next(mg, &c, WAIT_MS))) {
+        if (p->data_len) {
+            g_assert_cmpuint(p->seq, >=, first + acked);
+            g_assert_cmpuint(p->seq - first + p->data_len, <=, sizeof data);
+            g_assert_cmpmem(p->data, p->data_len, data + (p->seq - first),
+                            p->data_len);
+            if (p->seq == first + got)
+                got += p->data_len;
+        }
+        if (p->flags & MG_TCP_FIN) {
+            g_assert_cmpuint(p->seq + p->data_len, ==, first + sizeof data);
+            g_assert_cmpuint(got, ==, sizeof data);
+            fin = true;
+        }
+        mg_pkt_free(p);
+    }
+    g_assert_true(fin);
+    g_assert_cmpuint(stat_of(mg, NS_ST_TCP_RETRANS), >=, 1);
+
+    /* The guest acknowledges everything and the FIN: nothing more. */
+    c.rcv_nxt = first + sizeof data + 1;
+    tcp_guest_send(mg, &c, MG_TCP_ACK, NULL, 0, 4096);
+    g_assert_null(tcp_next(mg, &c, 50));
+    g_assert_cmpuint(stat_of(mg, NS_ST_TCP_BAD), ==, 0);
+    close(lfd);
+    mg_free(mg);
+}
+
+static void test_tcp_rto_after_eof(void)
+{
+    tcp_rto_after_eof(NULL);
+}
+
+static void test_tcp_rto_after_eof_peek_copy(void)
+{
+    tcp_rto_after_eof(&ns_sock_posix_peek_copy);
+}
+
 /*
  * A guest side that answers inside the core's output call (as a NIC
  * wired straight to a stack could): every data segment is acknowledged
@@ -1720,6 +1810,8 @@ int main(int argc, char **argv)
     g_test_add_func("/netsock/tcp/pipelined-peek-copy", test_tcp_pipelined_peek_copy);
     g_test_add_func("/netsock/tcp/fin-after-data", test_tcp_fin_after_data);
     g_test_add_func("/netsock/tcp/fin-after-data-peek-copy", test_tcp_fin_after_data_peek_copy);
+    g_test_add_func("/netsock/tcp/rto-after-eof", test_tcp_rto_after_eof);
+    g_test_add_func("/netsock/tcp/rto-after-eof-peek-copy", test_tcp_rto_after_eof_peek_copy);
     g_test_add_func("/netsock/tcp/reentrant-output", test_tcp_reentrant_output);
     g_test_add_func("/netsock/tcp/out-of-order", test_tcp_out_of_order);
     g_test_add_func("/netsock/tcp/backpressure", test_tcp_backpressure);

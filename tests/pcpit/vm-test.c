@@ -4,9 +4,11 @@
  * plugin as the CPU (it shows INTR and runs acknowledges on its ports) and
  * pcpit-lines as a device that drives IRQ lines.
  */
+#include "src/core/core.h" /* vm_print_stats() */
 #include "src/core/vm.h"
 #include "tests/pcpit/pcpit.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 #define MASTER_CMD 0x20
@@ -354,6 +356,105 @@ static void test_pit_rate_clamped(void)
     vm_free(vm);
 }
 
+/* A counter of instance.name as lilyvm --stats prints it; 0 when never counted. */
+static uint64_t stat_value(LilyVm *vm, const char *name)
+{
+    GError *err = NULL;
+    char *path = NULL;
+    int fd = g_file_open_tmp("lilyvm-pcpit-stats-XXXXXX", &path, &err);
+    g_assert_no_error(err);
+    FILE *f = fdopen(fd, "w+");
+    g_assert_nonnull(f);
+    vm_print_stats(vm, f);
+    fclose(f);
+    char *text = NULL;
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    g_unlink(path);
+    g_free(path);
+
+    uint64_t value = 0;
+    size_t len = strlen(name);
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        l += strspn(l, " ");
+        if (!strncmp(l, name, len) && l[len] == ' ') {
+            value = g_ascii_strtoull(l + len, NULL, 10);
+            break;
+        }
+    }
+    g_free(text);
+    return value;
+}
+
+/*
+ * Run a 1 kHz rate generator (mode 2, count 1193, as the guest SDK sets it)
+ * for 100 ms with every interrupt taken; *elapsed_ms is the host time that
+ * passed from programming the counter to the end of the run.
+ */
+static uint32_t pit_run_1khz(LilyVm *vm, int64_t *elapsed_ms)
+{
+    sdk_pic_remap(vm, PCPIT_MASTER_BASE, PCPIT_SLAVE_BASE);
+    int64_t t0 = g_get_monotonic_time();
+    sdk_pit_set_rate(vm, 1000);
+    sdk_pic_unmask(vm, 0);
+    cpu_deliver(vm, true);
+    vm_run_for(vm, 100 * MS);
+    *elapsed_ms = (g_get_monotonic_time() - t0 + 999) / 1000;
+    return cpu_delivered(vm);
+}
+
+/* min_edge_gap_us = 20000: IRQ 0 rises about every 20 ms whatever the
+ * programmed rate; the OUT edges due in between are counted as merged. */
+static void test_pit_min_edge_gap(void)
+{
+    GError *err = NULL;
+    LilyVm *vm = vm_try("[machine]\ncpu = pcpit-cpu\nmmu = none\n"
+                        "[device pic]\nplugin = pic-i8259\n"
+                        "[device pit]\nplugin = pit-i8254\nmin_edge_gap_us = 20000\n",
+                        &err);
+    g_assert_no_error(err);
+
+    int64_t elapsed_ms;
+    uint32_t n = pit_run_1khz(vm, &elapsed_ms);
+    uint64_t edges = stat_value(vm, "pit.irq_edges");
+    uint64_t merged = stat_value(vm, "pit.merged_edges");
+    g_test_message("gap 20 ms: %u IRQ 0 edges taken, %" G_GUINT64_FORMAT " merged, in %"
+                   G_GINT64_FORMAT " ms", n, merged, elapsed_ms);
+    /* Every rising edge of the line was one interrupt taken. */
+    g_assert_cmpuint(edges, ==, n);
+    g_assert_cmpuint(n, >=, 2);
+    /* At most one edge per 20 ms of VM time: about 5 where 1 kHz gives 100. */
+    g_assert_cmpuint(n, <=, (uint64_t)elapsed_ms / 20 + 1);
+    /*
+     * The OUT edges not shown on the line are merged: with n line edges at
+     * least 20 ms apart, the counter has ended at least 1 + (n - 1) * 20
+     * periods (of 0.99985 ms) by the last one, and no more than the time.
+     */
+    g_assert_cmpuint(edges + merged, >=, 1 + (uint64_t)(n - 1) * 20);
+    g_assert_cmpuint(edges + merged, <=, (uint64_t)elapsed_ms + 1);
+    g_assert_cmpuint(merged, >, 4 * edges);
+    vm_free(vm);
+}
+
+/* The default gap (50 us) leaves a 1 kHz rate as programmed. */
+static void test_pit_default_edge_gap(void)
+{
+    LilyVm *vm = vm_pc();
+
+    int64_t elapsed_ms;
+    uint32_t n = pit_run_1khz(vm, &elapsed_ms);
+    uint64_t edges = stat_value(vm, "pit.irq_edges");
+    uint64_t merged = stat_value(vm, "pit.merged_edges");
+    g_test_message("default gap: %u IRQ 0 edges taken, %" G_GUINT64_FORMAT " merged, in %"
+                   G_GINT64_FORMAT " ms", n, merged, elapsed_ms);
+    g_assert_cmpuint(edges, ==, n);
+    g_assert_cmpuint(n, <=, (uint64_t)elapsed_ms + 1);
+    /* Far more than a 20 ms gap would allow; edges merge only when the
+     * host is more than a period late, so most periods are their own edge. */
+    g_assert_cmpuint(n, >, (uint64_t)elapsed_ms / 20 + 1);
+    g_assert_cmpuint(merged, <, edges);
+    vm_free(vm);
+}
+
 static void test_pit_mode0_one_shot(void)
 {
     LilyVm *vm = vm_pc();
@@ -508,6 +609,8 @@ int main(int argc, char **argv)
     g_test_add_func("/pcpit/vm/elcr-level", test_level_via_elcr);
     g_test_add_func("/pcpit/vm/pit-ticks", test_pit_ticks);
     g_test_add_func("/pcpit/vm/pit-rate-clamp", test_pit_rate_clamped);
+    g_test_add_func("/pcpit/vm/pit-min-edge-gap", test_pit_min_edge_gap);
+    g_test_add_func("/pcpit/vm/pit-default-edge-gap", test_pit_default_edge_gap);
     g_test_add_func("/pcpit/vm/pit-mode0-one-shot", test_pit_mode0_one_shot);
     g_test_add_func("/pcpit/vm/pit-latch-decreases", test_pit_latch_decreases);
     g_test_add_func("/pcpit/vm/port61", test_port61_counter2);
