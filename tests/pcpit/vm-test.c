@@ -448,10 +448,10 @@ static void test_pit_default_edge_gap(void)
                    G_GINT64_FORMAT " ms", n, merged, elapsed_ms);
     g_assert_cmpuint(edges, ==, n);
     g_assert_cmpuint(n, <=, (uint64_t)elapsed_ms + 1);
-    /* Far more than a 20 ms gap would allow; edges merge only when the
-     * host is more than a period late, so most periods are their own edge. */
+    /* Far more than a 20 ms gap would allow.  (Edges merge only when the
+     * host is more than a period late, which a loaded host can be: how many
+     * merged is not asserted.) */
     g_assert_cmpuint(n, >, (uint64_t)elapsed_ms / 20 + 1);
-    g_assert_cmpuint(merged, <, edges);
     vm_free(vm);
 }
 
