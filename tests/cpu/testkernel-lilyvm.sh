@@ -17,7 +17,8 @@
 # ne2k_isa on user networking, netpeer as the peers here).
 #
 #   TESTKERNEL_CMDLINE  extra words for the test kernel (e.g. only=/cpu/)
-#   LILYVM_DEADLINE     seconds per lilyvm run [120; --qemu 300]
+#   LILYVM_DEADLINE     seconds per lilyvm run [120; --qemu 600: ptrace
+#                       under TCG on a loaded host has needed over 300]
 #   LILYVM_TRANSPORTS   which transports [signal ptrace]
 #   LILYVM_DEBUG        lilyvm --debug categories (e.g. cpu: every trap)
 #   LILYVM_MACHINE_OPTS extra [machine] lines (e.g. "fast_path = false")
@@ -39,7 +40,7 @@ transports=${LILYVM_TRANSPORTS:-signal ptrace}
 mode=host
 [ "${1:-}" = --qemu ] && mode=qemu
 deadline=120
-[ "$mode" = qemu ] && deadline=300
+[ "$mode" = qemu ] && deadline=600
 deadline=${LILYVM_DEADLINE:-$deadline}
 started=$(date +%s)
 # --qemu: the /net group's peers in the nested Linux (its 127.0.0.1 is the

@@ -7,7 +7,7 @@
 # guest's web page fetched by the nested Linux through a hostfwd, poweroff.
 #
 #   LILYVM_TEST_KERNEL   x86-64 kernel image for QEMU; skipped without one
-#   LILYVM_DEADLINE      seconds per lilyvm run inside QEMU [240]
+#   LILYVM_DEADLINE      seconds per lilyvm run inside QEMU [480]
 #   LILYVM_QEMU_DEADLINE seconds for the whole QEMU run [90 + the lilyvm
 #                        deadlines]
 #   LILYVM_IRQ_GAP_US    [machine] irq_min_gap_us [20000; ptrace 50000]: a
@@ -31,7 +31,7 @@ mkdir -p "$out"
 kernel=build/guest/demo-lily.elf
 netpeer=$B/tests/guestnet/netpeer
 transports=${LILYVM_TRANSPORTS:-signal ptrace}
-deadline=${LILYVM_DEADLINE:-240}
+deadline=${LILYVM_DEADLINE:-480}
 qemu_deadline=${LILYVM_QEMU_DEADLINE:-$((90 + deadline * $(echo "$transports" | wc -w)))}
 # Inside the nested Linux: netpeer's HTTP server on 127.0.0.1:8000 (the
 # guest's 10.0.2.2:8000), the guest's port 80 forwarded from 127.0.0.1:8080.
