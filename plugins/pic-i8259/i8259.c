@@ -101,7 +101,7 @@ int i8259_ack(I8259 *c)
     if (!i8259_level_triggered(c, (unsigned)pin))
         c->irr &= (uint8_t)~bit;
     if (c->aeoi) {
-        if (c->rotate_on_aeoi)
+        if (c->rotate_on_aeoi || c->rotate_always)
             c->lowest = (uint8_t)pin;
     } else {
         c->isr |= bit;
@@ -127,11 +127,13 @@ static void i8259_ocw2(I8259 *c, uint8_t value)
         if (pin < 0)
             break;
         c->isr &= (uint8_t)~(1u << pin);
-        if ((value & 0xe0) == I8259_OCW2_ROTATE_EOI)
+        if ((value & 0xe0) == I8259_OCW2_ROTATE_EOI || c->rotate_always)
             c->lowest = (uint8_t)pin;
         break;
     case I8259_OCW2_SPECIFIC_EOI:
         c->isr &= (uint8_t)~(1u << level);
+        if (c->rotate_always)
+            c->lowest = (uint8_t)level;
         break;
     case I8259_OCW2_ROTATE_SPECIFIC_EOI:
         c->isr &= (uint8_t)~(1u << level);

@@ -57,6 +57,7 @@ typedef struct I8259 {
     bool read_isr;        /* OCW3: the command port reads the ISR (else the IRR) */
     bool poll;            /* OCW3 poll: the next command port read is a poll */
     bool master;          /* wired as the master (its ICW3 is a mask of slaves) */
+    bool rotate_always;   /* every end of interrupt rotates (the rotate option) */
 } I8259;
 
 /*

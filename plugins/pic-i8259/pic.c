@@ -15,6 +15,7 @@ enum {
     OPT_IOBASE_MASTER,
     OPT_IOBASE_SLAVE,
     OPT_ELCR,
+    OPT_ROTATE,
 };
 
 #define PIC_MASTER 0
@@ -206,6 +207,8 @@ static gboolean pic_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
     p->host = host;
     i8259_reset(&p->chip[PIC_MASTER], true);
     i8259_reset(&p->chip[PIC_SLAVE], false);
+    p->chip[PIC_MASTER].rotate_always = p->chip[PIC_SLAVE].rotate_always =
+        values[OPT_ROTATE].i != 0;
     for (unsigned i = 0; i < 2; i++)
         p->port[i] = (PicPort){ .pic = p, .chip = i };
     if (!host->pio_register(inst, master, 2, &pic_io_ops, &p->port[PIC_MASTER], error) ||
@@ -243,6 +246,11 @@ static const LilyOption pic_options[] = {
                    .help = "also claim ports 0x4d0-0x4d1, the edge/level control "
                            "registers of PCI chipsets (a set bit makes that line "
                            "level-triggered)" },
+    [OPT_ROTATE] = { .name = "rotate", .type = LILY_OPT_BOOL, .def = "off",
+                     .help = "every end of interrupt rotates priorities, as if the guest "
+                             "had asked for rotation: the level just served becomes the "
+                             "lowest (for nested emulation, where interrupts are paced "
+                             "and an always-pending timer would starve the other lines)" },
     { .name = NULL },
 };
 

@@ -210,6 +210,26 @@ static void test_rotation(void)
     g_assert_cmpint(i8259_pending(&c), ==, 4);
 }
 
+/* The rotate option: a level that is always pending (a paced timer) takes
+ * its turn after the others instead of before them. */
+static void test_rotate_always(void)
+{
+    for (int rotate = 0; rotate <= 1; rotate++) {
+        I8259 c = master_ready();
+        c.rotate_always = rotate;
+        pulse(&c, 0);
+        pulse(&c, 2);
+        g_assert_cmpint(i8259_ack(&c), ==, 0);
+        i8259_write(&c, 0, 0x20); /* non-specific EOI */
+        pulse(&c, 0);             /* the timer is due again already */
+        g_assert_cmpint(i8259_ack(&c), ==, rotate ? 2 : 0);
+        i8259_write(&c, 0, 0x60 | (rotate ? 2 : 0)); /* specific EOI */
+        g_assert_cmphex(c.isr, ==, 0x00);
+        g_assert_cmpint(i8259_ack(&c), ==, rotate ? 0 : 2);
+        g_assert_cmpint(c.lowest, ==, rotate ? 2 : 7);
+    }
+}
+
 static void test_aeoi(void)
 {
     I8259 c;
@@ -372,6 +392,7 @@ int main(int argc, char **argv)
     g_test_add_func("/i8259/mask", test_mask);
     g_test_add_func("/i8259/priority/nesting", test_priorities_and_nesting);
     g_test_add_func("/i8259/priority/rotation", test_rotation);
+    g_test_add_func("/i8259/priority/rotate-option", test_rotate_always);
     g_test_add_func("/i8259/eoi/specific", test_specific_eoi);
     g_test_add_func("/i8259/eoi/automatic", test_aeoi);
     g_test_add_func("/i8259/ocw3/read-irr-isr", test_read_irr_isr);
