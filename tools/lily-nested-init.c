@@ -378,7 +378,10 @@ int main(void)
     mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
     mount("proc", "/proc", "proc", 0, NULL);
     mount("sysfs", "/sys", "sysfs", 0, NULL);
-    mount("tmpfs", "/tmp", "tmpfs", 0, NULL);
+    /* No tmpfs over /tmp: the initramfs root is writable already, and the
+     * packed files keep their host paths, which may lie under /tmp. */
+    mkdir("/tmp", 01777);
+    chmod("/tmp", 01777);
     mkdir("/dev/shm", 01777);
     mount("tmpfs", "/dev/shm", "tmpfs", 0, NULL);
     if (ni_read_plan() != 0) {
