@@ -19,7 +19,7 @@ vm=$!
 # QEMU accepts a forwarded connection before anything listens inside, so
 # wait for the guest's shell before fetching (bounded by the deadline).
 waited=0
-until has "$out" '^demo> serve' || [ "$waited" -ge "$NESTED_DEADLINE" ] || ! kill -0 "$vm" 2>/dev/null; do
+until { [ -f "$out" ] && has "$out" '^demo> serve'; } || [ "$waited" -ge "$NESTED_DEADLINE" ] || ! kill -0 "$vm" 2>/dev/null; do
     sleep 1
     waited=$((waited + 1))
 done
