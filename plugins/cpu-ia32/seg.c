@@ -150,6 +150,26 @@ CpuRes cpu_load_cs(CpuState *s, const CpuEnv *env, uint16_t sel, unsigned new_cp
     return CPU_R_OK;
 }
 
+/*
+ * A system descriptor for lldt or ltr: read from the GDT and unpacked; its
+ * type (low five access bits) must be type_a or type_b, else #GP(sel), and
+ * it must be present, else #NP(sel).
+ */
+static CpuRes cpu_read_sys_desc(CpuState *s, const CpuEnv *env, uint16_t sel, uint8_t type_a,
+                                uint8_t type_b, uint8_t raw[8], CpuSeg *sg)
+{
+    CpuRes r = cpu_read_desc(s, env, sel, raw);
+    if (r != CPU_R_OK)
+        return r;
+    cpu_desc_unpack(raw, sg);
+    unsigned type = sg->access & 0x1f;
+    if (type != type_a && type != type_b)
+        return cpu_raise(s, CPU_EXC_GP, true, sel & ~3u);
+    if (!(sg->access & DESC_P))
+        return cpu_raise(s, CPU_EXC_NP, true, sel & ~3u);
+    return CPU_R_OK;
+}
+
 CpuRes cpu_load_ldtr(CpuState *s, const CpuEnv *env, uint16_t sel)
 {
     if (!(sel & ~3u)) {
@@ -159,15 +179,10 @@ CpuRes cpu_load_ldtr(CpuState *s, const CpuEnv *env, uint16_t sel)
     if (sel & 4)
         return cpu_raise(s, CPU_EXC_GP, true, sel & ~3u);
     uint8_t raw[8];
-    CpuRes r = cpu_read_desc(s, env, sel, raw);
+    CpuSeg sg;
+    CpuRes r = cpu_read_sys_desc(s, env, sel, 0x02, 0x02, raw, &sg);
     if (r != CPU_R_OK)
         return r;
-    CpuSeg sg;
-    cpu_desc_unpack(raw, &sg);
-    if ((sg.access & 0x1f) != 0x02)
-        return cpu_raise(s, CPU_EXC_GP, true, sel & ~3u);
-    if (!(sg.access & DESC_P))
-        return cpu_raise(s, CPU_EXC_NP, true, sel & ~3u);
     sg.sel = sel;
     s->ldtr = sg;
     return CPU_R_OK;
@@ -178,16 +193,11 @@ CpuRes cpu_load_tr(CpuState *s, const CpuEnv *env, uint16_t sel)
     if (!(sel & ~3u) || (sel & 4))
         return cpu_raise(s, CPU_EXC_GP, true, sel & ~3u);
     uint8_t raw[8];
-    CpuRes r = cpu_read_desc(s, env, sel, raw);
+    CpuSeg sg;
+    /* An available 32-bit or 16-bit TSS. */
+    CpuRes r = cpu_read_sys_desc(s, env, sel, 0x09, 0x01, raw, &sg);
     if (r != CPU_R_OK)
         return r;
-    CpuSeg sg;
-    cpu_desc_unpack(raw, &sg);
-    unsigned type = sg.access & 0x1f;
-    if (type != 0x09 && type != 0x01) /* available 32-bit or 16-bit TSS */
-        return cpu_raise(s, CPU_EXC_GP, true, sel & ~3u);
-    if (!(sg.access & DESC_P))
-        return cpu_raise(s, CPU_EXC_NP, true, sel & ~3u);
     /* Mark it busy in the GDT, as ltr does. */
     uint32_t addr = s->gdt_base + (sel & ~7u) + 5;
     uint8_t busy = raw[5] | 2;
