@@ -45,6 +45,12 @@ static void ne2k_stat(Ne2kState *s, const char *name)
         s->host->stat_add(s->inst, name, 1);
 }
 
+/* The VM clock in seconds for debug lines (0 for a host without a clock). */
+static double ne2k_now_s(Ne2kState *s)
+{
+    return s->host->clock_ns ? s->host->clock_ns(s->inst) / 1e9 : 0.0;
+}
+
 static uint32_t ne2k_read_byte(Ne2kState *s, uint64_t offset)
 {
     if (offset < NE2K_DATA_PORT)
@@ -89,7 +95,7 @@ static void ne2k_io_write(void *opaque, uint64_t offset, unsigned size,
         dp8390_reg_write(&s->chip, (unsigned)(offset + i), (uint8_t)(value >> (8 * i)));
     if (s->debug && s->chip.bnry != bnry)
         s->host->log(s->inst, LILY_LOG_DEBUG, "%.3f s: the guest moved BNRY to 0x%02x (CURR "
-                     "0x%02x)", s->host->clock_ns(s->inst) / 1e9, s->chip.bnry, s->chip.curr);
+                     "0x%02x)", ne2k_now_s(s), s->chip.bnry, s->chip.curr);
 }
 
 static void ne2k_io_read_rep(void *opaque, uint64_t offset, unsigned size,
@@ -150,7 +156,7 @@ static void ne2k_chip_transmit(void *opaque, const uint8_t *frame, size_t len)
     ne2k_stat(s, "tx_frames");
     if (s->debug)
         s->host->log(s->inst, LILY_LOG_DEBUG, "%.3f s: tx %zu bytes type 0x%02x%02x",
-                     s->host->clock_ns(s->inst) / 1e9, len, len >= 14 ? frame[12] : 0,
+                     ne2k_now_s(s), len, len >= 14 ? frame[12] : 0,
                      len >= 14 ? frame[13] : 0);
     /* Like a wire, the chip learns nothing when the peer drops the frame. */
     if (!s->port || !s->host->net_send(s->port, frame, len))
@@ -208,7 +214,7 @@ static void ne2k_net_receive(void *opaque, const uint8_t *frame, size_t len)
     if (s->debug)
         s->host->log(s->inst, LILY_LOG_DEBUG, "%.3f s: rx %zu bytes type 0x%02x%02x: %s at "
                      "page 0x%02x, CURR now 0x%02x, BNRY 0x%02x, ISR 0x%02x IMR 0x%02x",
-                     s->host->clock_ns(s->inst) / 1e9, len, len >= 14 ? frame[12] : 0, len >= 14 ? frame[13] : 0,
+                     ne2k_now_s(s), len, len >= 14 ? frame[12] : 0, len >= 14 ? frame[13] : 0,
                      ne2k_rx_result_names[r], curr, s->chip.curr, s->chip.bnry,
                      s->chip.isr, s->chip.imr);
     switch (r) {
