@@ -18,7 +18,7 @@ typedef struct Ne2kState {
     LilyIrqLine *irq;
     LilyNetPort *port;
     unsigned reported; /* Dp8390GuestError kinds already logged (bit mask) */
-    bool debug;        /* log every received frame (-d NAME) */
+    bool debug;        /* -d NAME: log frames and the guest's BNRY moves */
     Dp8390 chip;
 } Ne2kState;
 
