@@ -1646,8 +1646,8 @@ CpuAction cpu_trap(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
     }
     if (!(trap->flags & LILY_TRAP_F_FAST_SYSCALL) &&
         (s->host_sel[CPU_CS] != cpu_host_sel(s, CPU_CS) || trap->host_ip >= 0x100000000ull)) {
-        cpu_fail(s, "the guest left its code segment (host CS 0x%x where the VM loaded 0x%x, "
-                 "RIP 0x%llx): ending the VM", s->host_sel[CPU_CS], cpu_host_sel(s, CPU_CS),
+        cpu_fail(s, "the guest left 32-bit compatibility mode or its code segment (host CS "
+                 "0x%x where the VM loaded 0x%x, RIP 0x%llx): ending the VM", s->host_sel[CPU_CS], cpu_host_sel(s, CPU_CS),
                  (unsigned long long)trap->host_ip);
         return CPU_FATAL;
     }
