@@ -237,6 +237,7 @@ static int stub_ldt_entry(const LilyMapOp *op, struct user_desc *d)
         (access & 0xf0) != 0xf0 /* present, DPL 3, code or data */ ||
         (code && (access & 0x04)) /* conforming */ || (flags & 0x2) /* L */)
         return -EINVAL;
+    *d = (struct user_desc){ 0 };
     d->entry_number = index;
     d->base_addr = op->guest_addr;
     d->limit = op->len;
@@ -267,16 +268,17 @@ static void stub_exec_ops(VcpuPage *p)
         long ret = -EINVAL;
 
         if (kind == LILY_MAP_OP_LDT) {
-            struct user_desc d;
+            /* One snapshot of the op: its fields mean other things here. */
             LilyMapOp op = { kind, p->ops[i].prot, p->ops[i].guest_addr, p->ops[i].len, off };
+            struct user_desc d;
 
             ret = stub_ldt_entry(&op, &d);
             if (ret == 0)
                 ret = stub_syscall(__NR_modify_ldt, STUB_LDT_WRITE, (long)&d, sizeof d, 0, 0, 0);
-        /* The seccomp filter enforces the same limits; checking here too
-         * turns a bad op into an error instead of a killed process. */
         } else if ((addr & STUB_PAGE_MASK) || (len & STUB_PAGE_MASK) || len == 0 ||
-            addr + len > STUB_4G || (prot & ~7ull)) {
+                   addr + len > STUB_4G || (prot & ~7ull)) {
+            /* The seccomp filter enforces the same limits; checking here too
+             * turns a bad op into an error instead of a killed process. */
             ret = -EINVAL;
         } else if (kind == LILY_MAP_OP_MAP || kind == LILY_MAP_OP_MAP_POPULATE) {
             long flags = MAP_SHARED | MAP_FIXED | (kind == LILY_MAP_OP_MAP_POPULATE ? MAP_POPULATE : 0);
