@@ -1061,7 +1061,8 @@ static CpuRes cpu_emulate_mem(CpuState *s, const CpuEnv *env, const Insn *d)
  */
 static bool cpu_seg_emulated(const CpuState *s, unsigned reg)
 {
-    return reg != CPU_CS && reg != CPU_SS && (s->seg[reg].sel & ~3u) && cpu_host_sel(s, reg) == 0;
+    return reg != CPU_CS && reg != CPU_SS && (s->seg[reg].sel & ~3u) &&
+           cpu_host_sel(s, reg) == 0;
 }
 
 /*
@@ -1217,7 +1218,8 @@ CpuRes cpu_emulate(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
         s->eflags |= CPU_FL_IF;
         /* sti; hlt: the interrupt shadow makes them one step. */
         uint8_t next;
-        if (s->cpl == 0 && cpu_read(s, env, cpu_cs_lin(s, s->eip), &next, 1, CPU_ACC_EXEC) == CPU_R_OK &&
+        if (s->cpl == 0 &&
+            cpu_read(s, env, cpu_cs_lin(s, s->eip), &next, 1, CPU_ACC_EXEC) == CPU_R_OK &&
             next == 0xf4) {
             s->eip++;
             s->stats[CPU_STAT_HLT]++;
@@ -1647,8 +1649,8 @@ CpuAction cpu_trap(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
     if (!(trap->flags & LILY_TRAP_F_FAST_SYSCALL) &&
         (s->host_sel[CPU_CS] != cpu_host_sel(s, CPU_CS) || trap->host_ip >= 0x100000000ull)) {
         cpu_fail(s, "the guest left 32-bit compatibility mode or its code segment (host CS "
-                 "0x%x where the VM loaded 0x%x, RIP 0x%llx): ending the VM", s->host_sel[CPU_CS], cpu_host_sel(s, CPU_CS),
-                 (unsigned long long)trap->host_ip);
+                 "0x%x where the VM loaded 0x%x, RIP 0x%llx): ending the VM",
+                 s->host_sel[CPU_CS], cpu_host_sel(s, CPU_CS), (unsigned long long)trap->host_ip);
         return CPU_FATAL;
     }
     bool resynced = cpu_sync_native_segs(s, env);
