@@ -82,7 +82,8 @@ enum {
 extern const char *const cpu_stat_names[CPU_STAT_N];
 
 #define CPU_MMU_OPS_MAX LILY_MAP_OPS_MAX
-/* Room the MMU leaves in a resume's ops for the host LDT mirrors (one per register). */
+/* Room the MMU leaves in a resume's ops for the host LDT mirrors (one per
+ * register) when the host LDT is on (the plugin lowers batch.max). */
 #define CPU_LDT_OPS_MAX CPU_NSEG
 
 /* Whether guest segments that are not flat run on host LDT mirrors. */

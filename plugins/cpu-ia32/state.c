@@ -58,7 +58,7 @@ void cpu_reset(CpuState *s, uint32_t eip, uint32_t eax, uint32_t ebx)
     s->dr[7] = 0x400;
     s->msr_apic_base = 0xfee00900u; /* enabled, bootstrap processor */
     s->batch.ops = s->ops;
-    s->batch.max = CPU_MMU_OPS_MAX - CPU_LDT_OPS_MAX;
+    s->batch.max = CPU_MMU_OPS_MAX;
     for (unsigned r = 0; r < CPU_NSEG; r++)
         s->host_sel[r] = r == CPU_CS ? LILY_SEL_CODE32 : LILY_SEL_DATA;
 }
