@@ -81,10 +81,11 @@ enum {
 };
 extern const char *const cpu_stat_names[CPU_STAT_N];
 
-#define CPU_MMU_OPS_MAX LILY_MAP_OPS_MAX
-/* Room the MMU leaves in a resume's ops for the host LDT mirrors (one per
- * register) when the host LDT is on (the plugin lowers batch.max). */
+/* A resume carries the MMU's ops, then up to CPU_LDT_OPS_MAX LDT writes
+ * (one per segment register): the transport has room for both. */
 #define CPU_LDT_OPS_MAX CPU_NSEG
+#define CPU_MMU_OPS_MAX (LILY_MAP_OPS_MAX - CPU_LDT_OPS_MAX)
+_Static_assert(CPU_LDT_OPS_MAX == LILY_LDT_COUNT, "one host LDT entry per segment register");
 
 /* Whether guest segments that are not flat run on host LDT mirrors. */
 enum {

@@ -395,9 +395,6 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
     }
     cpu_reset(&c->st, eip, eax, ebx);
     c->st.host_ldt = host_ldt;
-    /* The MMU leaves room for the LDT writes of a resume (cpu_ldt_ops()). */
-    if (host_ldt == CPU_HOST_LDT_ON)
-        c->st.batch.max = CPU_MMU_OPS_MAX - CPU_LDT_OPS_MAX;
     if (c->env.mmu) {
         c->env.mmu->reset(c->env.mmu_state, &c->st.batch);
         cpu_mmu_control(&c->st, &c->env);

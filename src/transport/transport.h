@@ -110,7 +110,10 @@ typedef struct LilyMapOp {
     uint64_t file_offset; /* MAP only: page aligned, inside the memfd */
 } LilyMapOp;
 
-#define LILY_MAP_OPS_MAX 64
+/* 64 for the MMU's mappings, and room for one LDT write per segment
+ * register (LILY_LDT_COUNT) on top, so that the mirrors never shrink the
+ * MMU's batch. */
+#define LILY_MAP_OPS_MAX (64 + LILY_LDT_COUNT)
 
 /*
  * The VM-side state of one virtual CPU as a transport sees it.  After
