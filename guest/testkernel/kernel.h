@@ -123,6 +123,8 @@ extern volatile uint32_t gate_calls;
 void t_cpu_gdt_load(void);
 void t_cpu_segment_reload(void);
 void t_cpu_segment_base(void);
+void t_cpu_code_segment_base(void);
+void t_cpu_stack_segment_base(void);
 void t_cpu_idt_load(void);
 void t_cpu_tss_load(void);
 void t_cpu_gate_if(void);

@@ -27,6 +27,8 @@ static const struct tk_test tests[] = {
     { "/cpu/gdt-load", t_cpu_gdt_load },
     { "/cpu/segment-reload", t_cpu_segment_reload },
     { "/cpu/segment-base", t_cpu_segment_base },
+    { "/cpu/code-segment-base", t_cpu_code_segment_base },
+    { "/cpu/stack-segment-base", t_cpu_stack_segment_base },
     { "/cpu/idt-load", t_cpu_idt_load },
     { "/cpu/gate-if", t_cpu_gate_if },
     { "/cpu/tss-load", t_cpu_tss_load },

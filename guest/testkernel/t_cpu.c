@@ -515,3 +515,155 @@ void t_cpu_io_bitmap(void)
     CHECK_EQ(fault_last.cs, GDT_IO_CODE1 << 3 | 1);
     CHECK_EQ(read_tr(), SEL_TSS);
 }
+
+/*
+ * Code and stack segments with a base (LilyVM runs them on mirrors of their
+ * descriptors in the host LDT).  Both tests use a copy of the GDT with two
+ * extra entries; vector BASED_VEC gets an assembly handler that records its
+ * frame through SS, the segment it runs on, and returns with iret.
+ */
+#define GDT_BASED_CODE GDT_ENTRIES        /* 32-bit code, base based_code_base */
+#define GDT_BASED_STACK (GDT_ENTRIES + 1) /* 32-bit (B = 1) stack, base based_stack */
+#define BASED_VEC 0x41
+#define BASED_STACK_TOP 0x1000u           /* the ESP offset the stack test starts at */
+
+static uint8_t based_stack[0x2000] __attribute__((aligned(4096)));
+volatile uint32_t based_int_count, based_int_esp, based_int_eip, based_int_cs;
+volatile uint32_t based_code_ecx, based_code_done, based_pop_a, based_pop_b, based_after_esp;
+volatile uint32_t based_saved_ss, based_saved_esp;
+extern char based_int_handler[], based_code_base[], based_code_entry[], based_code_here[],
+    based_code_after_int[], based_stack_run[], based_stack_after_int[];
+
+__asm__(".text\n"
+        /* Interrupt handler: counts, records ESP and the frame's EIP and CS
+         * (read through SS, implicitly), returns. */
+        "based_int_handler:\n\t"
+        "incl based_int_count\n\t"
+        "movl %esp, based_int_esp\n\t"
+        "pushl %eax\n\t"
+        "movl 4(%esp), %eax\n\t"
+        "movl %eax, based_int_eip\n\t"
+        "movl 8(%esp), %eax\n\t"
+        "movl %eax, based_int_cs\n\t"
+        "popl %eax\n\t"
+        "iret\n"
+        /* Code run through a segment based at based_code_base: a near call
+         * pushes the offset, an interrupt taken here pushes it too. */
+        ".balign 16\n"
+        "based_code_base:\n\t"
+        "nop\n"
+        "based_code_entry:\n\t"
+        "call 1f\n"
+        "based_code_here:\n"
+        "1:\tpopl %ecx\n\t"
+        "movl %ecx, based_code_ecx\n\t"
+        "int $0x41\n"
+        "based_code_after_int:\n\t"
+        "movl $0x600d, based_code_done\n\t"
+        "lret\n"
+        /* Switch to the based stack (selector in EAX), push two words, take
+         * an interrupt, pop them, switch back. */
+        "based_stack_run:\n\t"
+        "movl %esp, based_saved_esp\n\t"
+        "movl %ss, %ecx\n\t"
+        "movl %ecx, based_saved_ss\n\t"
+        "movl %eax, %ss\n\t"
+        "movl $0x1000, %esp\n\t"
+        "pushl $0x11111111\n\t"
+        "pushl $0x22222222\n\t"
+        "int $0x41\n"
+        "based_stack_after_int:\n\t"
+        "popl %eax\n\t"
+        "movl %eax, based_pop_a\n\t"
+        "popl %eax\n\t"
+        "movl %eax, based_pop_b\n\t"
+        "movl %esp, based_after_esp\n\t"
+        "movl based_saved_ss, %ecx\n\t"
+        "movl %ecx, %ss\n\t"
+        "movl based_saved_esp, %esp\n\t"
+        "ret\n");
+
+static uint64_t seg_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
+{
+    return (uint64_t)(limit & 0xffff) | (uint64_t)(base & 0xffffff) << 16 |
+           (uint64_t)access << 40 | (uint64_t)((limit >> 16) & 0xf) << 48 |
+           (uint64_t)(flags & 0xf) << 52 | (uint64_t)(base >> 24) << 56;
+}
+
+static uint64_t gdt_based[GDT_ENTRIES + 2] __attribute__((aligned(8)));
+
+/* Enter the GDT copy with the two based segments; interrupts off. */
+static uint32_t based_enter(void)
+{
+    struct desc_ptr copy = { sizeof gdt_based - 1, (uint32_t)(uintptr_t)gdt_based };
+    uint32_t flags = irq_save();
+
+    memcpy(gdt_based, gdt, sizeof gdt);
+    gdt_based[GDT_BASED_CODE] = seg_desc((uint32_t)(uintptr_t)based_code_base, 0xffff,
+                                         DESC_CODE_R, 0x4);
+    gdt_based[GDT_BASED_STACK] = seg_desc((uint32_t)(uintptr_t)based_stack,
+                                          sizeof based_stack - 1, DESC_DATA_W, 0x4);
+    lgdt(&copy);
+    based_int_count = based_int_esp = based_int_eip = based_int_cs = 0;
+    idt_set_gate(BASED_VEC, (uint32_t)(uintptr_t)based_int_handler, GATE_INTR, 0);
+    return flags;
+}
+
+static void based_leave(uint32_t flags)
+{
+    struct desc_ptr orig = { sizeof gdt - 1, (uint32_t)(uintptr_t)gdt };
+
+    idt_set_gate(BASED_VEC, idt_stub(BASED_VEC), GATE_INTR, 0);
+    lgdt(&orig);
+    irq_restore(flags);
+}
+
+/* lcall into a code segment with a non-zero base, run there, lret back. */
+void t_cpu_code_segment_base(void)
+{
+    uint32_t base = (uint32_t)(uintptr_t)based_code_base;
+    struct { uint32_t off; uint16_t sel; } __attribute__((packed)) target = {
+        (uint32_t)(uintptr_t)based_code_entry - base, GDT_BASED_CODE << 3,
+    };
+    uint32_t flags = based_enter();
+
+    based_code_ecx = based_code_done = 0;
+    __asm__ volatile("lcall *%0" : : "m"(target) : "eax", "ecx", "edx", "memory");
+    based_leave(flags);
+    CHECK_EQ(read_cs(), SEL_KCODE);
+    CHECK_EQ(based_code_done, 0x600d);
+    /* The near call pushed the offset in the segment, not the linear address. */
+    CHECK_EQ(based_code_ecx, (uint32_t)(uintptr_t)based_code_here - base);
+    CHECK_EQ(based_int_count, 1);
+    CHECK_EQ(based_int_cs, GDT_BASED_CODE << 3);
+    CHECK_EQ(based_int_eip, (uint32_t)(uintptr_t)based_code_after_int - base);
+}
+
+/* A stack segment with a non-zero base: pushes, an interrupt and pops. */
+void t_cpu_stack_segment_base(void)
+{
+    uint32_t frame = BASED_STACK_TOP - 8 - 12; /* two pushes, then EIP, CS, EFLAGS */
+    uint32_t *lin = (uint32_t *)(void *)based_stack;
+    uint32_t flags;
+
+    memset(based_stack, 0, sizeof based_stack);
+    flags = based_enter();
+    based_pop_a = based_pop_b = based_after_esp = 0;
+    __asm__ volatile("call based_stack_run"
+                     : : "a"((uint32_t)(GDT_BASED_STACK << 3)) : "ecx", "edx", "memory");
+    based_leave(flags);
+    CHECK_EQ(read_ss(), SEL_KDATA);
+    CHECK_EQ(based_pop_a, 0x22222222);
+    CHECK_EQ(based_pop_b, 0x11111111);
+    CHECK_EQ(based_after_esp, BASED_STACK_TOP);
+    /* The pushes landed at the segment's base plus ESP. */
+    CHECK_EQ(lin[BASED_STACK_TOP / 4 - 1], 0x11111111);
+    CHECK_EQ(lin[BASED_STACK_TOP / 4 - 2], 0x22222222);
+    /* The interrupt's frame too, and the handler saw ESP as an offset. */
+    CHECK_EQ(based_int_count, 1);
+    CHECK_EQ(based_int_esp, frame);
+    CHECK_EQ(lin[frame / 4], (uint32_t)(uintptr_t)based_stack_after_int);
+    CHECK_EQ(lin[frame / 4 + 1], SEL_KCODE);
+    CHECK_EQ(based_int_eip, (uint32_t)(uintptr_t)based_stack_after_int);
+    CHECK_EQ(based_int_cs, SEL_KCODE);
+}

@@ -81,7 +81,18 @@ enum {
 };
 extern const char *const cpu_stat_names[CPU_STAT_N];
 
-#define CPU_MMU_OPS_MAX LILY_MAP_OPS_MAX
+/* A resume carries the MMU's ops, then up to CPU_LDT_OPS_MAX LDT writes
+ * (one per segment register): the transport has room for both. */
+#define CPU_LDT_OPS_MAX CPU_NSEG
+#define CPU_MMU_OPS_MAX (LILY_MAP_OPS_MAX - CPU_LDT_OPS_MAX)
+_Static_assert(CPU_LDT_OPS_MAX == LILY_LDT_COUNT, "one host LDT entry per segment register");
+
+/* Whether guest segments that are not flat run on host LDT mirrors. */
+enum {
+    CPU_HOST_LDT_OFF = 0,    /* the host_ldt option is off */
+    CPU_HOST_LDT_ABSENT = 1, /* the host does not honour the LDT (the probe said so) */
+    CPU_HOST_LDT_ON = 2,
+};
 /* ESP at entry (Multiboot leaves it undefined). */
 #define CPU_BOOT_ESP 0x80000u
 
@@ -142,6 +153,15 @@ typedef struct CpuState {
     char fatal_buf[160];
     /* Host selectors currently loaded in the guest process (to notice native loads). */
     uint16_t host_sel[CPU_NSEG];
+    /*
+     * The host LDT: CPU_HOST_LDT_ON lets a segment that is not flat run on
+     * the mirror of its descriptor in host LDT entry LILY_LDT_FIRST + reg
+     * (selector LILY_LDT_SEL(reg)); ldt_slot[reg] is what that entry holds
+     * (the guest's segment it mirrors), ldt_valid[reg] whether it was written.
+     */
+    uint8_t host_ldt;
+    bool ldt_valid[CPU_NSEG];
+    CpuSeg ldt_slot[CPU_NSEG];
 } CpuState;
 
 typedef enum CpuAction {
@@ -167,6 +187,25 @@ void cpu_regs_in(CpuState *s, const LilyRegs *r);
 void cpu_regs_out(const CpuState *s, LilyRegs *r);
 /* The host selector that stands for guest segment register r. */
 uint16_t cpu_host_sel(const CpuState *s, unsigned r);
+/*
+ * cpu_ldt_ops() - Queue the host LDT writes the next resume needs: one
+ * LILY_MAP_OP_LDT for every segment register that runs on its mirror and
+ * whose entry does not hold its descriptor yet (at most CPU_LDT_OPS_MAX).
+ * Call right before cpu_regs_out(); the ops must go with that resume.
+ * Return: the number of ops written to ops (never more than room).
+ */
+uint32_t cpu_ldt_ops(CpuState *s, LilyMapOp *ops, uint32_t room);
+/* Linear addresses through CS and SS (EIP and ESP are offsets in them). */
+static inline uint32_t cpu_cs_lin(const CpuState *s, uint32_t eip)
+{
+    return s->seg[CPU_CS].base + eip;
+}
+static inline uint32_t cpu_ss_lin(const CpuState *s, uint32_t esp)
+{
+    return s->seg[CPU_SS].base + esp;
+}
+/* Why a segment that is not flat cannot run natively (static text). */
+const char *cpu_ldt_unavailable(const CpuState *s);
 
 /* --- the trap path ----------------------------------------------------- */
 /**

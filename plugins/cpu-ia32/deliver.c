@@ -202,7 +202,7 @@ CpuRes cpu_deliver(CpuState *s, const CpuEnv *env, unsigned vector, int kind, bo
             return cpu_gp_as(s, r, CPU_EXC_TS);
         }
     }
-    r = cpu_write(s, env, sp, img, n * w, new_cpl < 3 ? CPU_ACC_SYS : 0);
+    r = cpu_write(s, env, cpu_ss_lin(s, sp), img, n * w, new_cpl < 3 ? CPU_ACC_SYS : 0);
     if (r != CPU_R_OK) {
         s->seg[CPU_SS] = save_ss;
         return r;
@@ -284,7 +284,7 @@ CpuRes cpu_iret(CpuState *s, const CpuEnv *env, unsigned opsize)
     uint32_t sp = s->gpr[CPU_ESP];
     uint32_t f[5] = { 0 };
     uint8_t buf[20];
-    CpuRes r = cpu_read(s, env, sp, buf, 3 * opsize, 0);
+    CpuRes r = cpu_read(s, env, cpu_ss_lin(s, sp), buf, 3 * opsize, 0);
     if (r != CPU_R_OK)
         return r;
     for (unsigned i = 0; i < 3; i++)
@@ -301,7 +301,7 @@ CpuRes cpu_iret(CpuState *s, const CpuEnv *env, unsigned opsize)
     uint32_t new_esp = 0;
     uint16_t new_ss = 0;
     if (rpl > s->cpl) {
-        r = cpu_read(s, env, sp + 3 * opsize, buf, 2 * opsize, 0);
+        r = cpu_read(s, env, cpu_ss_lin(s, sp + 3 * opsize), buf, 2 * opsize, 0);
         if (r != CPU_R_OK)
             return r;
         new_esp = opsize == 4 ? (uint32_t)buf[0] | (uint32_t)buf[1] << 8 |
@@ -343,7 +343,7 @@ CpuRes cpu_far_ret(CpuState *s, const CpuEnv *env, unsigned opsize, uint16_t imm
 {
     uint32_t sp = s->gpr[CPU_ESP];
     uint8_t buf[8], outer[8];
-    CpuRes r = cpu_read(s, env, sp, buf, 2 * opsize, 0);
+    CpuRes r = cpu_read(s, env, cpu_ss_lin(s, sp), buf, 2 * opsize, 0);
     if (r != CPU_R_OK)
         return r;
     uint32_t eip = opsize == 4 ? le32(buf) : le16(buf);
@@ -356,7 +356,7 @@ CpuRes cpu_far_ret(CpuState *s, const CpuEnv *env, unsigned opsize, uint16_t imm
     sp += 2 * opsize + imm;
     if (rpl > s->cpl) {
         /* The outer SS:ESP, read with the privileges of the current level. */
-        r = cpu_read(s, env, sp, outer, 2 * opsize, 0);
+        r = cpu_read(s, env, cpu_ss_lin(s, sp), outer, 2 * opsize, 0);
         if (r != CPU_R_OK)
             return r;
     }
@@ -569,7 +569,7 @@ static CpuRes cpu_far_code(CpuState *s, const CpuEnv *env, uint16_t sel, const u
         uint32_t v[2] = { s->seg[CPU_CS].sel, next_eip };
         uint8_t img[8];
         cpu_frame(img, v, 2, opsize);
-        CpuRes r = cpu_write(s, env, esp - 2 * opsize, img, 2 * opsize, 0);
+        CpuRes r = cpu_write(s, env, cpu_ss_lin(s, esp - 2 * opsize), img, 2 * opsize, 0);
         if (r != CPU_R_OK)
             return r;
     }
@@ -627,7 +627,7 @@ static CpuRes cpu_call_gate(CpuState *s, const CpuEnv *env, uint16_t gsel, const
             return r;
         /* The parameters, read from the caller's stack at its privilege. */
         uint8_t params[31 * 4];
-        r = cpu_read(s, env, old_esp, params, nparam * w, 0);
+        r = cpu_read(s, env, cpu_ss_lin(s, old_esp), params, nparam * w, 0);
         if (r != CPU_R_OK)
             return r;
         uint32_t v[2 + 31 + 2];
@@ -644,7 +644,7 @@ static CpuRes cpu_call_gate(CpuState *s, const CpuEnv *env, uint16_t gsel, const
         CpuSeg save_ss = s->seg[CPU_SS];
         r = cpu_switch_ss(s, env, ss, dpl);
         if (r == CPU_R_OK)
-            r = cpu_write(s, env, sp, img, n * w, dpl < 3 ? CPU_ACC_SYS : 0);
+            r = cpu_write(s, env, cpu_ss_lin(s, sp), img, n * w, dpl < 3 ? CPU_ACC_SYS : 0);
         if (r == CPU_R_OK)
             r = cpu_load_cs(s, env, csel, dpl);
         if (r != CPU_R_OK) {
@@ -659,7 +659,7 @@ static CpuRes cpu_call_gate(CpuState *s, const CpuEnv *env, uint16_t gsel, const
         uint32_t v[2] = { s->seg[CPU_CS].sel, next_eip };
         uint8_t img[8];
         cpu_frame(img, v, 2, w);
-        r = cpu_write(s, env, old_esp - 2 * w, img, 2 * w, 0);
+        r = cpu_write(s, env, cpu_ss_lin(s, old_esp - 2 * w), img, 2 * w, 0);
         if (r != CPU_R_OK)
             return r;
     }

@@ -18,10 +18,11 @@ typedef struct Insn {
     uint32_t next; /* EIP after it */
 } Insn;
 
+/* Decode the instruction at offset eip of the code segment (CS.base + eip). */
 static CpuRes cpu_decode(CpuState *s, const CpuEnv *env, uint32_t eip, Insn *d)
 {
     uint8_t buf[ZYDIS_MAX_INSTRUCTION_LENGTH];
-    uint32_t n = cpu_fetch(s, env, eip, buf, sizeof buf);
+    uint32_t n = cpu_fetch(s, env, cpu_cs_lin(s, eip), buf, sizeof buf);
     if (!n)
         return CPU_R_EXC;
     ZydisDecoder dec;
@@ -1053,8 +1054,25 @@ static CpuRes cpu_emulate_mem(CpuState *s, const CpuEnv *env, const Insn *d)
     return r;
 }
 
-/* Does the instruction access memory through a null or non-flat data segment? */
-static bool cpu_uses_odd_seg(const CpuState *s, const Insn *d, unsigned *reg)
+/*
+ * Does a data segment register run on the host's null selector although the
+ * guest's selector is not null (a segment that is not flat, without a host
+ * LDT mirror)?  Every access through it traps.
+ */
+static bool cpu_seg_emulated(const CpuState *s, unsigned reg)
+{
+    return reg != CPU_CS && reg != CPU_SS && (s->seg[reg].sel & ~3u) &&
+           cpu_host_sel(s, reg) == 0;
+}
+
+/*
+ * Does the instruction access memory through a null or non-flat segment
+ * (only_emulated: through one that runs on the host's null selector)?  A
+ * mirrored segment (host LDT) traps only where the hardware faults, on its
+ * limit or type: the emulation then raises what the CPU must.
+ */
+static bool cpu_uses_odd_seg(const CpuState *s, const Insn *d, bool only_emulated,
+                             unsigned *reg)
 {
     for (unsigned i = 0; i < d->in.operand_count; i++) {
         const ZydisDecodedOperand *o = &d->op[i];
@@ -1062,9 +1080,10 @@ static bool cpu_uses_odd_seg(const CpuState *s, const Insn *d, unsigned *reg)
             continue;
         unsigned sr = cpu_op_seg(o);
         const CpuSeg *sg = &s->seg[sr];
-        if (sr == CPU_SS || sr == CPU_CS)
-            continue;
-        if (!(sg->sel & ~3u) || !cpu_seg_is_flat(sg)) {
+        bool odd = only_emulated ? cpu_seg_emulated(s, sr)
+                   : (sr == CPU_SS || sr == CPU_CS) ? !cpu_seg_is_flat(sg)
+                   : !(sg->sel & ~3u) || !cpu_seg_is_flat(sg);
+        if (odd) {
             *reg = sr;
             return true;
         }
@@ -1073,13 +1092,14 @@ static bool cpu_uses_odd_seg(const CpuState *s, const Insn *d, unsigned *reg)
 }
 
 /*
- * An instruction that trapped on a null or non-flat data segment: emulated
- * with the segment's base and limit.
+ * An instruction that trapped on a null or non-flat segment: emulated with
+ * the segment's base and limit.
  */
-static CpuRes cpu_segmented_access(CpuState *s, const CpuEnv *env, const Insn *d)
+static CpuRes cpu_segmented_access(CpuState *s, const CpuEnv *env, const Insn *d,
+                                   bool only_emulated)
 {
     unsigned reg;
-    if (!cpu_uses_odd_seg(s, d, &reg))
+    if (!cpu_uses_odd_seg(s, d, only_emulated, &reg))
         return CPU_R_RETRY;
     CpuRes r = cpu_emulate_mem(s, env, d);
     if (r != CPU_R_RETRY)
@@ -1137,7 +1157,7 @@ CpuRes cpu_emulate(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
         unsigned n = (unsigned)d.op[0].imm.value.u & 0xff;
         uint8_t code[4];
         if (s->cpl == 0 && lily_rewrite_is_vector(n) &&
-            cpu_read(s, env, s->eip, code, 3, CPU_ACC_EXEC) == CPU_R_OK &&
+            cpu_read(s, env, cpu_cs_lin(s, s->eip), code, 3, CPU_ACC_EXEC) == CPU_R_OK &&
             lily_rewrite_site_vector(code, 3) == (int)n)
             return cpu_rewrite(s, env, n, s->eip);
         s->stats[CPU_STAT_SOFT_INT]++;
@@ -1198,7 +1218,8 @@ CpuRes cpu_emulate(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
         s->eflags |= CPU_FL_IF;
         /* sti; hlt: the interrupt shadow makes them one step. */
         uint8_t next;
-        if (s->cpl == 0 && cpu_read(s, env, s->eip, &next, 1, CPU_ACC_EXEC) == CPU_R_OK &&
+        if (s->cpl == 0 &&
+            cpu_read(s, env, cpu_cs_lin(s, s->eip), &next, 1, CPU_ACC_EXEC) == CPU_R_OK &&
             next == 0xf4) {
             s->eip++;
             s->stats[CPU_STAT_HLT]++;
@@ -1442,7 +1463,7 @@ CpuRes cpu_emulate(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
     }
 
     /* An access through a segment that is not flat (or null). */
-    r = cpu_segmented_access(s, env, &d);
+    r = cpu_segmented_access(s, env, &d, false);
     if (r != CPU_R_RETRY)
         return r;
 
@@ -1478,10 +1499,22 @@ CpuRes cpu_emulate_mmio(CpuState *s, const CpuEnv *env, uint32_t va, uint64_t gp
 
 /* --- dispatch of a trap record -------------------------------------------- */
 
+/* The register whose host LDT mirror selector is sel, or CPU_NSEG. */
+static unsigned cpu_ldt_slot_of(const CpuState *s, uint16_t sel)
+{
+    for (unsigned r = 0; r < CPU_NSEG; r++)
+        if (s->ldt_valid[r] && sel == LILY_LDT_SEL(r))
+            return r;
+    return CPU_NSEG;
+}
+
 /*
  * A guest that loaded a selector with a plain mov may have got one of the
- * host's descriptors (0x23 is the host's 32-bit code segment).  Take such a
- * load as the guest's own and put the flat data selector back.
+ * host's descriptors (0x23 is the host's 32-bit code segment) or a host LDT
+ * mirror.  Take such a load as the guest's own and put the host selector
+ * that stands for it back.  A mirror selector (a program that copied one
+ * data segment register into another: it read the host's selector) gave
+ * the program the segment that mirror holds, so that is what it loaded.
  */
 bool cpu_sync_native_segs(CpuState *s, const CpuEnv *env)
 {
@@ -1494,6 +1527,16 @@ bool cpu_sync_native_segs(CpuState *s, const CpuEnv *env)
         if (have == want)
             continue;
         changed = true;
+        unsigned slot = cpu_ldt_slot_of(s, have);
+        if (slot != CPU_NSEG && s->host_ldt == CPU_HOST_LDT_ON) {
+            /* The mirror is DPL 3; the guest's segment may be more privileged. */
+            const CpuSeg *m = &s->ldt_slot[slot];
+            bool conf_code = (m->access & 0x0c) == 0x0c;
+            bool allowed = conf_code || ((m->access >> 5) & 3u) >= s->cpl;
+            s->seg[reg] = allowed ? *m : (CpuSeg){ 0 };
+            s->host_sel[reg] = cpu_host_sel(s, reg);
+            continue;
+        }
         CpuRes r = cpu_load_seg(s, env, reg, have);
         if (r != CPU_R_OK) {
             s->fatal = NULL;
@@ -1504,15 +1547,13 @@ bool cpu_sync_native_segs(CpuState *s, const CpuEnv *env)
     return changed;
 }
 
-/* Is some data segment register loaded with a segment that is not flat? */
-static bool cpu_any_nonflat(const CpuState *s)
+/* Does some data segment register run on the host's null selector (emulated)? */
+static bool cpu_any_emulated(const CpuState *s)
 {
     static const unsigned regs[] = { CPU_DS, CPU_ES, CPU_FS, CPU_GS };
-    for (unsigned i = 0; i < 4; i++) {
-        const CpuSeg *sg = &s->seg[regs[i]];
-        if ((sg->sel & ~3u) && !cpu_seg_is_flat(sg))
+    for (unsigned i = 0; i < 4; i++)
+        if (cpu_seg_emulated(s, regs[i]))
             return true;
-    }
     return false;
 }
 
@@ -1521,16 +1562,18 @@ static CpuRes cpu_page_fault(CpuState *s, const CpuEnv *env, const LilyTrap *tra
     uint32_t va = trap->fault_addr;
     s->stats[CPU_STAT_PAGE_FAULTS]++;
     /*
-     * A non-flat segment runs on the host's null selector, which compatibility
-     * mode does not always refuse: the access then lands at the offset alone.
-     * Such an access is emulated with the segment's base and limit.
+     * A non-flat segment without a host LDT mirror runs on the host's null
+     * selector, which compatibility mode does not always refuse: the access
+     * then lands at the offset alone.  Such an access is emulated with the
+     * segment's base and limit.  (Through a mirror the fault address is
+     * the linear one: an ordinary fault.)
      */
-    if (cpu_any_nonflat(s)) {
+    if (cpu_any_emulated(s)) {
         Insn d;
         CpuRes r = cpu_decode(s, env, s->eip, &d);
         if (r != CPU_R_OK)
             return r;
-        r = cpu_segmented_access(s, env, &d);
+        r = cpu_segmented_access(s, env, &d, true);
         if (r != CPU_R_RETRY)
             return r;
     }
@@ -1583,7 +1626,8 @@ static CpuRes cpu_syscall(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
         return CPU_R_OK;
     }
     uint8_t code[2];
-    if (cpu_read(s, env, s->eip - 2, code, 2, CPU_ACC_EXEC) == CPU_R_OK && code[0] == 0xcd) {
+    if (cpu_read(s, env, cpu_cs_lin(s, s->eip - 2), code, 2, CPU_ACC_EXEC) == CPU_R_OK &&
+        code[0] == 0xcd) {
         s->stats[CPU_STAT_SOFT_INT]++;
         return cpu_deliver(s, env, code[1], CPU_EV_SOFT, false, 0, s->eip);
     }
@@ -1603,9 +1647,10 @@ CpuAction cpu_trap(CpuState *s, const CpuEnv *env, const LilyTrap *trap)
         return CPU_RESUME;
     }
     if (!(trap->flags & LILY_TRAP_F_FAST_SYSCALL) &&
-        (s->host_sel[CPU_CS] != LILY_SEL_CODE32 || trap->host_ip >= 0x100000000ull)) {
-        cpu_fail(s, "the guest left 32-bit compatibility mode (CS 0x%x, RIP 0x%llx): "
-                 "ending the VM", s->host_sel[CPU_CS], (unsigned long long)trap->host_ip);
+        (s->host_sel[CPU_CS] != cpu_host_sel(s, CPU_CS) || trap->host_ip >= 0x100000000ull)) {
+        cpu_fail(s, "the guest left 32-bit compatibility mode or its code segment (host CS "
+                 "0x%x where the VM loaded 0x%x, RIP 0x%llx): ending the VM",
+                 s->host_sel[CPU_CS], cpu_host_sel(s, CPU_CS), (unsigned long long)trap->host_ip);
         return CPU_FATAL;
     }
     bool resynced = cpu_sync_native_segs(s, env);

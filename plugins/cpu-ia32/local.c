@@ -362,9 +362,14 @@ LOCAL_FN bool cpu_local_handle(void *ctx, LilyRegs *regs, const LilyTrap *trap)
 
     if (!ld32(&sh->enabled))
         return false;
-    /* Only #GP from 32-bit guest code with the VM's selectors in place. */
+    /*
+     * Only #GP from 32-bit guest code with the VM's selectors in place, on
+     * the flat code and stack segments: this code takes EIP and ESP for
+     * linear addresses, so a CS or SS with a base (a host LDT mirror)
+     * always crosses.
+     */
     if (trap->signo != SIGSEGV || trap->trapno != LOCAL_GP || trap->host_ip >= LOCAL_4G ||
-        regs->cs != LILY_SEL_CODE32)
+        regs->cs != LILY_SEL_CODE32 || regs->ss != LILY_SEL_DATA)
         return false;
     if (regs->es != sh->host_sel[0] || regs->ss != sh->host_sel[2] ||
         regs->ds != sh->host_sel[3] || regs->fs != sh->host_sel[4] ||

@@ -40,6 +40,8 @@ typedef struct Cpu {
 } Cpu;
 
 static const char *const cpu_transport_names[] = { "signal", "ptrace", NULL };
+static const char *const cpu_host_ldt_names[] = { "auto", "on", "off", NULL };
+enum { CPU_OPT_HOST_LDT_AUTO = 0, CPU_OPT_HOST_LDT_ON = 1, CPU_OPT_HOST_LDT_OFF = 2 };
 
 static const LilyOption cpu_options[] = {
     { .name = "transport", .type = LILY_OPT_ENUM, .def = "signal",
@@ -57,6 +59,12 @@ static const LilyOption cpu_options[] = {
       .help = "signal transport: handle cli, sti, pushf/popf sites, control-register reads "
               "and same-level iret inside the guest process when no crossing is needed "
               "(see docs/cpu.md)" },
+    { .name = "host_ldt", .type = LILY_OPT_ENUM, .def = "auto",
+      .enum_values = cpu_host_ldt_names,
+      .help = "run guest segments that are not flat on mirrors of their descriptors in the "
+              "host LDT (modify_ldt): auto (when the host honours the LDT), on (fail when it "
+              "does not), off (emulate every access through such data segments; a CS or SS "
+              "that is not flat ends the VM)" },
     { .name = NULL },
 };
 
@@ -238,6 +246,8 @@ static void cpu_run(void *opaque)
         if (wait > CPU_MAX_WAIT_NS)
             wait = CPU_MAX_WAIT_NS;
         cpu_queue_ops(c);
+        c->vcpu.n_ops += cpu_ldt_ops(&c->st, c->vcpu.ops + c->vcpu.n_ops,
+                                     LILY_MAP_OPS_MAX - c->vcpu.n_ops);
         cpu_regs_out(&c->st, &c->vcpu.regs);
         c->last_n_ops = c->vcpu.n_ops;
         if (c->local)
@@ -343,6 +353,25 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
         g_error_free(err);
         return FALSE;
     }
+    uint8_t host_ldt = CPU_HOST_LDT_OFF;
+    const char *host_ldt_why = "host_ldt = off";
+    if (values[4].i != CPU_OPT_HOST_LDT_OFF) {
+        if (transport_probe_host_ldt(&err)) {
+            host_ldt = CPU_HOST_LDT_ON;
+            host_ldt_why = "the host honours the LDT";
+        } else if (values[4].i == CPU_OPT_HOST_LDT_ON) {
+            g_set_error(error, CPU_ERROR, 1, "host_ldt = on, but %s (host_ldt = auto or off "
+                        "runs without it: see docs/cpu.md)", err->message);
+            g_error_free(err);
+            return FALSE;
+        } else {
+            host_ldt = CPU_HOST_LDT_ABSENT;
+            host->log(inst, LILY_LOG_INFO, "segments that are not flat are emulated: %s",
+                      err->message);
+            g_clear_error(&err);
+            host_ldt_why = "the host does not honour the LDT";
+        }
+    }
     Cpu *c = g_new0(Cpu, 1);
     c->inst = inst;
     c->host = host;
@@ -365,6 +394,7 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
         c->env.mmu_state = mstate;
     }
     cpu_reset(&c->st, eip, eax, ebx);
+    c->st.host_ldt = host_ldt;
     if (c->env.mmu) {
         c->env.mmu->reset(c->env.mmu_state, &c->st.batch);
         cpu_mmu_control(&c->st, &c->env);
@@ -415,10 +445,10 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
     c->irq_gap_ns = (uint64_t)values[2].i * 1000;
     c->run_timer = host->timer_new(inst, cpu_run, c);
     cpu_rearm(c);
-    host->log(inst, LILY_LOG_INFO, "guest process %d (%s transport%s) enters at 0x%x%s",
-              (int)transport_pid(c->t), transport_kind_name(cfg.kind),
-              c->local ? ", fast path" : "", eip,
-              c->env.mmu ? "" : "; no MMU plugin: paging is unavailable");
+    host->log(inst, LILY_LOG_INFO, "guest process %d (%s transport%s, host LDT %s: %s) enters "
+              "at 0x%x%s", (int)transport_pid(c->t), transport_kind_name(cfg.kind),
+              c->local ? ", fast path" : "", host_ldt == CPU_HOST_LDT_ON ? "on" : "off",
+              host_ldt_why, eip, c->env.mmu ? "" : "; no MMU plugin: paging is unavailable");
     *state = c;
     return TRUE;
 

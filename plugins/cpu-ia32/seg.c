@@ -1,8 +1,9 @@
 /*
  * cpu-ia32: segment selectors against the guest's GDT/LDT.  The guest process
- * runs every guest segment on the host's flat selectors, so only flat
- * segments (base 0, 4 GiB limit) are supported; others end the VM with a
- * clear message.
+ * runs flat segments on the host's flat selectors and the others on mirrors
+ * in the host LDT (or, for data segments without one, on the null selector:
+ * emulated); a CS or SS that cannot run natively ends the VM with a clear
+ * message.
  */
 #include <string.h>
 
@@ -105,13 +106,20 @@ CpuRes cpu_load_seg(CpuState *s, const CpuEnv *env, unsigned reg, uint16_t sel)
             return cpu_raise(s, CPU_EXC_NP, true, err);
     }
     /*
-     * A data segment that is not flat runs on the host's null selector: every
-     * access through it then traps and is emulated with its base and limit.
-     * SS cannot be null, so the stack must be flat.
+     * A data segment that is not flat runs on its mirror in the host LDT, or
+     * without one on the host's null selector: every access through it then
+     * traps and is emulated with its base and limit.  SS cannot be null, so
+     * a stack that is not flat needs the mirror, and a 32-bit one (B = 1:
+     * the emulation pushes through ESP, never SP).
      */
-    if (reg == CPU_SS && !cpu_seg_flat(&sg))
-        return cpu_fail(s, "stack segment 0x%x (base 0x%x, limit 0x%x) is not flat: only a "
-                        "flat stack segment is supported", sel, sg.base, sg.limit);
+    if (reg == CPU_SS && !cpu_seg_flat(&sg)) {
+        if (!(sg.flags & 0x4))
+            return cpu_fail(s, "stack segment 0x%x (base 0x%x, limit 0x%x) is a 16-bit stack "
+                            "(B = 0): not supported", sel, sg.base, sg.limit);
+        if (s->host_ldt != CPU_HOST_LDT_ON)
+            return cpu_fail(s, "stack segment 0x%x (base 0x%x, limit 0x%x) is not flat and %s",
+                            sel, sg.base, sg.limit, cpu_ldt_unavailable(s));
+    }
     cpu_desc_touch(s, env, sel, raw);
     sg.access |= 1;
     s->seg[reg] = sg;
@@ -138,10 +146,13 @@ CpuRes cpu_load_cs(CpuState *s, const CpuEnv *env, uint16_t sel, unsigned new_cp
         return cpu_raise(s, CPU_EXC_GP, true, err);
     if (!(a & DESC_P))
         return cpu_raise(s, CPU_EXC_NP, true, err);
-    if (!cpu_seg_flat(&sg))
-        return cpu_fail(s, "code segment 0x%x (base 0x%x, limit 0x%x, flags 0x%x) is not flat "
-                        "32-bit: only flat segments are supported", sel, sg.base, sg.limit,
-                        sg.flags);
+    /* A code segment that is not flat runs on its mirror in the host LDT. */
+    if (!(sg.flags & 0x4))
+        return cpu_fail(s, "code segment 0x%x (base 0x%x, limit 0x%x, flags 0x%x) is a 16-bit "
+                        "code segment: not supported", sel, sg.base, sg.limit, sg.flags);
+    if (!cpu_seg_flat(&sg) && s->host_ldt != CPU_HOST_LDT_ON)
+        return cpu_fail(s, "code segment 0x%x (base 0x%x, limit 0x%x) is not flat and %s", sel,
+                        sg.base, sg.limit, cpu_ldt_unavailable(s));
     cpu_desc_touch(s, env, sel, raw);
     sg.access |= 1;
     sg.sel = (uint16_t)((sel & ~3u) | new_cpl);

@@ -31,7 +31,7 @@ static void cpu_flat(CpuSeg *sg, uint16_t sel, uint8_t access)
 
 void cpu_reset(CpuState *s, uint32_t eip, uint32_t eax, uint32_t ebx)
 {
-    memset(s, 0, sizeof *s);
+    memset(s, 0, sizeof *s); /* host_ldt too: the caller sets it after the probe */
     s->eip = eip;
     s->gpr[CPU_EAX] = eax;
     s->gpr[CPU_EBX] = ebx;
@@ -63,16 +63,75 @@ void cpu_reset(CpuState *s, uint32_t eip, uint32_t eax, uint32_t ebx)
         s->host_sel[r] = r == CPU_CS ? LILY_SEL_CODE32 : LILY_SEL_DATA;
 }
 
-/* The host selector that stands for a guest segment register (all flat). */
+/*
+ * The host selector that stands for a guest segment register: the host's
+ * flat ones for flat segments; for the others the mirror in the host LDT
+ * when the host honours it, else (data segments only: a CS or SS that is
+ * not flat is refused at its load) the null selector, so that every access
+ * through them traps and is emulated.
+ */
 uint16_t cpu_host_sel(const CpuState *s, unsigned r)
 {
-    if (r == CPU_CS)
-        return LILY_SEL_CODE32;
-    if (r == CPU_SS)
-        return LILY_SEL_DATA;
     const CpuSeg *sg = &s->seg[r];
-    /* Null and non-flat segments: the host's null selector (every use traps). */
-    return (sg->sel & ~3u) && sg->base == 0 && sg->limit == 0xffffffffu ? LILY_SEL_DATA : 0;
+    bool flat = sg->base == 0 && sg->limit == 0xffffffffu;
+    bool ldt = s->host_ldt == CPU_HOST_LDT_ON;
+
+    if (r == CPU_CS)
+        return flat || !ldt ? LILY_SEL_CODE32 : LILY_LDT_SEL(CPU_CS);
+    if (r == CPU_SS)
+        return flat || !ldt ? LILY_SEL_DATA : LILY_LDT_SEL(CPU_SS);
+    if (!(sg->sel & ~3u))
+        return 0;
+    if (flat)
+        return LILY_SEL_DATA;
+    return ldt ? LILY_LDT_SEL(r) : 0;
+}
+
+const char *cpu_ldt_unavailable(const CpuState *s)
+{
+    return s->host_ldt == CPU_HOST_LDT_OFF
+               ? "the host_ldt option is off"
+               : "the host does not honour the LDT (the host_ldt probe failed; see docs/cpu.md)";
+}
+
+/* Does the host LDT entry of register r hold exactly this segment? */
+static bool cpu_ldt_holds(const CpuState *s, unsigned r, const CpuSeg *sg)
+{
+    const CpuSeg *h = &s->ldt_slot[r];
+    return s->ldt_valid[r] && h->base == sg->base && h->limit == sg->limit &&
+           h->access == sg->access && h->flags == sg->flags;
+}
+
+uint32_t cpu_ldt_ops(CpuState *s, LilyMapOp *ops, uint32_t room)
+{
+    uint32_t n = 0;
+    for (unsigned r = 0; r < CPU_NSEG; r++) {
+        const CpuSeg *sg = &s->seg[r];
+        if (cpu_host_sel(s, r) != LILY_LDT_SEL(r) || cpu_ldt_holds(s, r, sg))
+            continue;
+        if (n == room)
+            break; /* cannot happen: the MMU leaves CPU_LDT_OPS_MAX free */
+        /*
+         * The guest's descriptor as the host may hold it: present, DPL 3
+         * (natively everything runs at CPL 3), accessed; a conforming code
+         * segment as a non-conforming one (the host refuses present
+         * conforming entries; at DPL 3 there is no difference); never L.
+         */
+        uint8_t access = (uint8_t)(sg->access | 0xf1);
+        if (access & 0x08)
+            access &= (uint8_t)~0x04;
+        uint32_t limit = (sg->flags & 0x8) ? sg->limit >> 12 : sg->limit;
+        ops[n++] = (LilyMapOp){
+            .kind = LILY_MAP_OP_LDT,
+            .prot = LILY_LDT_FIRST + r,
+            .guest_addr = sg->base,
+            .len = limit & 0xfffff,
+            .file_offset = LILY_LDT_OP_FLAGS(access, sg->flags & 0xd),
+        };
+        s->ldt_slot[r] = *sg;
+        s->ldt_valid[r] = true;
+    }
+    return n;
 }
 
 void cpu_regs_in(CpuState *s, const LilyRegs *r)
@@ -245,7 +304,7 @@ uint32_t cpu_fetch(CpuState *s, const CpuEnv *env, uint32_t va, uint8_t *buf, ui
 CpuRes cpu_push(CpuState *s, const CpuEnv *env, uint32_t v, unsigned size)
 {
     uint32_t sp = s->gpr[CPU_ESP] - size;
-    CpuRes r = cpu_write(s, env, sp, &v, size, 0);
+    CpuRes r = cpu_write(s, env, cpu_ss_lin(s, sp), &v, size, 0);
     if (r == CPU_R_OK)
         s->gpr[CPU_ESP] = sp;
     return r;
@@ -254,7 +313,7 @@ CpuRes cpu_push(CpuState *s, const CpuEnv *env, uint32_t v, unsigned size)
 CpuRes cpu_pop(CpuState *s, const CpuEnv *env, uint32_t *v, unsigned size)
 {
     *v = 0;
-    CpuRes r = cpu_read(s, env, s->gpr[CPU_ESP], v, size, 0);
+    CpuRes r = cpu_read(s, env, cpu_ss_lin(s, s->gpr[CPU_ESP]), v, size, 0);
     if (r == CPU_R_OK)
         s->gpr[CPU_ESP] += size;
     return r;

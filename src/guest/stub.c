@@ -13,6 +13,7 @@
  * stub_build_filter()).
  */
 #define _GNU_SOURCE
+#include <asm/ldt.h>
 #include <asm/prctl.h>
 #include <errno.h>
 #include <linux/audit.h>
@@ -216,6 +217,40 @@ static void stub_write_back(const VcpuPage *p, ucontext_t *uc)
     uc->uc_flags |= UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
 }
 
+/* modify_ldt's "write, new mode" function: the only one the filter allows. */
+#define STUB_LDT_WRITE 0x11
+
+/*
+ * Turn an LDT op into modify_ldt's entry, refusing all but what LilyVM
+ * owns: a present DPL-3 data or non-conforming code segment (not 64-bit)
+ * at one of the LILY_LDT_COUNT owned indices.  Return: 0 or -EINVAL.
+ */
+static int stub_ldt_entry(const LilyMapOp *op, struct user_desc *d)
+{
+    uint32_t index = op->prot;
+    uint64_t bits = op->file_offset;
+    uint32_t access = (uint32_t)(bits & 0xff), flags = (uint32_t)(bits >> 8);
+    int code = (access & 0x08) != 0;
+
+    if (index < LILY_LDT_FIRST || index >= LILY_LDT_FIRST + LILY_LDT_COUNT ||
+        (bits >> 12) != 0 || op->len > 0xfffff ||
+        (access & 0xf0) != 0xf0 /* present, DPL 3, code or data */ ||
+        (code && (access & 0x04)) /* conforming */ || (flags & 0x2) /* L */)
+        return -EINVAL;
+    *d = (struct user_desc){ 0 };
+    d->entry_number = index;
+    d->base_addr = op->guest_addr;
+    d->limit = op->len;
+    d->seg_32bit = (flags >> 2) & 1;
+    d->contents = code ? 2 : (access >> 2) & 1; /* 2 code, 1 expand-down, 0 data */
+    d->read_exec_only = !((access >> 1) & 1);
+    d->limit_in_pages = (flags >> 3) & 1;
+    d->seg_not_present = 0;
+    d->useable = flags & 1;
+    d->lm = 0;
+    return 0;
+}
+
 static void stub_exec_ops(VcpuPage *p)
 {
     uint32_t n = __atomic_load_n(&p->n_ops, __ATOMIC_ACQUIRE);
@@ -232,10 +267,18 @@ static void stub_exec_ops(VcpuPage *p)
         uint64_t off = p->ops[i].file_offset;
         long ret = -EINVAL;
 
-        /* The seccomp filter enforces the same limits; checking here too
-         * turns a bad op into an error instead of a killed process. */
-        if ((addr & STUB_PAGE_MASK) || (len & STUB_PAGE_MASK) || len == 0 ||
-            addr + len > STUB_4G || (prot & ~7ull)) {
+        if (kind == LILY_MAP_OP_LDT) {
+            /* One snapshot of the op: its fields mean other things here. */
+            LilyMapOp op = { kind, p->ops[i].prot, p->ops[i].guest_addr, p->ops[i].len, off };
+            struct user_desc d;
+
+            ret = stub_ldt_entry(&op, &d);
+            if (ret == 0)
+                ret = stub_syscall(__NR_modify_ldt, STUB_LDT_WRITE, (long)&d, sizeof d, 0, 0, 0);
+        } else if ((addr & STUB_PAGE_MASK) || (len & STUB_PAGE_MASK) || len == 0 ||
+                   addr + len > STUB_4G || (prot & ~7ull)) {
+            /* The seccomp filter enforces the same limits; checking here too
+             * turns a bad op into an error instead of a killed process. */
             ret = -EINVAL;
         } else if (kind == LILY_MAP_OP_MAP || kind == LILY_MAP_OP_MAP_POPULATE) {
             long flags = MAP_SHARED | MAP_FIXED | (kind == LILY_MAP_OP_MAP_POPULATE ? MAP_POPULATE : 0);
@@ -311,10 +354,20 @@ __attribute__((no_stack_protector)) static void stub_handler(int sig, siginfo_t 
     if (stub.use_ptrace) {
         /* The tracer owns the registers; it injects signals to have the
          * stub read the frame's error code or run mapping ops. */
-        if (sig == VCPU_OPS_SIGNAL && __atomic_load_n(&p->ptrace_cmd, __ATOMIC_ACQUIRE) == VCPU_PTRACE_OPS)
+        if (sig == VCPU_OPS_SIGNAL && __atomic_load_n(&p->ptrace_cmd, __ATOMIC_ACQUIRE) == VCPU_PTRACE_OPS) {
             stub_exec_ops(p);
-        else
-            stub_record(p, sig, si, uc, guest_fs);
+            __atomic_add_fetch(&p->seq, 1, __ATOMIC_RELEASE);
+            /*
+             * The data selectors the VM set: the kernel loaded them when
+             * this process was switched in, before the ops wrote the LDT
+             * entries they may name (a failed load leaves a null
+             * selector), and with FSGSBASE it restores the FS/GS bases
+             * of the last stop, not those of the descriptors.
+             */
+            stub_load_segments(p->regs.ds, p->regs.es, p->regs.fs, p->regs.gs);
+            return;
+        }
+        stub_record(p, sig, si, uc, guest_fs);
         __atomic_add_fetch(&p->seq, 1, __ATOMIC_RELEASE);
         __asm__ volatile("mov %0, %%fs" : : "r"(guest_fs) : "memory");
         return;
@@ -465,7 +518,14 @@ static void stub_build_filter(StubFilter *f)
     stub_rule_allow(f, __NR_rt_sigreturn);
     stub_rule_allow(f, __NR_exit_group);
     stub_rule_allow(f, __NR_restart_syscall);
-    stub_rule_allow(f, __NR_modify_ldt);
+    /* modify_ldt(0x11, entry, sizeof entry): write one LDT entry.  The
+     * kernel forces DPL 3 on it; the stub refuses more (stub_ldt_entry()). */
+    stub_rule_begin(f, __NR_modify_ldt);
+    stub_require_field(f, SD_ARG_HI(0), 0);
+    stub_require_field(f, SD_ARG_LO(0), STUB_LDT_WRITE);
+    stub_require_field(f, SD_ARG_HI(2), 0);
+    stub_require_field(f, SD_ARG_LO(2), sizeof(struct user_desc));
+    stub_rule_end(f);
 
     /* futex(&page->state, FUTEX_WAIT or FUTEX_WAKE, ...) */
     stub_rule_begin(f, __NR_futex);
@@ -559,6 +619,96 @@ void stub_probe_compat_main(void)
                      "ljmp *%1"
                      : : "r"((uint32_t)LILY_SEL_DATA), "m"(target) : "memory");
     stub_exit(3);
+}
+
+/* ---- host LDT probe ----------------------------------------------------- */
+
+/*
+ * Two entries with bases: code at STUB_LDT_CODE_BASE, data at
+ * STUB_LDT_DATA_BASE.  The code reads the dword at data offset
+ * STUB_LDT_DATA_OFF and stops on an int3; each wrong answer of the host
+ * faults differently (see the exit codes in stub.h).
+ */
+#define STUB_LDT_CODE_BASE 0x10000u
+#define STUB_LDT_DATA_BASE 0x11000u
+#define STUB_LDT_CODE_OFF 0x100u
+#define STUB_LDT_DATA_OFF 0x10u
+#define STUB_LDT_MAGIC 0x4c445421u
+#define STUB_LDT_CODE_SEL LILY_LDT_SEL(1)
+#define STUB_LDT_DATA_SEL LILY_LDT_SEL(3)
+
+static volatile int stub_ldt_stage; /* 1: loading the data selector, 2: far jump and after */
+
+__attribute__((no_stack_protector)) static void stub_probe_ldt_handler(int sig, siginfo_t *si, void *ctx)
+{
+    const ucontext_t *uc = ctx;
+    const greg_t *g = uc->uc_mcontext.gregs;
+    uint16_t cs = (uint16_t)g[REG_CSGSFS];
+
+    (void)si;
+    if (stub_ldt_stage == 1)
+        stub_exit(STUB_LDT_PROBE_LOAD_FAULTS);
+    if (cs != STUB_LDT_CODE_SEL)
+        stub_exit(STUB_LDT_PROBE_JUMP_FAULTS);
+    if (sig == SIGTRAP && (uint32_t)g[REG_RIP] == STUB_LDT_CODE_OFF + 6 &&
+        (uint32_t)g[REG_RAX] == STUB_LDT_MAGIC)
+        stub_exit(STUB_LDT_PROBE_HONOURED);
+    /* Ran at the wrong linear address, or read the wrong one. */
+    stub_exit(STUB_LDT_PROBE_BASE_IGNORED);
+}
+
+void stub_probe_ldt_main(void)
+{
+    static uint8_t altstack[16384] __attribute__((aligned(16)));
+    static const struct { uint32_t ip; uint16_t cs; } __attribute__((packed)) target = {
+        STUB_LDT_CODE_OFF, STUB_LDT_CODE_SEL,
+    };
+    struct stub_kernel_sigaction sa = {
+        .handler = stub_probe_ldt_handler,
+        .flags = SA_SIGINFO | SA_ONSTACK | SA_RESTORER,
+        .restorer = stub_restorer,
+        .mask = ~0ull,
+    };
+    stack_t ss = { .ss_sp = altstack, .ss_size = sizeof altstack };
+    /* 32-bit code: mov STUB_LDT_DATA_OFF, %eax (through DS); int3. */
+    static const uint8_t code[] = { 0xa1, STUB_LDT_DATA_OFF, 0, 0, 0, 0xcc };
+    /* Data segment, read/write; 32-bit code segment, execute/read. */
+    LilyMapOp data_op = { LILY_MAP_OP_LDT, LILY_LDT_FIRST + 3, STUB_LDT_DATA_BASE, 0xfff,
+                          LILY_LDT_OP_FLAGS(0xf3, 0x4) };
+    LilyMapOp code_op = { LILY_MAP_OP_LDT, LILY_LDT_FIRST + 1, STUB_LDT_CODE_BASE, 0xfff,
+                          LILY_LDT_OP_FLAGS(0xfb, 0x4) };
+    struct user_desc d;
+    long page;
+
+    stub_syscall(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
+    page = stub_syscall(__NR_mmap, STUB_LDT_CODE_BASE, 0x2000, PROT_READ | PROT_WRITE | PROT_EXEC,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    if (page != STUB_LDT_CODE_BASE)
+        stub_exit(STUB_LDT_PROBE_SETUP);
+    for (unsigned i = 0; i < sizeof code; i++)
+        ((volatile uint8_t *)(uintptr_t)(STUB_LDT_CODE_BASE + STUB_LDT_CODE_OFF))[i] = code[i];
+    *(volatile uint32_t *)(uintptr_t)(STUB_LDT_DATA_BASE + STUB_LDT_DATA_OFF) = STUB_LDT_MAGIC;
+    if (stub_syscall(__NR_sigaltstack, (long)&ss, 0, 0, 0, 0, 0) != 0 ||
+        stub_syscall(__NR_rt_sigaction, SIGTRAP, (long)&sa, 0, 8, 0, 0) != 0 ||
+        stub_syscall(__NR_rt_sigaction, SIGSEGV, (long)&sa, 0, 8, 0, 0) != 0 ||
+        stub_syscall(__NR_rt_sigaction, SIGBUS, (long)&sa, 0, 8, 0, 0) != 0)
+        stub_exit(STUB_LDT_PROBE_SETUP);
+    /* The entries go in exactly as LILY_MAP_OP_LDT writes them. */
+    if (stub_ldt_entry(&data_op, &d) != 0)
+        stub_exit(STUB_LDT_PROBE_SETUP);
+    if (stub_syscall(__NR_modify_ldt, STUB_LDT_WRITE, (long)&d, sizeof d, 0, 0, 0) != 0)
+        stub_exit(STUB_LDT_PROBE_WRITE_FAILS);
+    if (stub_ldt_entry(&code_op, &d) != 0)
+        stub_exit(STUB_LDT_PROBE_SETUP);
+    if (stub_syscall(__NR_modify_ldt, STUB_LDT_WRITE, (long)&d, sizeof d, 0, 0, 0) != 0)
+        stub_exit(STUB_LDT_PROBE_WRITE_FAILS);
+    stub_ldt_stage = 1;
+    __asm__ volatile("mov %0, %%ds\n\t"
+                     "mov %1, %%es"
+                     : : "r"((uint32_t)STUB_LDT_DATA_SEL), "r"((uint32_t)LILY_SEL_DATA) : "memory");
+    stub_ldt_stage = 2;
+    __asm__ volatile("ljmp *%0" : : "m"(target) : "memory");
+    stub_exit(STUB_LDT_PROBE_SETUP);
 }
 
 /* ---- start-up ---------------------------------------------------------- */

@@ -45,6 +45,24 @@ uint64_t stub_start_ip(void);
  */
 __attribute__((noreturn)) void stub_probe_compat_main(void);
 
+/* Exit codes of stub_probe_ldt_main(). */
+enum {
+    STUB_LDT_PROBE_HONOURED = 0,     /* loads work, both bases apply */
+    STUB_LDT_PROBE_SETUP = 2,        /* the probe itself could not be set up */
+    STUB_LDT_PROBE_WRITE_FAILS = 3,  /* modify_ldt(0x11) returned an error */
+    STUB_LDT_PROBE_LOAD_FAULTS = 4,  /* loading a selector with TI = 1 faults */
+    STUB_LDT_PROBE_JUMP_FAULTS = 5,  /* the far jump to the LDT code segment faults */
+    STUB_LDT_PROBE_BASE_IGNORED = 6, /* code ran or data was read without the base */
+};
+
+/*
+ * stub_probe_ldt_main() - Body of a throw-away child: write a data and a
+ * 32-bit code segment with bases into the LDT (as LILY_MAP_OP_LDT does),
+ * load the data selector, far-jump to the code one and read through the
+ * data segment there.  Exits with one of the codes above.
+ */
+__attribute__((noreturn)) void stub_probe_ldt_main(void);
+
 /* Number of BPF instructions of the seccomp filter (for docs and tests). */
 unsigned stub_filter_length(void);
 

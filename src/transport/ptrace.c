@@ -230,6 +230,18 @@ static PtraceWait ptrace_precise(LilyTransport *t, int sig, LilyTrap *trap, int 
     return STOP_OK;
 }
 
+/*
+ * Must the stub load the data selectors?  A selector that changes to one in
+ * the LDT: the kernel loads what PTRACE_SETREGS set when the tracee is
+ * switched in, and with FSGSBASE puts the FS/GS bases of the last stop back
+ * over the descriptor's; the stub's own load takes the descriptor's base.
+ */
+static bool ptrace_ldt_reload(const struct user_regs_struct *old, const LilyRegs *r)
+{
+    return (r->ds != old->ds && (r->ds & 4)) || (r->es != old->es && (r->es & 4)) ||
+           (r->fs != old->fs && (r->fs & 4)) || (r->gs != old->gs && (r->gs & 4));
+}
+
 LilyRunResult transport_ptrace_run(LilyTransport *t, LilyVcpu *vcpu, int64_t timeout_ns)
 {
     VcpuPage *p = t->page;
@@ -245,10 +257,12 @@ LilyRunResult transport_ptrace_run(LilyTransport *t, LilyVcpu *vcpu, int64_t tim
     ptrace_lily_to_regs(&vcpu->regs, &r);
     if (ptrace(PTRACE_SETREGS, t->pid, NULL, &r) != 0)
         return transport_kill(t, "PTRACE_SETREGS failed");
-    if (sent) {
+    if (sent || ptrace_ldt_reload(&t->pt_regs, &vcpu->regs)) {
         for (uint32_t i = 0; i < sent; i++)
             p->ops[i] = vcpu->ops[i];
         p->op_error = 0;
+        /* The stub loads the data selectors itself once the ops ran. */
+        p->regs = vcpu->regs;
         __atomic_store_n(&p->n_ops, sent, __ATOMIC_RELEASE);
         __atomic_store_n(&p->ptrace_cmd, VCPU_PTRACE_OPS, __ATOMIC_RELEASE);
         sig = VCPU_OPS_SIGNAL;

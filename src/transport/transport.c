@@ -189,6 +189,57 @@ gboolean transport_probe_compat_mode(GError **error)
     return FALSE;
 }
 
+gboolean transport_probe_host_ldt(GError **error)
+{
+    static int answer = -1; /* -1 unknown, else the child's exit status */
+    int status = 0;
+    pid_t pid;
+
+    if (answer < 0) {
+        pid = fork();
+        if (pid < 0) {
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+                        "cannot fork the host LDT probe: %s", g_strerror(errno));
+            return FALSE;
+        }
+        if (pid == 0)
+            stub_probe_ldt_main();
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        answer = WIFEXITED(status) ? WEXITSTATUS(status) : 100 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    }
+    switch (answer) {
+    case STUB_LDT_PROBE_HONOURED:
+        return TRUE;
+    case STUB_LDT_PROBE_WRITE_FAILS:
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOSYS,
+                    "the host does not honour the LDT: modify_ldt(0x11) fails (a kernel "
+                    "built without CONFIG_MODIFY_LDT_SYSCALL?)");
+        break;
+    case STUB_LDT_PROBE_LOAD_FAULTS:
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOSYS,
+                    "the host does not honour the LDT: modify_ldt(0x11) succeeds, but loading "
+                    "selector %#x (TI = 1) faults (seen under the PVM hypervisor)",
+                    LILY_LDT_SEL(3));
+        break;
+    case STUB_LDT_PROBE_JUMP_FAULTS:
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOSYS,
+                    "the host does not honour the LDT: a far jump to the 32-bit code segment "
+                    "%#x in the LDT faults", LILY_LDT_SEL(1));
+        break;
+    case STUB_LDT_PROBE_BASE_IGNORED:
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOSYS,
+                    "the host does not honour the LDT: selectors load, but the bases of the "
+                    "descriptors are ignored");
+        break;
+    default:
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                    "the host LDT probe failed (status %d)", answer);
+        break;
+    }
+    return FALSE;
+}
+
 void transport_kick(LilyTransport *t)
 {
     if (t->pid) {

@@ -73,7 +73,34 @@ typedef enum LilyMapOpKind {
     LILY_MAP_OP_PROTECT = 3, /* change protection of [guest_addr, +len) to prot */
     LILY_MAP_OP_MAP_POPULATE = 4, /* MAP, and fill the page tables now
                                      (MAP_POPULATE: no minor fault on first touch) */
+    LILY_MAP_OP_LDT = 5,     /* write one host LDT entry (modify_ldt 0x11), fields below */
 } LilyMapOpKind;
+
+/*
+ * Host LDT entries LilyVM owns: guest segments that are not flat run on
+ * mirrors of their descriptors there (one entry per segment register).
+ * 506..511 are the last entries of an LDT that fits one page (the host
+ * kernel copies the whole table on every write, and allocates one page or
+ * less without vmalloc), high enough to stay clear of the entries a guest
+ * program that uses its own LDT allocates first: a guest selector that
+ * names one of these loads natively and is noticed at the next trap.
+ */
+#define LILY_LDT_FIRST 506u
+#define LILY_LDT_COUNT 6u
+/* The selector of owned entry i (TI = 1, RPL 3). */
+#define LILY_LDT_SEL(i) ((uint16_t)(((LILY_LDT_FIRST + (i)) << 3) | 7u))
+
+/*
+ * An LILY_MAP_OP_LDT op uses the LilyMapOp fields as follows:
+ *  prot        the entry index, LILY_LDT_FIRST <= index < + LILY_LDT_COUNT;
+ *  guest_addr  the segment base;
+ *  len         the raw 20-bit limit (in pages when G is set);
+ *  file_offset bits 0-7 the access byte (P, DPL, S, type: must be present,
+ *              DPL 3, a data or non-conforming code segment), bits 8-11 the
+ *              flags nibble (AVL, L, D/B, G: L must be 0); nothing above.
+ * The stub refuses anything else with -EINVAL.
+ */
+#define LILY_LDT_OP_FLAGS(access, flags) ((uint64_t)(access) | (uint64_t)((flags) & 0xfu) << 8)
 
 typedef struct LilyMapOp {
     uint32_t kind;       /* LilyMapOpKind */
@@ -83,7 +110,10 @@ typedef struct LilyMapOp {
     uint64_t file_offset; /* MAP only: page aligned, inside the memfd */
 } LilyMapOp;
 
-#define LILY_MAP_OPS_MAX 64
+/* 64 for the MMU's mappings, and room for one LDT write per segment
+ * register (LILY_LDT_COUNT) on top, so that the mirrors never shrink the
+ * MMU's batch. */
+#define LILY_MAP_OPS_MAX (64 + LILY_LDT_COUNT)
 
 /*
  * The VM-side state of one virtual CPU as a transport sees it.  After
@@ -197,6 +227,19 @@ LilyRunResult transport_run(LilyTransport *t, LilyVcpu *vcpu, int64_t timeout_ns
  * Return: TRUE when compatibility mode works.
  */
 gboolean transport_probe_compat_mode(GError **error);
+
+/**
+ * transport_probe_host_ldt() - Does this host honour LDT descriptors?
+ * @error: set to the reason when it does not
+ *
+ * Forks a throw-away child that writes two entries with modify_ldt(0x11) (a
+ * data segment and a 32-bit code segment, both with a base), loads the data
+ * selector, far-jumps to the code selector in compatibility mode and reads
+ * through the data segment there.  Under PVM modify_ldt succeeds but the
+ * selector load faults.  The answer is computed once.
+ * Return: TRUE when selectors with TI = 1 load and their bases apply.
+ */
+gboolean transport_probe_host_ldt(GError **error);
 
 /* CLOCK_MONOTONIC in nanoseconds (async-signal-safe). */
 int64_t transport_now_ns(void);

@@ -915,6 +915,249 @@ static void test_far_transfers(void)
     rig_free(r);
 }
 
+/* --- host LDT mirrors ---------------------------------------------------------- */
+
+#define BCODE 0x90      /* 32-bit code, base 0x20000, limit 0xffff */
+#define BSTACK 0x98     /* 32-bit (B = 1) stack, base 0x200000, limit 0xfffff pages */
+#define BCODE16 0xa0    /* 16-bit code, base 0x20000 */
+#define BSTACK16 0xa8   /* 16-bit stack (B = 0), base 0x200000 */
+#define BCODE_BASE 0x20000u
+#define BSTACK_BASE 0x200000u
+
+static Rig *rig_ldt(uint8_t host_ldt)
+{
+    Rig *r = rig_new();
+    r->s.host_ldt = host_ldt;
+    put_desc(r->fake.ram, BCODE, BCODE_BASE, 0xffff, 0x9a, 0x4);
+    put_desc(r->fake.ram, BSTACK, BSTACK_BASE, 0xfffff, 0x92, 0xc);
+    put_desc(r->fake.ram, BCODE16, BCODE_BASE, 0xffff, 0x9a, 0x0);
+    put_desc(r->fake.ram, BSTACK16, BSTACK_BASE, 0xffff, 0x92, 0x0);
+    return r;
+}
+
+/* Which host selector stands for a segment, with and without the host LDT. */
+static void test_ldt_selector_choice(void)
+{
+    static const uint8_t modes[] = { CPU_HOST_LDT_ON, CPU_HOST_LDT_ABSENT, CPU_HOST_LDT_OFF };
+    for (unsigned i = 0; i < G_N_ELEMENTS(modes); i++) {
+        Rig *r = rig_ldt(modes[i]);
+        bool on = modes[i] == CPU_HOST_LDT_ON;
+        LilyRegs regs;
+        r->s.gpr[CPU_EAX] = ODDSEG;
+        CODE_AT(r, 0x8e, 0xe0); /* mov %eax, %fs */
+        g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+        r->s.gpr[CPU_EAX] = 0;
+        CODE_AT(r, 0x8e, 0xe8); /* mov %eax, %gs */
+        g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+        cpu_regs_out(&r->s, &regs);
+        g_assert_cmphex(regs.fs, ==, on ? LILY_LDT_SEL(CPU_FS) : 0);
+        g_assert_cmphex(regs.gs, ==, 0);
+        g_assert_cmphex(regs.ds, ==, LILY_SEL_DATA);
+        g_assert_cmphex(regs.cs, ==, LILY_SEL_CODE32);
+        g_assert_cmphex(regs.ss, ==, LILY_SEL_DATA);
+        /* Mirror selectors: LDT (TI = 1), RPL 3, one entry per register. */
+        g_assert_cmphex(LILY_LDT_SEL(CPU_FS), ==, ((LILY_LDT_FIRST + CPU_FS) << 3) | 7);
+        rig_free(r);
+    }
+}
+
+/* The LDT write goes with the resume that loads the mirror, once per change. */
+static void test_ldt_queued_op(void)
+{
+    Rig *r = rig_ldt(CPU_HOST_LDT_ON);
+    LilyMapOp ops[CPU_LDT_OPS_MAX];
+    g_assert_cmpuint(cpu_ldt_ops(&r->s, ops, CPU_LDT_OPS_MAX), ==, 0); /* all flat */
+    r->s.gpr[CPU_EAX] = ODDSEG; /* base 0x100000, limit 0xffff, data rw, DPL 0 */
+    CODE_AT(r, 0x8e, 0xe0);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(cpu_ldt_ops(&r->s, ops, 0), ==, 0); /* no room: nothing */
+    g_assert_cmpuint(cpu_ldt_ops(&r->s, ops, CPU_LDT_OPS_MAX), ==, 1);
+    g_assert_cmpuint(ops[0].kind, ==, LILY_MAP_OP_LDT);
+    g_assert_cmpuint(ops[0].prot, ==, LILY_LDT_FIRST + CPU_FS);
+    g_assert_cmphex(ops[0].guest_addr, ==, 0x100000);
+    g_assert_cmphex(ops[0].len, ==, 0xffff);
+    /* DPL forced to 3, accessed; D/B kept, byte granular. */
+    g_assert_cmphex(ops[0].file_offset, ==, LILY_LDT_OP_FLAGS(0xf3, 0x4));
+    g_assert_cmpuint(cpu_ldt_ops(&r->s, ops, CPU_LDT_OPS_MAX), ==, 0); /* already there */
+    /* Another segment in the same register: the entry is rewritten. */
+    r->s.gpr[CPU_EAX] = EDSEG; /* expand-down, limit 0xfff */
+    CODE_AT(r, 0x8e, 0xe0);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(cpu_ldt_ops(&r->s, ops, CPU_LDT_OPS_MAX), ==, 1);
+    g_assert_cmphex(ops[0].file_offset, ==, LILY_LDT_OP_FLAGS(0xf7, 0x4));
+    g_assert_cmphex(ops[0].len, ==, 0xfff);
+    /* A page-granular stack: the raw 20-bit limit, G kept. */
+    r->s.gpr[CPU_EAX] = BSTACK;
+    CODE_AT(r, 0x8e, 0xd0); /* mov %eax, %ss */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(cpu_ldt_ops(&r->s, ops, CPU_LDT_OPS_MAX), ==, 1);
+    g_assert_cmpuint(ops[0].prot, ==, LILY_LDT_FIRST + CPU_SS);
+    g_assert_cmphex(ops[0].guest_addr, ==, BSTACK_BASE);
+    g_assert_cmphex(ops[0].len, ==, 0xfffff);
+    g_assert_cmphex(ops[0].file_offset, ==, LILY_LDT_OP_FLAGS(0xf3, 0xc));
+    /* Without the host LDT nothing is ever queued. */
+    Rig *off = rig_ldt(CPU_HOST_LDT_ABSENT);
+    off->s.gpr[CPU_EAX] = ODDSEG;
+    CODE_AT(off, 0x8e, 0xe0);
+    g_assert_cmpint(trap_gp(off), ==, CPU_RESUME);
+    g_assert_cmpuint(cpu_ldt_ops(&off->s, ops, CPU_LDT_OPS_MAX), ==, 0);
+    rig_free(off);
+    rig_free(r);
+}
+
+/* A code segment with a base: reached by ljmp, emulation fetches at CS.base + EIP,
+ * an exception pushes the offset, lret returns through it. */
+static void test_ldt_code_base(void)
+{
+    Rig *r = rig_ldt(CPU_HOST_LDT_ON);
+    LilyMapOp ops[CPU_LDT_OPS_MAX];
+    LilyRegs regs;
+    CODE_AT(r, 0xea, 0x00, 0x01, 0x00, 0x00, BCODE, 0x00); /* ljmp $BCODE, $0x100 */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, 0x100);
+    g_assert_cmphex(r->s.seg[CPU_CS].base, ==, BCODE_BASE);
+    g_assert_cmpuint(cpu_ldt_ops(&r->s, ops, CPU_LDT_OPS_MAX), ==, 1);
+    g_assert_cmpuint(ops[0].prot, ==, LILY_LDT_FIRST + CPU_CS);
+    g_assert_cmphex(ops[0].file_offset, ==, LILY_LDT_OP_FLAGS(0xfb, 0x4));
+    cpu_regs_out(&r->s, &regs);
+    g_assert_cmphex(regs.cs, ==, LILY_LDT_SEL(CPU_CS));
+    g_assert_cmphex(regs.eip, ==, 0x100);
+    /* out %al, $0x80 at linear 0x20100 (offset 0x100); at linear 0x100 lies junk. */
+    r->fake.ram[0x100] = 0x0f;
+    r->fake.ram[0x101] = 0x0b;
+    r->fake.ram[BCODE_BASE + 0x100] = 0xe6;
+    r->fake.ram[BCODE_BASE + 0x101] = 0x80;
+    r->s.gpr[CPU_EAX] = 0x5a;
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(r->fake.n_io, ==, 1);
+    g_assert_cmphex(r->fake.io[0].value, ==, 0x5a);
+    g_assert_cmphex(r->s.eip, ==, 0x102);
+    /* #UD there: the frame holds the offset and the selector. */
+    uint32_t sp = r->s.gpr[CPU_ESP];
+    LilyTrap t = { .signo = SIGILL, .trapno = 6, .host_ip = 0x102 };
+    g_assert_cmpint(run_trap(r, &t), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, HANDLER(6));
+    g_assert_cmphex(r->s.seg[CPU_CS].sel, ==, KCODE);
+    g_assert_cmphex(rd32(r, sp - 12), ==, 0x102);
+    g_assert_cmphex(rd32(r, sp - 8), ==, BCODE);
+    /* iret back into the based segment. */
+    CODE_AT(r, 0xcf);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, 0x102);
+    g_assert_cmphex(r->s.seg[CPU_CS].sel, ==, BCODE);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, sp);
+    /* A native trap must come from the mirror: the host's 0x23 is an escape. */
+    LilyTrap gp = { .signo = SIGSEGV, .si_code = 0x80, .trapno = 13, .host_ip = 0x102 };
+    r->fake.ram[BCODE_BASE + 0x102] = 0xfa; /* cli */
+    cpu_regs_out(&r->s, &regs);
+    regs.cs = LILY_SEL_CODE32;
+    cpu_regs_in(&r->s, &regs);
+    g_assert_cmpint(cpu_trap(&r->s, &r->env, &gp), ==, CPU_FATAL);
+    g_assert_nonnull(strstr(r->s.fatal, "or its code segment"));
+    rig_free(r);
+}
+
+/* Without the host LDT, a CS that is not flat ends the VM and says why; a
+ * 16-bit one always does. */
+static void test_ldt_code_refused(void)
+{
+    static const struct { uint8_t mode; uint8_t sel; const char *why; } cases[] = {
+        { CPU_HOST_LDT_OFF, BCODE, "host_ldt option is off" },
+        { CPU_HOST_LDT_ABSENT, BCODE, "does not honour the LDT" },
+        { CPU_HOST_LDT_ON, BCODE16, "16-bit" },
+    };
+    for (unsigned i = 0; i < G_N_ELEMENTS(cases); i++) {
+        Rig *r = rig_ldt(cases[i].mode);
+        const uint8_t code[] = { 0xea, 0x00, 0x01, 0x00, 0x00, cases[i].sel, 0x00 };
+        put_code(r, CODE, code, sizeof code);
+        g_assert_cmpint(trap_gp(r), ==, CPU_FATAL);
+        g_test_message("%s", r->s.fatal);
+        g_assert_nonnull(strstr(r->s.fatal, cases[i].why));
+        rig_free(r);
+    }
+}
+
+/* A stack segment with a base: pushes of emulated instructions and of an
+ * interrupt land at SS.base + ESP; iret pops from there. */
+static void test_ldt_stack_base(void)
+{
+    Rig *r = rig_ldt(CPU_HOST_LDT_ON);
+    LilyRegs regs;
+    r->s.gpr[CPU_EAX] = BSTACK;
+    CODE_AT(r, 0x8e, 0xd0); /* mov %eax, %ss */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    cpu_regs_out(&r->s, &regs);
+    g_assert_cmphex(regs.ss, ==, LILY_LDT_SEL(CPU_SS));
+    r->s.gpr[CPU_ESP] = 0x1000;
+    /* A rewritten pushf pushes through SS. */
+    CODE_AT(r, LILY_REWRITE_TRAP_OPCODE, LILY_REWRITE_VEC_PUSHF, 0x9c);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, 0xffc);
+    g_assert_cmphex(rd32(r, BSTACK_BASE + 0xffc), ==, r->s.eflags);
+    g_assert_cmphex(rd32(r, 0xffc), ==, 0);
+    /* An external interrupt taken there (same level: no stack switch). */
+    r->s.eflags |= CPU_FL_IF;
+    r->s.intr_line = true;
+    r->fake.pending_vector = 0x20;
+    uint32_t eip = r->s.eip;
+    g_assert_cmpint(cpu_poll_interrupt(&r->s, &r->env), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, HANDLER(0x20));
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, 0xff0);
+    g_assert_cmphex(rd32(r, BSTACK_BASE + 0xff0), ==, eip);
+    g_assert_cmphex(rd32(r, BSTACK_BASE + 0xff4), ==, KCODE);
+    /* iret pops from SS.base + ESP. */
+    CODE_AT(r, 0xcf);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.eip, ==, eip);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, 0xffc);
+    /* popf site pops it back. */
+    CODE_AT(r, LILY_REWRITE_TRAP_OPCODE, LILY_REWRITE_VEC_POPF, 0x9d);
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.gpr[CPU_ESP], ==, 0x1000);
+    rig_free(r);
+
+    /* A 16-bit stack (B = 0) is refused, host LDT or not; so is any based
+     * stack without the host LDT. */
+    Rig *b = rig_ldt(CPU_HOST_LDT_ON);
+    b->s.gpr[CPU_EAX] = BSTACK16;
+    CODE_AT(b, 0x8e, 0xd0);
+    g_assert_cmpint(trap_gp(b), ==, CPU_FATAL);
+    g_assert_nonnull(strstr(b->s.fatal, "16-bit stack"));
+    rig_free(b);
+    Rig *o = rig_ldt(CPU_HOST_LDT_OFF);
+    o->s.gpr[CPU_EAX] = BSTACK;
+    CODE_AT(o, 0x8e, 0xd0);
+    g_assert_cmpint(trap_gp(o), ==, CPU_FATAL);
+    g_assert_nonnull(strstr(o->s.fatal, "host_ldt option is off"));
+    rig_free(o);
+}
+
+/* A program that copied one mirror selector into another register (it read
+ * the host's selector) got that mirror's segment: the VM takes it so. */
+static void test_ldt_native_mirror_load(void)
+{
+    Rig *r = rig_ldt(CPU_HOST_LDT_ON);
+    LilyMapOp ops[CPU_LDT_OPS_MAX];
+    LilyRegs regs;
+    r->s.gpr[CPU_EAX] = ODDSEG;
+    CODE_AT(r, 0x8e, 0xe0); /* mov %eax, %fs */
+    g_assert_cmpint(trap_gp(r), ==, CPU_RESUME);
+    g_assert_cmpuint(cpu_ldt_ops(&r->s, ops, CPU_LDT_OPS_MAX), ==, 1);
+    cpu_regs_out(&r->s, &regs);
+    regs.gs = LILY_LDT_SEL(CPU_FS);
+    cpu_regs_in(&r->s, &regs);
+    LilyTrap t = { .signo = TRANSPORT_KICK_SIGNAL, .trapno = LILY_TRAPNO_NONE, .host_ip = CODE };
+    g_assert_cmpint(cpu_trap(&r->s, &r->env, &t), ==, CPU_RESUME);
+    g_assert_cmphex(r->s.seg[CPU_GS].sel, ==, ODDSEG);
+    g_assert_cmphex(r->s.seg[CPU_GS].base, ==, 0x100000);
+    /* GS now runs on its own mirror, written with the next resume. */
+    g_assert_cmpuint(cpu_ldt_ops(&r->s, ops, CPU_LDT_OPS_MAX), ==, 1);
+    g_assert_cmpuint(ops[0].prot, ==, LILY_LDT_FIRST + CPU_GS);
+    cpu_regs_out(&r->s, &regs);
+    g_assert_cmphex(regs.gs, ==, LILY_LDT_SEL(CPU_GS));
+    rig_free(r);
+}
+
 /* --- call gates ---------------------------------------------------------------- */
 
 #define GATE3 0x48      /* 32-bit call gate, DPL 3 -> KCODE:GATE_TARGET, 2 dword parameters */
@@ -2098,6 +2341,12 @@ int main(int argc, char **argv)
     g_test_add_func("/cpu/seg/native-resync", test_native_selector_resync);
     g_test_add_func("/cpu/seg/native-resync-on-kick", test_native_selector_kick);
     g_test_add_func("/cpu/seg/far-transfers", test_far_transfers);
+    g_test_add_func("/cpu/ldt/selector-choice", test_ldt_selector_choice);
+    g_test_add_func("/cpu/ldt/queued-op", test_ldt_queued_op);
+    g_test_add_func("/cpu/ldt/code-base", test_ldt_code_base);
+    g_test_add_func("/cpu/ldt/code-refused", test_ldt_code_refused);
+    g_test_add_func("/cpu/ldt/stack-base", test_ldt_stack_base);
+    g_test_add_func("/cpu/ldt/native-mirror-load", test_ldt_native_mirror_load);
     g_test_add_func("/cpu/callgate/inner-call", test_callgate_inner_call);
     g_test_add_func("/cpu/callgate/lret-outer", test_callgate_lret_outer);
     g_test_add_func("/cpu/callgate/dpl", test_callgate_dpl);

@@ -401,6 +401,15 @@ static void test_native_selector_crosses(void)
     g_assert_false(cpu_local_handle(&r->ctx, &regs, &t));
     regs.cs = LILY_SEL_CODE32;
     g_assert_true(cpu_local_handle(&r->ctx, &regs, &t));
+    /* A stack with a base runs on its host LDT mirror: the handler, which
+     * takes ESP for a linear address, leaves it to the VM. */
+    CODE_AT(r, 0xfa);
+    r->s.host_ldt = CPU_HOST_LDT_ON;
+    r->s.seg[CPU_SS].base = 0x1000;
+    cpu_regs_out(&r->s, &regs);
+    g_assert_cmphex(regs.ss, ==, LILY_LDT_SEL(CPU_SS));
+    cpu_local_publish(&r->sh, &r->s, &regs, false);
+    g_assert_false(cpu_local_handle(&r->ctx, &regs, &t));
     rig_free(r);
 }
 

@@ -333,6 +333,114 @@ static void test_bad_map_op(gconstpointer data)
     guest_teardown(&g);
 }
 
+/* LDT ops: the stub writes owned entries and refuses every other descriptor
+ * with -EINVAL (the process lives on). */
+static void test_ldt_op(gconstpointer data)
+{
+    static const struct { const char *what; uint32_t index, limit; uint64_t bits; } bad[] = {
+        { "index below the owned ones", LILY_LDT_FIRST - 1, 0xfffff, LILY_LDT_OP_FLAGS(0xf3, 0xc) },
+        { "index above the owned ones", LILY_LDT_FIRST + LILY_LDT_COUNT, 0xfffff, LILY_LDT_OP_FLAGS(0xf3, 0xc) },
+        { "DPL 0", LILY_LDT_FIRST, 0xfffff, LILY_LDT_OP_FLAGS(0x93, 0xc) },
+        { "not present", LILY_LDT_FIRST, 0xfffff, LILY_LDT_OP_FLAGS(0x73, 0xc) },
+        { "system descriptor (call gate)", LILY_LDT_FIRST, 0xfffff, LILY_LDT_OP_FLAGS(0xec, 0xc) },
+        { "conforming code", LILY_LDT_FIRST, 0xfffff, LILY_LDT_OP_FLAGS(0xff, 0xc) },
+        { "64-bit code (L)", LILY_LDT_FIRST, 0xfffff, LILY_LDT_OP_FLAGS(0xfb, 0xa) },
+        { "limit wider than 20 bits", LILY_LDT_FIRST, 0x100000, LILY_LDT_OP_FLAGS(0xf3, 0xc) },
+        { "bits above the flags", LILY_LDT_FIRST, 0xfffff, LILY_LDT_OP_FLAGS(0xf3, 0xc) | 0x1000 },
+    };
+    Guest g;
+    FLAVOR(data);
+
+    SETUP(&g, fl, int3);
+    guest_expect(&g, SIGTRAP);
+    for (unsigned i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_test_message("refused: %s", bad[i].what);
+        g.vcpu.regs.eip = BLOB_BASE;
+        /* A good one first: the batch stops at the bad one. */
+        guest_queue(&g, LILY_MAP_OP_LDT, 0x1000, 0xfffff, LILY_LDT_FIRST + 3,
+                    LILY_LDT_OP_FLAGS(0xf3, 0xc));
+        guest_queue(&g, LILY_MAP_OP_LDT, 0, bad[i].limit, bad[i].index, bad[i].bits);
+        guest_expect(&g, SIGTRAP);
+        g_assert_cmpint(g.vcpu.op_error, ==, -EINVAL);
+        g_assert_cmpuint(g.vcpu.op_failed, ==, 1);
+    }
+    /* Every owned index, code and data, expand-down, 16-bit: accepted. */
+    g.vcpu.regs.eip = BLOB_BASE;
+    for (uint32_t i = 0; i < LILY_LDT_COUNT; i++)
+        guest_queue(&g, LILY_MAP_OP_LDT, 0x1000 * i, 0xfff, LILY_LDT_FIRST + i,
+                    LILY_LDT_OP_FLAGS(i == 1 ? 0xfb : i == 2 ? 0xf7 : 0xf3, i == 4 ? 0 : 0x4));
+    guest_expect(&g, SIGTRAP);
+    g_assert_cmpint(g.vcpu.op_error, ==, 0);
+    guest_teardown(&g);
+}
+
+/* Where the host honours the LDT: a code segment and a data segment with
+ * bases, written by LDT ops and loaded by the resume that queues them. */
+static void test_ldt_segments(gconstpointer data)
+{
+    const uint32_t data_base = 0x1000, code_base = BLOB_BASE;
+    uint32_t stored = 0;
+    GError *error = NULL;
+    Guest g;
+    FLAVOR(data);
+
+    if (fl->bits != 32) {
+        g_test_skip("segment bases apply in compatibility mode only");
+        return;
+    }
+    if (!transport_probe_host_ldt(&error)) {
+        g_test_skip(error->message);
+        g_error_free(error);
+        return;
+    }
+    SETUP(&g, fl, int3);
+    guest_expect(&g, SIGTRAP);
+    /* Resume at int3_t1 through CS based at BLOB_BASE: its store of EAX to
+     * GUEST_DATA goes through DS, based at data_base. */
+    guest_queue(&g, LILY_MAP_OP_LDT, code_base, 0xffff, LILY_LDT_FIRST + 1, LILY_LDT_OP_FLAGS(0xfb, 0x4));
+    guest_queue(&g, LILY_MAP_OP_LDT, data_base, 0xfffff, LILY_LDT_FIRST + 3, LILY_LDT_OP_FLAGS(0xf3, 0xc));
+    g.vcpu.regs.cs = LILY_LDT_SEL(1);
+    g.vcpu.regs.ds = LILY_LDT_SEL(3);
+    g.vcpu.regs.eip = MARK_ADDR(fl, int3, int3_t1) - code_base;
+    g.vcpu.regs.eax = 0x5e65e65e;
+    guest_expect(&g, SIGTRAP);
+    g_assert_cmpint(g.vcpu.op_error, ==, 0);
+    g_assert_cmphex(g.vcpu.regs.cs, ==, LILY_LDT_SEL(1));
+    g_assert_cmphex(g.vcpu.regs.ds, ==, LILY_LDT_SEL(3));
+    g_assert_cmphex(g.vcpu.regs.eip, ==, MARK_ADDR(fl, int3, int3_t2) - code_base);
+    g_assert_cmphex(g.vcpu.regs.ecx, ==, 0x5e65e65f);
+    memcpy(&stored, g.ram + GUEST_DATA_OFFSET + data_base, 4);
+    g_assert_cmphex(stored, ==, 0x5e65e65e);
+    memcpy(&stored, g.ram + GUEST_DATA_OFFSET, 4);
+    g_assert_cmphex(stored, ==, 0);
+    guest_teardown(&g);
+}
+
+/* The probe's answer on this host, with its reason. */
+static void test_probe_host_ldt(void)
+{
+    GError *error = NULL;
+    GError *compat = NULL;
+    gboolean honoured = transport_probe_host_ldt(&error);
+
+    if (honoured) {
+        g_assert_no_error(error);
+        g_test_message("this host honours the LDT");
+    } else {
+        g_assert_nonnull(error);
+        g_test_message("%s", error->message);
+        g_assert_true(g_str_has_prefix(error->message, "the host does not honour the LDT"));
+        g_error_free(error);
+    }
+    /* The answer is computed once. */
+    g_assert_cmpint(transport_probe_host_ldt(NULL), ==, honoured);
+    if (!transport_probe_compat_mode(&compat)) {
+        /* Without compatibility mode (PVM) there are no LDT loads either. */
+        g_assert_false(honoured);
+        g_error_free(compat);
+    }
+}
+
 /* The guest process holds nothing below 4 GiB but the guest's mappings, and
  * no file descriptor but guest RAM. */
 static void test_confined_layout(gconstpointer data)
@@ -844,6 +952,9 @@ static void test_escape_gadget(gconstpointer data)
         { "futex-elsewhere", SYS_futex, { 0x20000, 1 /* FUTEX_WAKE */, 1 } },
         { "arch_prctl-fs", SYS_arch_prctl, { 0x1002 /* ARCH_SET_FS */, 0x20000 } },
         { "ptrace", SYS_ptrace, { 0 /* PTRACE_TRACEME */ } },
+        { "modify_ldt-read", SYS_modify_ldt, { 0, GUEST_DATA, 16 } },
+        { "modify_ldt-old-write", SYS_modify_ldt, { 1, GUEST_DATA, 16 } },
+        { "modify_ldt-long", SYS_modify_ldt, { 0x11, GUEST_DATA, 64 } },
         { "write", SYS_write, { 2, GUEST_PATH, 4 } },
     };
     int listener;
@@ -886,11 +997,14 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_assert_cmpuint(stub_filter_length(), >, 0);
+    g_test_add_func("/native/probe/host-ldt", test_probe_host_ldt);
     test_add("int3", test_int3);
     test_add("set-eax", test_set_eax);
     test_add("privileged", test_privileged);
     test_add("page-fault", test_page_fault);
     test_add("bad-map-op", test_bad_map_op);
+    test_add("ldt-op", test_ldt_op);
+    test_add("ldt-segments", test_ldt_segments);
     test_add("confined-layout", test_confined_layout);
     test_add("timeout-kick", test_timeout_kick);
     test_add("bad-selector", test_bad_selector);
