@@ -157,25 +157,40 @@ LilyRunResult transport_run(LilyTransport *t, LilyVcpu *vcpu, int64_t timeout_ns
     return transport_ptrace_run(t, vcpu, timeout_ns);
 }
 
-gboolean transport_probe_compat_mode(GError **error)
+/*
+ * Run a probe body in a throw-away child once per process; *answer keeps its
+ * exit status (100 + signal number when a signal ended it).
+ */
+static gboolean probe_child(void (*body)(void), const char *what, int *answer, GError **error)
 {
-    static int answer = -1; /* -1 unknown, else the child's exit status */
     int status = 0;
     pid_t pid;
 
-    if (answer < 0) {
-        pid = fork();
-        if (pid < 0) {
-            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-                        "cannot fork the compatibility-mode probe: %s", g_strerror(errno));
-            return FALSE;
-        }
-        if (pid == 0)
-            stub_probe_compat_main();
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-            ;
-        answer = WIFEXITED(status) ? WEXITSTATUS(status) : 100 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    if (*answer >= 0)
+        return TRUE;
+    pid = fork();
+    if (pid < 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+                    "cannot fork the %s probe: %s", what, g_strerror(errno));
+        return FALSE;
     }
+    if (pid == 0) {
+        body(); /* does not return */
+        _exit(2);
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    *answer = WIFEXITED(status) ? WEXITSTATUS(status)
+                                : 100 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    return TRUE;
+}
+
+gboolean transport_probe_compat_mode(GError **error)
+{
+    static int answer = -1; /* -1 unknown, else the child's exit status */
+
+    if (!probe_child(stub_probe_compat_main, "compatibility-mode", &answer, error))
+        return FALSE;
     if (answer == 0)
         return TRUE;
     if (answer == 1)
@@ -192,22 +207,9 @@ gboolean transport_probe_compat_mode(GError **error)
 gboolean transport_probe_host_ldt(GError **error)
 {
     static int answer = -1; /* -1 unknown, else the child's exit status */
-    int status = 0;
-    pid_t pid;
 
-    if (answer < 0) {
-        pid = fork();
-        if (pid < 0) {
-            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-                        "cannot fork the host LDT probe: %s", g_strerror(errno));
-            return FALSE;
-        }
-        if (pid == 0)
-            stub_probe_ldt_main();
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-            ;
-        answer = WIFEXITED(status) ? WEXITSTATUS(status) : 100 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    }
+    if (!probe_child(stub_probe_ldt_main, "host LDT", &answer, error))
+        return FALSE;
     switch (answer) {
     case STUB_LDT_PROBE_HONOURED:
         return TRUE;
