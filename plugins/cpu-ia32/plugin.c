@@ -3,6 +3,9 @@
  * process, entry state), the run loop driven from the VM's main loop, and
  * the link from the interrupt controller's INTR line to the vcpu.
  */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -57,6 +60,10 @@ static const LilyOption cpu_options[] = {
       .help = "signal transport: handle cli, sti, pushf/popf sites, control-register reads "
               "and same-level iret inside the guest process when no crossing is needed "
               "(see docs/cpu.md)" },
+    { .name = "cpus", .type = LILY_OPT_INT, .def = NULL, .min = 0, .max = CPU_SETSIZE - 1,
+      .flags = LILY_OPT_F_LIST,
+      .help = "pin the VM process and the guest process to these host CPUs, VM first "
+              "(e.g. 0,1; the same CPU twice shares it); unset: the scheduler decides" },
     { .name = NULL },
 };
 
@@ -294,6 +301,83 @@ static void cpu_intr(void *opaque, bool level)
     }
 }
 
+/* --- CPU affinity (option cpus) ----------------------------------------------- */
+
+/* Index of the cpus option in cpu_options. */
+#define CPU_OPT_CPUS 4
+
+/* The CPUs this process may run on, as "0-3,6" (g_free). */
+static char *cpu_allowed_text(const cpu_set_t *set)
+{
+    GString *s = g_string_new(NULL);
+    for (int i = 0; i < CPU_SETSIZE; i++) {
+        if (!CPU_ISSET(i, set))
+            continue;
+        int j = i;
+        while (j + 1 < CPU_SETSIZE && CPU_ISSET(j + 1, set))
+            j++;
+        g_string_append_printf(s, "%s%d", s->len ? "," : "", i);
+        if (j > i)
+            g_string_append_printf(s, "-%d", j);
+        i = j;
+    }
+    return g_string_free(s, FALSE);
+}
+
+/**
+ * cpu_pin_check() - Validate machine.cpus before anything starts.
+ * @v: the option's value
+ * @cpu: out: [0] the VM's CPU, [1] the guest process's; -1 when unset
+ * @error: set when the list is not two CPUs this process may use
+ *
+ * Return: TRUE when @cpu holds a usable choice (or no pinning).
+ */
+static gboolean cpu_pin_check(const LilyOptValue *v, int cpu[2], GError **error)
+{
+    cpu_set_t allowed;
+
+    cpu[0] = cpu[1] = -1;
+    if (!v->present || v->n == 0)
+        return TRUE;
+    if (v->n != 2) {
+        g_set_error(error, CPU_ERROR, 1, "machine.cpus = %s: give two CPUs, the VM process's "
+                    "and the guest process's (e.g. 0,1; the same one twice to share it)", v->s);
+        return FALSE;
+    }
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
+        g_set_error(error, CPU_ERROR, 1, "machine.cpus: cannot read this process's CPU "
+                    "affinity: %s", g_strerror(errno));
+        return FALSE;
+    }
+    const LilyOptValue *list = v->list;
+    for (int i = 0; i < 2; i++) {
+        cpu[i] = (int)list[i].i;
+        if (!CPU_ISSET(cpu[i], &allowed)) {
+            char *ok = cpu_allowed_text(&allowed);
+            g_set_error(error, CPU_ERROR, 1, "machine.cpus = %s: CPU %d is not one this "
+                        "process may run on (accepted: %s)", v->s, cpu[i], ok);
+            g_free(ok);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* Move one process (0: this one) to one CPU. */
+static gboolean cpu_pin_one(pid_t pid, int cpu, const char *who, GError **error)
+{
+    cpu_set_t set;
+
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(pid, sizeof set, &set) != 0) {
+        g_set_error(error, CPU_ERROR, 1, "machine.cpus: cannot pin the %s to CPU %d: %s",
+                    who, cpu, g_strerror(errno));
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* --- life cycle -------------------------------------------------------------- */
 
 static void cpu_fini(void *state)
@@ -320,6 +404,9 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
                     "the core is too old for cpu-ia32 (host API without loop helpers)");
         return FALSE;
     }
+    int pin[2];
+    if (!cpu_pin_check(&values[CPU_OPT_CPUS], pin, error))
+        return FALSE;
     uint32_t eip = 0, eax = 0, ebx = 0;
     if (!host->boot_state(inst, &eip, &eax, &ebx)) {
         /*
@@ -409,15 +496,19 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
         goto fail_free;
     if (!transport_start(c->t, error))
         goto fail_free;
+    /* The guest process first: it was forked on the VM's CPU. */
+    if (pin[0] >= 0 && (!cpu_pin_one(transport_pid(c->t), pin[1], "guest process", error) ||
+                        !cpu_pin_one(0, pin[0], "VM process", error)))
+        goto fail_free;
     if (!host->cpu_register(inst, cpu_intr, c, error))
         goto fail_free;
     c->trace = host->log_enabled(inst, LILY_LOG_DEBUG);
     c->irq_gap_ns = (uint64_t)values[2].i * 1000;
     c->run_timer = host->timer_new(inst, cpu_run, c);
     cpu_rearm(c);
-    host->log(inst, LILY_LOG_INFO, "guest process %d (%s transport%s) enters at 0x%x%s",
+    host->log(inst, LILY_LOG_INFO, "guest process %d (%s transport%s) enters at 0x%x%s%s",
               (int)transport_pid(c->t), transport_kind_name(cfg.kind),
-              c->local ? ", fast path" : "", eip,
+              c->local ? ", fast path" : "", eip, pin[0] >= 0 ? "; pinned as machine.cpus says" : "",
               c->env.mmu ? "" : "; no MMU plugin: paging is unavailable");
     *state = c;
     return TRUE;
