@@ -54,18 +54,26 @@ na() { echo "bench/handover: not run: $*"; exit 0; }
 kimg=${LILYVM_TEST_KERNEL:-$(ls "$B"/hostkernel/root/boot/vmlinuz-* 2>/dev/null | head -n 1)}
 [ -n "$kimg" ] && [ -r "$kimg" ] || na "no readable x86-64 kernel image (set LILYVM_TEST_KERNEL, or run tests/native/fetch-kernel.sh build/hostkernel)"
 command -v qemu-system-x86_64 >/dev/null 2>&1 || na "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
-for f in "$B/lilyvm" "$B/guest/testkernel-lily.elf" "$B/tools/lily-native-bench" \
-    "$B/tests/native/qemu-init" "$B/tests/native/mkinitramfs"; do
+for f in "$B/lilyvm" "$B/guest/testkernel-lily.elf" "$B/tools/lily-native-bench" "$B/tools/lily-nested"; do
     [ -e "$f" ] || na "$f is not built (make bench builds it)"
 done
 
-# The inner script: one lilyvm run per case, each framed by markers.
+# The inner script: one lilyvm run per case, each framed by markers.  Every
+# file keeps its path here (lily-nested packs them with their libraries).
 mkdir -p "$out" || exit 1
 out=$(cd "$out" && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lily-handover.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
+files=
+for p in cat date grep head nproc taskset timeout tr; do
+    path=$(command -v "$p") || na "$p is not installed"
+    files="$files --file $path"
+done
+for f in "$tmp" "$B/lilyvm" "$B/plugins" "$B/tools/lily-native-bench" "$B/guest/testkernel-lily.elf"; do
+    files="$files --file $f"
+done
 {
-    echo "export PATH=/bin LILYVM_PLUGIN_PATH=/build/plugins"
+    echo "export PATH=/usr/bin:/bin LILYVM_PLUGIN_PATH=$B/plugins"
     echo "echo '@@@ CPUINFO'; grep -m 1 'cpu MHz' /proc/cpuinfo; nproc"
     for c in "$@"; do
         name=${c%%=*}
@@ -76,56 +84,36 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
         for w in $(echo "$spec" | tr '+' ' '); do
             key=${w%%:*} val=${w#*:}
             case $key in
-            spin | transport | fast_path) sets="$sets --set machine.$key=$val" ;;
+            spin | spin_adaptive | transport | fast_path) sets="$sets --set machine.$key=$val" ;;
             gap) sets="$sets --set machine.irq_min_gap_us=$val" ;;
             cpus) sets="$sets --set machine.cpus=$(echo "$val" | tr / ,)" ;;
             taskset) pre="taskset -c $val" ;;
-            *) echo "handover.sh: case '$c': unknown word '$w' (accepted: spin:N, cpus:A/B, taskset:A, transport:T, fast_path:B, gap:US)" >&2; exit 2 ;;
+            *) echo "handover.sh: case '$c': unknown word '$w' (accepted: spin:N, spin_adaptive:B, cpus:A/B, taskset:A, transport:T, fast_path:B, gap:US)" >&2; exit 2 ;;
             esac
         done
         echo "t0=\$(date +%s%N)"
-        echo "timeout $deadline $pre /build/lilyvm --stats --kernel /build/guest/testkernel-lily.elf --cmdline bench $sets </dev/null >/tmp/o 2>/tmp/e"
+        echo "timeout $deadline $pre $B/lilyvm --stats --kernel $B/guest/testkernel-lily.elf --cmdline bench $sets </dev/null >/tmp/o 2>/tmp/e"
         echo "st=\$?; t1=\$(date +%s%N)"
         echo "echo \"@@@ CASE $name \$st \$(((t1 - t0) / 1000000)) $spec\""
-        echo "grep -a '^# bench ' /tmp/o; grep -a -E '^ *cpu[.](crossings|local_traps|traps) ' /tmp/e; grep -a '^lilyvm:' /tmp/e | head -n 3"
+        echo "grep -a '^# bench ' /tmp/o; grep -a -E '^ *cpu[.](crossings|local_traps|traps) ' /tmp/e; grep -a '^lilyvm:' /tmp/e | grep -v nameserver | head -n 3"
     done
     if [ "$trips" -gt 0 ]; then
-        echo "echo '@@@ NATIVE'; timeout $deadline /build/tools/lily-native-bench $trips"
+        echo "echo '@@@ NATIVE'; timeout $deadline $B/tools/lily-native-bench $trips"
     fi
     echo "echo '@@@ END'"
 } >"$tmp/run.sh" || exit 2
 
-sh=$(command -v dash || command -v sh)
-set -- "$tmp/initramfs.cpio" proc tmp dev/console=c:5:1 dev/null=c:1:3 \
-    init="$B/tests/native/qemu-init" qemu-cmd="$tmp/qemu-cmd" run.sh="$tmp/run.sh" bin/sh="$sh"
-elves="$sh"
-for p in cat date grep head nproc taskset timeout tr; do
-    path=$(command -v "$p") || na "$p is not installed"
-    path=$(readlink -f "$path")
-    set -- "$@" "bin/$p=$path"
-    elves="$elves $path"
-done
-files="$B/lilyvm $B/tools/lily-native-bench $B/guest/testkernel-lily.elf $(find "$B/plugins" -name '*.so' | sort)"
-for f in $files; do set -- "$@" "build/${f#"$B"/}=$f"; done
-elves="$elves $files"
-for lib in $(for f in $elves; do ldd "$f" 2>/dev/null; done | grep -o '/[^ ]*' | sort -u); do
-    set -- "$@" "${lib#/}=$lib"
-done
-printf '%s\n%s\n' /bin/sh /run.sh >"$tmp/qemu-cmd"
-"$B/tests/native/mkinitramfs" "$@" >/dev/null || na "cannot build the initramfs"
-
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "handover: $# files packed; qemu-system-x86_64 TCG -smp $smp; host load $load0" >&2
+echo "handover: lily-nested --smp $smp; host load $load0" >&2
 start=$(date +%s)
-timeout $((deadline * 8 + 120)) qemu-system-x86_64 -M q35 -cpu "${LILYVM_QEMU_CPU:-qemu64}" \
-    -smp "$smp" -m 1024 -display none -monitor none -serial stdio -no-reboot -kernel "$kimg" \
-    -initrd "$tmp/initramfs.cpio" -append "console=ttyS0 quiet panic=-1 no_timer_check" \
-    </dev/null >"$tmp/console" 2>&1
+# shellcheck disable=SC2086
+timeout $((deadline * 8 + 120)) "$B/tools/lily-nested" --kernel-image "$kimg" --smp "$smp" --memory 1024 \
+    $files --run "$(command -v dash || command -v sh)" -- "$tmp/run.sh" </dev/null >"$tmp/console" 2>&1
 qst=$?
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 tr -d '\r' <"$tmp/console" >"$out/console.log"
 grep -q '^@@@ END' "$out/console.log" ||
-    echo "handover: the run did not finish (QEMU exit $qst; console log $out/console.log)" >&2
+    echo "handover: the run did not finish (lily-nested exit $qst; console log $out/console.log)" >&2
 
 # Table: per case the wall time per crossing and the guest's medians, the
 # TSC rate from the nested kernel's calibration (its /proc/cpuinfo).

@@ -64,6 +64,10 @@ static const LilyOption cpu_options[] = {
       .flags = LILY_OPT_F_LIST,
       .help = "pin the VM process and the guest process to these host CPUs, VM first "
               "(e.g. 0,1; the same CPU twice shares it); unset: the scheduler decides" },
+    { .name = "spin_adaptive", .type = LILY_OPT_BOOL, .def = "true",
+      .help = "signal transport: treat spin as a ceiling and spin in each direction only "
+              "while spinning has been answered (halve the budget after each wait that "
+              "ended asleep); false: always spin the full count" },
     { .name = NULL },
 };
 
@@ -303,8 +307,9 @@ static void cpu_intr(void *opaque, bool level)
 
 /* --- CPU affinity (option cpus) ----------------------------------------------- */
 
-/* Index of the cpus option in cpu_options. */
+/* Indexes in cpu_options of the options read by name. */
 #define CPU_OPT_CPUS 4
+#define CPU_OPT_SPIN_ADAPTIVE 5
 
 /* The CPUs this process may run on, as "0-3,6" (g_free). */
 static char *cpu_allowed_text(const cpu_set_t *set)
@@ -467,6 +472,7 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
         .memfd = host->ram_fd(inst),
         .memfd_size = c->env.ram_size,
         .spin_iterations = (uint32_t)values[1].i,
+        .spin_adaptive = values[CPU_OPT_SPIN_ADAPTIVE].i != 0,
     };
     if (cfg.kind == LILY_TRANSPORT_SIGNAL && values[3].i) {
         /*

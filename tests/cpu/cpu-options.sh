@@ -1,6 +1,6 @@
 #!/bin/sh
-# cpu-ia32's hand-over options on lilyvm's command line: bad machine.cpus
-# and machine.spin values exit 125 with a message naming the value and what
+# cpu-ia32's hand-over options on lilyvm's command line: bad machine.cpus,
+# machine.spin and machine.spin_adaptive values exit 125 with a message naming the value and what
 # is accepted, before any guest process starts.  Prints TAP.
 top=$(cd "$(dirname "$0")/../.." && pwd)
 lilyvm=$top/build/lilyvm
@@ -8,9 +8,9 @@ kernel=$top/build/guest/testkernel-lily.elf
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cpu-options.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
-echo 1..6
+echo 1..7
 if [ ! -x "$lilyvm" ] || [ ! -e "$kernel" ]; then
-    for i in 1 2 3 4 5 6; do echo "ok $i # SKIP build/lilyvm or $kernel is not built"; done
+    for i in 1 2 3 4 5 6 7; do echo "ok $i # SKIP build/lilyvm or $kernel is not built"; done
     exit 0
 fi
 n=0
@@ -54,3 +54,5 @@ else
 fi
 expect_125 "spin beyond the range names it" "accepted: an integer in 0..1000000" \
     "$lilyvm" --kernel "$kernel" --set machine.spin=2000000
+expect_125 "spin_adaptive takes a boolean" "spin_adaptive = 'maybe': invalid bool value (accepted: true/false" \
+    "$lilyvm" --kernel "$kernel" --set machine.spin_adaptive=maybe
