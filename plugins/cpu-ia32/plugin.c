@@ -18,6 +18,9 @@
 #define CPU_ERROR g_quark_from_string("cpu-ia32-error")
 #define CPU_SLICE_NS 4000000      /* back to the main loop at least this often */
 #define CPU_MAX_WAIT_NS 10000000  /* longest uninterrupted guest run */
+/* spin when cpus puts the two processes on different CPUs and spin is not
+ * given: spinning pays there (docs/native.md §6, §12). */
+#define CPU_SPIN_PINNED_APART 2000
 
 typedef struct Cpu {
     LilyInstance *inst;
@@ -51,7 +54,8 @@ static const LilyOption cpu_options[] = {
               "a shared page) or ptrace" },
     { .name = "spin", .type = LILY_OPT_INT, .def = "0", .min = 0, .max = 1000000,
       .help = "signal transport: busy-wait rounds before sleeping on the futex "
-              "(0: futex only; a few thousand pay off with a CPU for each side)" },
+              "(0: futex only; a few thousand pay off with a CPU for each side; "
+              "default 0, or 2000 when cpus puts the two processes on different CPUs)" },
     { .name = "irq_min_gap_us", .type = LILY_OPT_INT, .def = "0", .min = 0, .max = 1000000,
       .help = "least guest run time between two external interrupts, in microseconds (0: "
               "as hardware; raise it where traps are so slow that a fast timer would leave "
@@ -471,7 +475,8 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
         .kind = values[0].i == 1 ? LILY_TRANSPORT_PTRACE : LILY_TRANSPORT_SIGNAL,
         .memfd = host->ram_fd(inst),
         .memfd_size = c->env.ram_size,
-        .spin_iterations = (uint32_t)values[1].i,
+        .spin_iterations = !values[1].set && pin[0] >= 0 && pin[0] != pin[1]
+                               ? CPU_SPIN_PINNED_APART : (uint32_t)values[1].i,
         .spin_adaptive = values[CPU_OPT_SPIN_ADAPTIVE].i != 0,
     };
     if (cfg.kind == LILY_TRANSPORT_SIGNAL && values[3].i) {
@@ -503,18 +508,23 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
     if (!transport_start(c->t, error))
         goto fail_free;
     /* The guest process first: it was forked on the VM's CPU. */
-    if (pin[0] >= 0 && (!cpu_pin_one(transport_pid(c->t), pin[1], "guest process", error) ||
-                        !cpu_pin_one(0, pin[0], "VM process", error)))
-        goto fail_free;
+    if (pin[0] >= 0) {
+        if (!cpu_pin_one(transport_pid(c->t), pin[1], "guest process", error) ||
+            !cpu_pin_one(0, pin[0], "VM process", error))
+            goto fail_free;
+        host->log(inst, LILY_LOG_INFO, "VM process on CPU %d, guest process on CPU %d",
+                  pin[0], pin[1]);
+    }
     if (!host->cpu_register(inst, cpu_intr, c, error))
         goto fail_free;
     c->trace = host->log_enabled(inst, LILY_LOG_DEBUG);
     c->irq_gap_ns = (uint64_t)values[2].i * 1000;
     c->run_timer = host->timer_new(inst, cpu_run, c);
     cpu_rearm(c);
-    host->log(inst, LILY_LOG_INFO, "guest process %d (%s transport%s) enters at 0x%x%s%s",
+    host->log(inst, LILY_LOG_INFO, "guest process %d (%s transport%s, spin %u%s) enters at 0x%x%s",
               (int)transport_pid(c->t), transport_kind_name(cfg.kind),
-              c->local ? ", fast path" : "", eip, pin[0] >= 0 ? "; pinned as machine.cpus says" : "",
+              c->local ? ", fast path" : "", cfg.spin_iterations,
+              cfg.spin_adaptive ? " adaptive" : "", eip,
               c->env.mmu ? "" : "; no MMU plugin: paging is unavailable");
     *state = c;
     return TRUE;
