@@ -311,9 +311,15 @@ static void cpu_intr(void *opaque, bool level)
 
 /* --- CPU affinity (option cpus) ----------------------------------------------- */
 
-/* Indexes in cpu_options of the options read by name. */
-#define CPU_OPT_CPUS 4
-#define CPU_OPT_SPIN_ADAPTIVE 5
+/* The value of the option called name (options added later keep working
+ * wherever a merge puts them in the table). */
+static const LilyOptValue *cpu_opt(const LilyOptValue *values, const char *name)
+{
+    for (unsigned i = 0; cpu_options[i].name; i++)
+        if (strcmp(cpu_options[i].name, name) == 0)
+            return &values[i];
+    g_assert_not_reached();
+}
 
 /* The CPUs this process may run on, as "0-3,6" (g_free). */
 static char *cpu_allowed_text(const cpu_set_t *set)
@@ -414,7 +420,7 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
         return FALSE;
     }
     int pin[2];
-    if (!cpu_pin_check(&values[CPU_OPT_CPUS], pin, error))
+    if (!cpu_pin_check(cpu_opt(values, "cpus"), pin, error))
         return FALSE;
     uint32_t eip = 0, eax = 0, ebx = 0;
     if (!host->boot_state(inst, &eip, &eax, &ebx)) {
@@ -475,9 +481,9 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
         .kind = values[0].i == 1 ? LILY_TRANSPORT_PTRACE : LILY_TRANSPORT_SIGNAL,
         .memfd = host->ram_fd(inst),
         .memfd_size = c->env.ram_size,
-        .spin_iterations = !values[1].set && pin[0] >= 0 && pin[0] != pin[1]
-                               ? CPU_SPIN_PINNED_APART : (uint32_t)values[1].i,
-        .spin_adaptive = values[CPU_OPT_SPIN_ADAPTIVE].i != 0,
+        .spin_iterations = !cpu_opt(values, "spin")->set && pin[0] >= 0 && pin[0] != pin[1]
+                               ? CPU_SPIN_PINNED_APART : (uint32_t)cpu_opt(values, "spin")->i,
+        .spin_adaptive = cpu_opt(values, "spin_adaptive")->i != 0,
     };
     if (cfg.kind == LILY_TRANSPORT_SIGNAL && values[3].i) {
         /*
