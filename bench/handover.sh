@@ -1,6 +1,6 @@
 #!/bin/sh
-# The signal transport's hand-over under nested emulation: boots an x86-64
-# Linux under qemu-system-x86_64 (TCG) with a chosen number of vCPUs and runs
+# The signal transport's hand-over under nested emulation: boots lily-nested's
+# x86-64 Linux (qemu-system-x86_64, TCG here) with a chosen number of vCPUs and runs
 # the test kernel's bench under lilyvm once per case (spin budget, CPU
 # pinning), plus lily-native-bench's raw round trips.  Reports wall time per
 # crossing and the guest's own per-operation medians.  Not a test: nothing
@@ -9,6 +9,7 @@
 # usage: bench/handover.sh [--smp N] [--trips N] [--out DIR] [CASE...]
 #   CASE is NAME=SPEC, SPEC a comma-free list of words joined by '+':
 #     spin:N      [machine] spin = N            (default 0)
+#     spin_adaptive:B  [machine] spin_adaptive = B (default true)
 #     cpus:A/B    [machine] cpus = A,B          (VM on A, guest process on B)
 #     taskset:A   lilyvm (both processes) started under taskset -c A
 #     transport:ptrace, fast_path:false, gap:US   the [machine] key of that name
@@ -26,7 +27,7 @@ B=$top/build
 out=$B/bench/handover
 smp=2
 trips=0
-usage() { sed -n '2,23s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,24s/^# \{0,1\}//p' "$0"; }
 while [ $# -gt 0 ]; do
     case $1 in
     --smp | --trips | --out)
@@ -52,7 +53,7 @@ gap=${NESTED_IRQ_GAP_US:-20000}
 
 na() { echo "bench/handover: not run: $*"; exit 0; }
 kimg=${LILYVM_TEST_KERNEL:-$(ls "$B"/hostkernel/root/boot/vmlinuz-* 2>/dev/null | head -n 1)}
-[ -n "$kimg" ] && [ -r "$kimg" ] || na "no readable x86-64 kernel image (set LILYVM_TEST_KERNEL, or run tests/native/fetch-kernel.sh build/hostkernel)"
+{ [ -n "$kimg" ] && [ -r "$kimg" ]; } || na "no readable x86-64 kernel image (set LILYVM_TEST_KERNEL, or run tests/native/fetch-kernel.sh build/hostkernel)"
 command -v qemu-system-x86_64 >/dev/null 2>&1 || na "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
 for f in "$B/lilyvm" "$B/guest/testkernel-lily.elf" "$B/tools/lily-native-bench" "$B/tools/lily-nested"; do
     [ -e "$f" ] || na "$f is not built (make bench builds it)"
@@ -80,7 +81,7 @@ done
         spec=${c#*=}
         case $name in '' | *[!A-Za-z0-9_-]*) echo "handover.sh: case '$c': the name must be [A-Za-z0-9_-]+" >&2; exit 2 ;; esac
         [ "$name" != "$c" ] || { echo "handover.sh: case '$c': expected NAME=SPEC" >&2; exit 2; }
-        pre= sets="--set machine.irq_min_gap_us=$gap"
+        pre='' sets="--set machine.irq_min_gap_us=$gap"
         for w in $(echo "$spec" | tr '+' ' '); do
             key=${w%%:*} val=${w#*:}
             case $key in
