@@ -10,10 +10,10 @@ $(BENCH_HOSTOPS): $(B)/obj/bench/host-ops.o
 
 # What the table reads: the test kernel (QEMU), its rewritten build (LilyVM),
 # lilyvm with its plugins (built by all), the transport benchmark.
-# bench/nested.sh (hosts without compatibility mode) also packs an initramfs.
+# bench/nested.sh (hosts without compatibility mode) runs the table inside
+# build/tools/lily-nested (built by all too).
 BENCH_TABLE_DEPS := $(BENCH_HOSTOPS) $(B)/tools/lily-native-bench $(B)/guest/testkernel.elf \
-	$(if $(GUEST_HAVE_LILY_CC),$(B)/guest/testkernel-lily.elf) \
-	$(B)/tests/native/qemu-init $(B)/tests/native/mkinitramfs
+	$(if $(GUEST_HAVE_LILY_CC),$(B)/guest/testkernel-lily.elf)
 BENCH_DEPS += $(BENCH_TABLE_DEPS)
 
 .PHONY: bench-table

@@ -36,14 +36,14 @@ runs=${NESTED_RUNS:-1}
 # na REASON: no nested table, and why (make bench goes on).
 na() { echo "bench/nested: not run: $*"; exit 0; }
 
+. "$top/tests/nested-lib.sh"
 kimg=${LILYVM_TEST_KERNEL:-$(ls "$B"/hostkernel/root/boot/vmlinuz-* 2>/dev/null | head -n 1)}
-[ -n "$kimg" ] || na "no x86-64 kernel image (set LILYVM_TEST_KERNEL, or run tests/native/fetch-kernel.sh build/hostkernel)"
-[ -r "$kimg" ] || na "the kernel image $kimg is not readable"
-command -v qemu-system-x86_64 >/dev/null 2>&1 || na "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
+why=$(nested_why_not "$kimg")
+[ -z "$why" ] || na "$why"
 qemu_i386=/usr/libexec/qemu-system-i386
 [ -x "$qemu_i386" ] || qemu_i386=$(command -v qemu-system-i386 || true)
 for f in "$B/lilyvm" "$B/guest/testkernel-lily.elf" "$B/guest/testkernel.elf" "$B/bench/host-ops" \
-    "$B/tools/lily-native-bench" "$B/tests/native/qemu-init" "$B/tests/native/mkinitramfs"; do
+    "$B/tools/lily-native-bench"; do
     [ -e "$f" ] || na "$f is not built (make bench and make check build it)"
 done
 mkdir -p "$out" || exit 1
@@ -51,55 +51,45 @@ out=$(cd "$out" && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lily-nested-bench.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-# The programs bench.sh uses, from this host, with their libraries.
+# What bench.sh runs, at this host's paths (lily-nested adds the libraries):
+# the programs it calls, lilyvm with its plugins, both test kernels, the
+# native columns' programs.
 sh=$(command -v dash || command -v sh)
-progs="awk cat cut date dirname grep head mkdir nproc sed sort tail timeout tr uname wc"
-set -- "$tmp/initramfs.cpio" proc tmp dev/console=c:5:1 dev/null=c:1:3 \
-    init="$B/tests/native/qemu-init" qemu-cmd="$tmp/qemu-cmd" run.sh="$tmp/run.sh" \
-    bin/sh="$sh" bench/bench.sh="$top/bench/bench.sh" bench/render.sh="$top/bench/render.sh"
-elves="$sh"
-for p in $progs; do
+files=
+for p in awk cat cut date dirname grep head mkdir nproc sed sort tail timeout tr uname wc; do
     path=$(command -v "$p") || na "$p is not installed"
-    path=$(readlink -f "$path")
-    set -- "$@" "bin/$p=$path"
-    elves="$elves $path"
+    files="$files --file $path"
 done
-files="$B/lilyvm $B/bench/host-ops $B/tools/lily-native-bench $B/guest/testkernel.elf \
-$B/guest/testkernel-lily.elf $(find "$B/plugins" -name '*.so' | sort)"
-for f in $files; do set -- "$@" "build/${f#"$B"/}=$f"; done
-elves="$elves $files"
+for f in "$tmp" "$top/bench/bench.sh" "$top/bench/render.sh" "$B/lilyvm" "$B/plugins" \
+    "$B/bench/host-ops" "$B/tools/lily-native-bench" "$B/guest/testkernel.elf" \
+    "$B/guest/testkernel-lily.elf"; do
+    files="$files --file $f"
+done
 
-# QEMU-i386 inside, when its files are all here: the binary finds its TCG
-# module and firmware relative to /usr/libexec.
+# QEMU-i386 inside, when its files are all here, where it was built to find
+# them (its TCG module, its firmware).
 qemu_inside=
 if [ -n "$qemu_i386" ] && [ -x "$qemu_i386" ] && [ "$(head -c 4 "$qemu_i386" | od -An -c | tr -d ' ')" = '177ELF' ]; then
-    qemu_inside=/usr/libexec/qemu-system-i386
-    set -- "$@" "usr/libexec/qemu-system-i386=$qemu_i386"
-    elves="$elves $qemu_i386"
+    qemu_inside=$qemu_i386
+    files="$files --file $qemu_i386"
     for f in /usr/lib/x86_64-linux-gnu/qemu/accel-tcg-i386.so /usr/share/qemu/kvmvapic.bin \
         /usr/share/qemu/multiboot_dma.bin /usr/share/qemu/linuxboot_dma.bin \
         /usr/share/seabios/bios-256k.bin /usr/share/seabios/vgabios-stdvga.bin \
         /usr/lib/ipxe/qemu/efi-e1000.rom; do
-        if [ -e "$f" ]; then
-            set -- "$@" "${f#/}=$(readlink -f "$f")"
-            case $f in *.so) elves="$elves $f" ;; esac
-        fi
+        [ -e "$f" ] && files="$files --file $f"
     done
 fi
-for lib in $(for f in $elves; do ldd "$f" 2>/dev/null; done | grep -o '/[^ ]*' | sort -u); do
-    set -- "$@" "${lib#/}=$lib"
-done
 
 # Inside: bench.sh with its usual columns; its raw table and the counters
 # of the last lilyvm run of each transport (--stats) come back on the console.
 {
-    echo "export PATH=/bin LILYVM_PLUGIN_PATH=/build/plugins BENCH_RUNS=$runs BENCH_NESTED=0"
+    echo "export LILYVM_PLUGIN_PATH=$B/plugins BENCH_RUNS=$runs BENCH_NESTED=0"
     echo "export LILYVM_DEADLINE=$deadline QEMU_DEADLINE=$deadline QEMU=${qemu_inside:-/nonexistent}"
     # A trap costs about a millisecond under TCG: unpaced, the timer
     # interrupt arrives every few traps and the guest makes no progress
     # (docs/cpu.md, irq_min_gap_us).
     echo "export LILYVM_ARGS='--set machine.irq_min_gap_us=$gap ${NESTED_LILYVM_ARGS:-}'"
-    echo "/bin/sh /bench/bench.sh --out /tmp/b >/tmp/b.txt 2>/tmp/b.err"
+    echo "$sh $top/bench/bench.sh --out /tmp/b >/tmp/b.txt 2>/tmp/b.err"
     echo "echo \"@@@ STATUS \$?\""
     echo "echo '@@@ RAW'; cat /tmp/b/raw.tsv"
     echo "echo '@@@ LOG'; cat /tmp/b.err"
@@ -109,19 +99,15 @@ done
     done
     echo "echo '@@@ END'"
 } >"$tmp/run.sh"
-printf '%s\n%s\n' /bin/sh /run.sh >"$tmp/qemu-cmd"
-"$B/tests/native/mkinitramfs" "$@" >/dev/null || na "cannot build the initramfs"
 
 echo "bench: the same table inside an x86-64 VM under qemu-system-x86_64 TCG (up to $deadline s per column)" >&2
 start=$(date +%s)
-timeout $((deadline * 4 + 120)) qemu-system-x86_64 -M q35 -cpu "${LILYVM_QEMU_CPU:-qemu64}" \
-    -smp 2 -m 1536 -display none -monitor none -serial stdio -no-reboot -kernel "$kimg" \
-    -initrd "$tmp/initramfs.cpio" -append "console=ttyS0 quiet panic=-1 no_timer_check" \
-    </dev/null >"$tmp/console" 2>&1
+# shellcheck disable=SC2086
+nested_run $((deadline * 4 + 120)) "$out/console.log" "$kimg" --memory 1536 $files \
+    --run "$sh" -- "$tmp/run.sh"
 qst=$?
-tr -d '\r' <"$tmp/console" >"$out/console.log"
 # section NAME: the lines after "@@@ NAME" up to the next marker.
-section() { awk -v s="$1" '/^@@@ / { inside = (substr($0, 5) == s); next } inside' "$out/console.log"; }
+section() { nested_section "$out/console.log" "$1"; }
 section RAW >"$out/raw.tsv"
 section LOG >"$out/bench.err"
 if ! grep -q '^row' "$out/raw.tsv"; then

@@ -54,8 +54,8 @@ install-tools: $(B)/tools/lily-as $(B)/tools/lily-cc
 
 # lily-nested: lilyvm inside an x86-64 Linux under QEMU, for hosts without a
 # 32-bit code segment.  The script finds its helpers beside itself in the
-# build tree and in $(LIBDIR)/lilyvm when installed.  The initramfs writer
-# is tests/native/mkinitramfs.c built once more under a tool's name.
+# build tree and in $(LIBDIR)/lilyvm when installed.  The tests and
+# bench/nested.sh that need an x86-64 Linux run it too (tests/nested-lib.sh).
 LILY_NESTED_HELPERS := $(B)/tools/lily-nested-init $(B)/tools/lily-nested-mkinitramfs
 BINS += $(B)/tools/lily-nested $(B)/tools/lily-nested-probe $(LILY_NESTED_HELPERS)
 lily_nested_subst = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@HELPERDIR@|$(LIBDIR)/lilyvm|g' \
@@ -72,7 +72,7 @@ $(B)/tools/lily-nested-init: tools/lily-nested-init.c
 	@mkdir -p $(@D)
 	$(CC) -static -O2 -Wall -Wextra -o $@ $<
 
-$(B)/tools/lily-nested-mkinitramfs: tests/native/mkinitramfs.c
+$(B)/tools/lily-nested-mkinitramfs: tools/lily-nested-mkinitramfs.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -Wall -Wextra -o $@ $<
 

@@ -109,14 +109,11 @@ path = $out/serial-$t.log" >"$out/testkernel-$t.conf"
         } >>"$log"
     done
 else
+    . "$top/tests/nested-lib.sh"
     kimg=${LILYVM_TEST_KERNEL:-}
-    [ -n "$kimg" ] && [ -r "$kimg" ] ||
-        { echo "1..0 # SKIP no x86-64 kernel image: set LILYVM_TEST_KERNEL (see docs/native.md)"; exit 0; }
-    command -v qemu-system-x86_64 >/dev/null 2>&1 ||
-        { echo "1..0 # SKIP qemu-system-x86_64 not found"; exit 0; }
-    for f in "$B/tests/native/qemu-init" "$B/tests/native/mkinitramfs" "$netpeer"; do
-        [ -x "$f" ] || { echo "1..0 # SKIP $f is not built (make check builds it)"; exit 0; }
-    done
+    why=$(nested_why_not "$kimg")
+    [ -z "$why" ] || { echo "1..0 # SKIP $why"; exit 0; }
+    [ -x "$netpeer" ] || { echo "1..0 # SKIP $netpeer is not built (make check builds it)"; exit 0; }
     for p in nic-ne2000 net-socket; do
         [ -e "$B/plugins/$p.so" ] || { echo "1..0 # SKIP the $p plugin is not built"; exit 0; }
     done
@@ -127,43 +124,29 @@ else
 path = /tmp/serial-$t.log" >"$tmp/cpu-$t.conf"; done
     # Per transport: the echo peers, the caller that answers the guest's
     # "listening on 80" through the forward, lilyvm; then the serial log,
-    # lilyvm's output and the caller's result.
+    # lilyvm's output and the caller's result.  Every path is this host's:
+    # lily-nested packs the files where they are and starts in $top.
     {
-        echo "export LILYVM_PLUGIN_PATH=/build/plugins"
+        echo "export LILYVM_PLUGIN_PATH=$B/plugins"
         for t in $transports; do
-            echo "/bin/netpeer serve -u $udp_port -t $tcp_port -T $deadline >/tmp/peer-$t 2>&1 &"
+            echo "$netpeer serve -u $udp_port -t $tcp_port -T $deadline >/tmp/peer-$t 2>&1 &"
             echo "peer=\$!"
-            echo "/bin/netpeer call -w '/tmp/serial-$t.log:# net: listening on 80' -T $deadline 127.0.0.1 $fwd_port 'hello from the host' >/tmp/call-$t 2>&1 &"
+            echo "$netpeer call -w '/tmp/serial-$t.log:# net: listening on 80' -T $deadline 127.0.0.1 $fwd_port 'hello from the host' >/tmp/call-$t 2>&1 &"
             echo "call=\$!"
-            echo "/bin/timeout $deadline /build/lilyvm --stats ${LILYVM_DEBUG:+-d $LILYVM_DEBUG} -c /cpu-$t.conf </dev/null >/tmp/out-$t 2>&1"
+            echo "timeout $deadline $B/lilyvm --stats ${LILYVM_DEBUG:+-d $LILYVM_DEBUG} -c $tmp/cpu-$t.conf </dev/null >/tmp/out-$t 2>&1"
             echo "status=\$?"
             echo "kill \$peer \$call 2>/dev/null"
             echo "echo '@@@ BEGIN $t'"
-            echo "/bin/cat /tmp/serial-$t.log /tmp/out-$t"
+            echo "cat /tmp/serial-$t.log /tmp/out-$t"
             echo "echo \"@@@ END $t \$status\""
-            echo "echo '@@@ CALL $t'; /bin/cat /tmp/call-$t /tmp/peer-$t"
+            echo "echo '@@@ CALL $t'; cat /tmp/call-$t /tmp/peer-$t"
         done
     } >"$tmp/run.sh"
-    printf '%s\n%s\n' "/bin/sh" "/run.sh" >"$tmp/qemu-cmd"
-    set -- "$tmp/initramfs.cpio" proc tmp dev/console=c:5:1 dev/null=c:1:3 \
-        init="$B/tests/native/qemu-init" qemu-cmd="$tmp/qemu-cmd" run.sh="$tmp/run.sh" \
-        bin/sh="$sh" bin/timeout="$(command -v timeout)" bin/cat="$(command -v cat)" \
-        bin/netpeer="$netpeer"
-    for t in $transports; do set -- "$@" "cpu-$t.conf=$tmp/cpu-$t.conf"; done
-    files="$B/lilyvm $top/$kernel $(find "$B/plugins" -name '*.so' | sort)"
-    for f in $files; do set -- "$@" "${f#$top/}=$f"; done
-    for lib in $(for f in $files $sh $(command -v timeout) $(command -v cat); do ldd "$f" 2>/dev/null; done |
-            grep -o '/[^ ]*' | sort -u); do
-        set -- "$@" "${lib#/}=$lib"
-    done
-    "$B/tests/native/mkinitramfs" "$@" || { echo "Bail out! cannot build the initramfs"; exit 1; }
-    timeout "${LILYVM_QEMU_DEADLINE:-$((60 + deadline * $(echo "$transports" | wc -w)))}" \
-        qemu-system-x86_64 -M q35 \
-        -cpu "${LILYVM_QEMU_CPU:-qemu64}" -smp "${LILYVM_QEMU_SMP:-2}" -m 512 \
-        -display none -monitor none -serial stdio -no-reboot -kernel "$kimg" \
-        -initrd "$tmp/initramfs.cpio" -append "console=ttyS0 quiet panic=-1 no_timer_check" \
-        </dev/null >"$log.raw" 2>&1
-    tr -d '\r' <"$log.raw" >"$log"
+    cd "$top" || exit 1
+    nested_run "${LILYVM_QEMU_DEADLINE:-$((60 + deadline * $(echo "$transports" | wc -w)))}" \
+        "$log" "$kimg" --file "$tmp" --file "$B/lilyvm" --file "$B/plugins" --file "$top/$kernel" \
+        --file "$netpeer" --file "$(command -v timeout)" --file "$(command -v cat)" \
+        --run "$sh" -- "$tmp/run.sh"
 fi
 
 # Relay: every guest result becomes ours; a transport that could not run is

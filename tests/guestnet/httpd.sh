@@ -1,7 +1,8 @@
 #!/bin/sh
 # The demo kernel's web server: QEMU forwards 127.0.0.1:PORT on the host to
-# the guest's port 80; curl fetches the page (retrying until the guest is
-# up, bounded), and the guest counts the requests it served.
+# the guest's port 80; once the console shows the guest listening, curl
+# fetches the page (retrying, bounded), and the guest counts the requests
+# it served.
 . "$(dirname "$0")/lib.sh"
 guestnet_setup
 command -v curl >/dev/null || skip_all "curl not found"
@@ -14,6 +15,14 @@ rm -f "$page"
 (boot_demo "$log" "run=serve 3 40;httpd;poweroff" ",hostfwd=tcp:127.0.0.1:$port-:80"
  echo "$status" >"$log.status") &
 qemu_job=$!
+# Knock only once the guest listens: a connection QEMU accepts earlier stays
+# held in its user network until the guest is up, and then arrives as one
+# request too many.  demo> follows httpd_start() on the console.
+for _ in $(seq 200); do
+    grep -q '^demo> serve' "$log" 2>/dev/null && break
+    kill -0 "$qemu_job" 2>/dev/null || break
+    sleep 0.2
+done
 got=0
 for _ in $(seq 100); do
     if curl -s -f -m 5 -o "$page" "http://127.0.0.1:$port/"; then

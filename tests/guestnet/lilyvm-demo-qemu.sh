@@ -63,12 +63,12 @@ net_checks() {
 
 skip() { echo "1..0 # SKIP $*"; exit 0; }
 
+. "$top/tests/nested-lib.sh"
 kimg=${LILYVM_TEST_KERNEL:-}
-[ -n "$kimg" ] || skip "no x86-64 kernel image for QEMU: set LILYVM_TEST_KERNEL (tests/native/fetch-kernel.sh)"
-[ -r "$kimg" ] || skip "LILYVM_TEST_KERNEL=$kimg is not readable"
-command -v qemu-system-x86_64 >/dev/null 2>&1 || skip "qemu-system-x86_64 not found"
+why=$(nested_why_not "$kimg")
+[ -z "$why" ] || skip "$why"
 command -v sha256sum >/dev/null 2>&1 || skip "sha256sum not found (coreutils)"
-for f in "$B/lilyvm" "$top/$kernel" "$B/tests/native/qemu-init" "$B/tests/native/mkinitramfs" "$netpeer"; do
+for f in "$B/lilyvm" "$top/$kernel" "$netpeer"; do
     [ -e "$f" ] || skip "$f is not built (make check builds it)"
 done
 for p in cpu-ia32 mmu console debug-exit pic-i8259 pit-i8254 nic-ne2000 net-socket; do
@@ -96,66 +96,49 @@ machine_conf() {
 sh=$(command -v dash || command -v sh)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lilyvm-demo-qemu.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
+mkdir "$tmp/www"
 for t in $transports; do
-    "$netpeer" pattern "$(size "$t")" >"$tmp/blob-$t.bin" ||
+    "$netpeer" pattern "$(size "$t")" >"$tmp/www/blob-$t.bin" ||
         { echo "Bail out! netpeer cannot write the test file"; exit 1; }
     machine_conf "$t" >"$tmp/demo-$t.conf"
 done
 # Per transport: the HTTP server, lilyvm in the background, the two page
 # fetches through the forward once the guest is in "serve", then lilyvm's
-# status and every log between markers.
+# status and every log between markers.  Every path is this host's:
+# lily-nested packs the files where they are and starts in $top.
 {
-    echo "export LILYVM_PLUGIN_PATH=/build/plugins"
+    echo "export LILYVM_PLUGIN_PATH=$B/plugins"
     for t in $transports; do
         echo "echo '@@@ BEGIN $t'"
-        echo "/bin/netpeer serve -h $http_port -d /www -T $deadline >/tmp/peer-$t 2>&1 &"
+        echo "$netpeer serve -h $http_port -d $tmp/www -T $deadline >/tmp/peer-$t 2>&1 &"
         echo "peer=\$!"
-        echo "/bin/timeout $deadline /build/lilyvm --stats ${LILYVM_DEBUG:+-d $LILYVM_DEBUG} -c /demo-$t.conf </dev/null >/tmp/out-$t 2>&1 &"
+        echo "timeout $deadline $B/lilyvm --stats ${LILYVM_DEBUG:+-d $LILYVM_DEBUG} -c $tmp/demo-$t.conf </dev/null >/tmp/out-$t 2>&1 &"
         echo "vm=\$!"
         # The clients end with the VM at the latest.
-        echo "(/bin/netpeer get -w '/tmp/serial-$t.log:demo> serve' -T $deadline -o /tmp/page-$t.html 127.0.0.1 $fwd_port / &&"
-        echo " /bin/netpeer get -T 60 -o /tmp/page2-$t.html 127.0.0.1 $fwd_port again) >/tmp/get-$t 2>&1 &"
+        echo "($netpeer get -w '/tmp/serial-$t.log:demo> serve' -T $deadline -o /tmp/page-$t.html 127.0.0.1 $fwd_port / &&"
+        echo " $netpeer get -T 60 -o /tmp/page2-$t.html 127.0.0.1 $fwd_port again) >/tmp/get-$t 2>&1 &"
         echo "clients=\$!"
         echo "wait \$vm"
         echo "echo \"@@@ STATUS $t \$?\""
         echo "kill \$peer \$clients 2>/dev/null"
-        echo "echo '@@@ SERIAL $t'; /bin/cat /tmp/serial-$t.log"
-        echo "echo; echo '@@@ PAGE $t'; /bin/cat /tmp/page-$t.html"
-        echo "echo; echo '@@@ GET $t'; /bin/cat /tmp/get-$t /tmp/peer-$t"
-        echo "echo '@@@ OUTPUT $t'; /bin/cat /tmp/out-$t"
+        echo "echo '@@@ SERIAL $t'; cat /tmp/serial-$t.log"
+        echo "echo; echo '@@@ PAGE $t'; cat /tmp/page-$t.html"
+        echo "echo; echo '@@@ GET $t'; cat /tmp/get-$t /tmp/peer-$t"
+        echo "echo '@@@ OUTPUT $t'; cat /tmp/out-$t"
         echo "echo '@@@ END $t'"
     done
 } >"$tmp/run.sh"
-printf '%s\n%s\n' "/bin/sh" "/run.sh" >"$tmp/qemu-cmd"
-set -- "$tmp/initramfs.cpio" proc tmp www dev/console=c:5:1 dev/null=c:1:3 \
-    init="$B/tests/native/qemu-init" qemu-cmd="$tmp/qemu-cmd" run.sh="$tmp/run.sh" \
-    bin/sh="$sh" bin/timeout="$(command -v timeout)" bin/cat="$(command -v cat)" \
-    bin/netpeer="$netpeer"
-for t in $transports; do set -- "$@" "demo-$t.conf=$tmp/demo-$t.conf" "www/blob-$t.bin=$tmp/blob-$t.bin"; done
-files="$B/lilyvm $top/$kernel $(find "$B/plugins" -name '*.so' | sort)"
-for f in $files; do set -- "$@" "${f#"$top"/}=$f"; done
-for lib in $(for f in $files $sh $(command -v timeout) $(command -v cat); do ldd "$f" 2>/dev/null; done |
-        grep -o '/[^ ]*' | sort -u); do
-    set -- "$@" "${lib#/}=$lib"
-done
-"$B/tests/native/mkinitramfs" "$@" >/dev/null || { echo "Bail out! cannot build the initramfs"; exit 1; }
 
 log=$out/lilyvm-demo-qemu.log
 rm -f "$out"/lilyvm-demo-qemu-*
-timeout "$qemu_deadline" qemu-system-x86_64 -M q35 \
-    -cpu "${LILYVM_QEMU_CPU:-qemu64}" -smp "${LILYVM_QEMU_SMP:-2}" -m 512 \
-    -display none -monitor none -serial stdio -no-reboot -kernel "$kimg" \
-    -initrd "$tmp/initramfs.cpio" -append "console=ttyS0 quiet panic=-1 no_timer_check" \
-    </dev/null >"$tmp/console" 2>&1
+cd "$top" || exit 1
+nested_run "$qemu_deadline" "$log" "$kimg" --file "$tmp" --file "$B/lilyvm" --file "$B/plugins" \
+    --file "$top/$kernel" --file "$netpeer" --file "$(command -v timeout)" --file "$(command -v cat)" \
+    --run "$sh" -- "$tmp/run.sh"
 qstatus=$?
-tr -d '\r' <"$tmp/console" >"$log"
 
 # section T PART: one part (SERIAL, PAGE, GET or OUTPUT) of transport T's run.
-section() {
-    awk -v t="$1" -v part="$2" '
-        /^@@@ / { inside = ($2 == part && $3 == t); next }
-        inside' "$log"
-}
+section() { nested_section "$log" "$2 $1"; }
 
 n=0
 failed=0
@@ -185,7 +168,7 @@ for t in $transports; do
     section "$t" OUTPUT >"$out/lilyvm-demo-qemu-$t.out"
     bad=0
     size=$(size "$t")
-    sum=$(sha256sum "$tmp/blob-$t.bin" | cut -d' ' -f1)
+    sum=$(sha256sum "$tmp/www/blob-$t.bin" | cut -d' ' -f1)
     check "$t" "lilyvm ended with status 0 (the guest powered off; got '${status:-none}', 124 = timeout or crash)" \
         [ "$status" = 0 ]
     check "$t" "DHCP gave 10.0.2.15 (ifconfig)" has "$serial" '^  inet 10\.0\.2\.15 '

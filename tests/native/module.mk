@@ -34,15 +34,6 @@ bench-native: $(NATIVE_BENCH)
 	$(NATIVE_BENCH)
 
 # Compatibility mode under QEMU, for hosts without it (skipped unless
-# LILYVM_TEST_KERNEL names a kernel image).  The init is static: the
-# initramfs holds nothing but it, the test and the test's libraries.
-$(B)/tests/native/qemu-init: tests/native/qemu-init.c
-	@mkdir -p $(@D)
-	$(CC) -static -O2 -Wall -Wextra -o $@ $<
-
-$(B)/tests/native/mkinitramfs: tests/native/mkinitramfs.c
-	@mkdir -p $(@D)
-	$(CC) -O2 -Wall -Wextra -o $@ $<
-
+# LILYVM_TEST_KERNEL names a kernel image): the test program inside
+# build/tools/lily-nested's x86-64 Linux (built by all).
 TESTS += tests/native/qemu-compat.sh
-TEST_DEPS += $(B)/tests/native/qemu-init $(B)/tests/native/mkinitramfs

@@ -1,6 +1,6 @@
 /*
- * mkinitramfs: write an uncompressed initramfs (cpio "newc") for the QEMU
- * test run.  Arguments after the output file:
+ * lily-nested-mkinitramfs: write the uncompressed initramfs (cpio "newc")
+ * that lily-nested boots in its x86-64 Linux.  Arguments after the output file:
  *   ARCHIVE_PATH=HOST_FILE     a regular file (mode taken from the host)
  *   ARCHIVE_PATH=c:MAJOR:MINOR a character device
  * Parent directories are created as needed.
