@@ -276,16 +276,19 @@ static void ip_input(const uint8_t *h, size_t len)
         return;
     hl = (size_t)(h[0] & 15) * 4;
     tl = net_get16(h + 2);
-    if (hl < 20 || tl < hl || tl > len || net_csum_fold(net_csum_add(0, h, hl)) != 0)
+    if (hl < 20 || tl < hl || tl > len || net_csum_fold(net_csum_add(0, h, hl)) != 0 ||
+        (net_get16(h + 6) & 0x3fff) /* a fragment: not supported */) {
+        net_if.rx_ip_bad++;
         return;
-    if (net_get16(h + 6) & 0x3fff)
-        return; /* a fragment: not supported */
+    }
     src = net_get32(h + 12);
     dst = net_get32(h + 16);
     /* Ours, broadcast, or anything while unconfigured (DHCP offers). */
     if (net_if.addr && dst != net_if.addr && dst != 0xffffffffu &&
-        !(net_if.mask && (dst | net_if.mask) == 0xffffffffu))
+        !(net_if.mask && (dst | net_if.mask) == 0xffffffffu)) {
+        net_if.rx_not_ours++;
         return;
+    }
     switch (h[9]) {
     case IP_PROTO_ICMP: icmp_input(src, h + hl, tl - hl); break;
     case IP_PROTO_UDP: udp_input(src, dst, h + hl, tl - hl); break;
@@ -391,11 +394,11 @@ void udp_input(ip4_t src, ip4_t dst, const uint8_t *p, size_t len)
     size_t ul;
     uint16_t dport;
 
-    if (len < 8)
+    ul = len >= 8 ? net_get16(p + 4) : 0;
+    if (ul < 8 || ul > len) {
+        net_if.rx_udp_bad++;
         return;
-    ul = net_get16(p + 4);
-    if (ul < 8 || ul > len)
-        return;
+    }
     if (net_get16(p + 6)) {
         uint8_t ph[12];
         net_put32(ph, src);
@@ -403,8 +406,10 @@ void udp_input(ip4_t src, ip4_t dst, const uint8_t *p, size_t len)
         ph[8] = 0;
         ph[9] = IP_PROTO_UDP;
         net_put16(ph + 10, (uint16_t)ul);
-        if (net_csum_fold(net_csum_add(net_csum_add(0, ph, 12), p, ul)) != 0)
+        if (net_csum_fold(net_csum_add(net_csum_add(0, ph, 12), p, ul)) != 0) {
+            net_if.rx_udp_bad++;
             return;
+        }
     }
     dport = net_get16(p + 2);
     for (unsigned i = 0; i < UDP_SOCKS; i++)
@@ -412,6 +417,7 @@ void udp_input(ip4_t src, ip4_t dst, const uint8_t *p, size_t len)
             udp_socks[i].recv(udp_socks[i].ctx, src, net_get16(p), p + 8, ul - 8);
             return;
         }
+    net_if.rx_udp_unbound++;
 }
 
 /* ---- the interface ---- */

@@ -46,6 +46,8 @@ struct net_if {
     uint32_t rx_frames, tx_frames, rx_dropped, tx_errors;
     int irq;        /* the card's interrupt line, -1 while polled only */
     uint32_t irqs;  /* interrupts taken */
+    /* Received frames the stack threw away, by reason (for diagnostics). */
+    uint32_t rx_ip_bad, rx_not_ours, rx_udp_bad, rx_udp_unbound;
 };
 extern struct net_if net_if;
 

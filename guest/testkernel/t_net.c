@@ -169,7 +169,7 @@ static void udp_echo_recv(void *ctx, ip4_t src, uint16_t sport, const uint8_t *d
 void t_net_udp_exchange(void)
 {
     static const char msg[] = "lilyvm testkernel udp 0123456789";
-    uint16_t port;
+    uint16_t port, local;
 
     if (!net_need_lease() || !(port = net_need_port(t_net_udpecho, "udpecho")))
         return;
@@ -183,9 +183,15 @@ void t_net_udp_exchange(void)
         CHECK_EQ(udp_sendto(s, NET_GATEWAY, port, msg, sizeof msg - 1), 0);
         net_wait_for(&udp_got, NET_REPLY_MS);
     }
+    local = s->port;
     udp_unbind(s);
     tap_check(udp_got, __FILE__, __LINE__, "echo datagram", "none from 10.0.2.2:%u in 3 tries",
               port);
+    if (!udp_got)
+        tap_diag("net: local port %u; frames in %u, out %u, dropped %u; irqs %u; IP bad %u, "
+                 "not ours %u; UDP bad %u, unbound %u", local, net_if.rx_frames,
+                 net_if.tx_frames, net_if.rx_dropped, net_if.irqs, net_if.rx_ip_bad,
+                 net_if.rx_not_ours, net_if.rx_udp_bad, net_if.rx_udp_unbound);
     if (udp_got) {
         CHECK_EQ(udp_len, sizeof msg - 1);
         CHECK(!memcmp(udp_buf, msg, sizeof msg - 1));

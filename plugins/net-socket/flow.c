@@ -55,7 +55,7 @@ void ns_logf(NsCtx *ctx, int level, const char *fmt, ...)
     va_list ap;
     char *msg;
 
-    if (!ctx->cb.log)
+    if (!ctx->cb.log || (ctx->cb.log_enabled && !ctx->cb.log_enabled(ctx->cb_opaque, level)))
         return;
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);

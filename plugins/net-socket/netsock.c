@@ -180,6 +180,13 @@ static void cb_log(void *opaque, int level, const char *msg)
     ns->host->log(ns->inst, (LilyLogLevel)level, "%s", msg);
 }
 
+static bool cb_log_enabled(void *opaque, int level)
+{
+    NetSock *ns = opaque;
+
+    return ns->host->log_enabled(ns->inst, (LilyLogLevel)level);
+}
+
 static void cb_stat(void *opaque, const char *name, uint64_t delta)
 {
     NetSock *ns = opaque;
@@ -193,6 +200,7 @@ static const NsCallbacks netsock_callbacks = {
     .now_ns = cb_now,
     .log = cb_log,
     .stat = cb_stat,
+    .log_enabled = cb_log_enabled,
 };
 
 static bool port_can_receive(void *opaque)

@@ -142,6 +142,8 @@ typedef struct NsCallbacks {
     uint64_t (*now_ns)(void *opaque);
     void (*log)(void *opaque, int level, const char *msg); /* 0 err .. 3 dbg */
     void (*stat)(void *opaque, const char *name, uint64_t delta); /* may be NULL */
+    /* Would a message of this level be shown?  NULL: always format it. */
+    bool (*log_enabled)(void *opaque, int level);
 } NsCallbacks;
 
 /* A port forward (host order). */

@@ -18,6 +18,7 @@ typedef struct Ne2kState {
     LilyIrqLine *irq;
     LilyNetPort *port;
     unsigned reported; /* Dp8390GuestError kinds already logged (bit mask) */
+    bool debug;        /* -d NAME: log frames and the guest's BNRY moves */
     Dp8390 chip;
 } Ne2kState;
 
@@ -42,6 +43,12 @@ static void ne2k_stat(Ne2kState *s, const char *name)
 {
     if (s->host->stat_add)
         s->host->stat_add(s->inst, name, 1);
+}
+
+/* The VM clock in seconds for debug lines (0 for a host without a clock). */
+static double ne2k_now_s(Ne2kState *s)
+{
+    return s->host->clock_ns ? s->host->clock_ns(s->inst) / 1e9 : 0.0;
 }
 
 static uint32_t ne2k_read_byte(Ne2kState *s, uint64_t offset)
@@ -83,8 +90,12 @@ static void ne2k_io_write(void *opaque, uint64_t offset, unsigned size,
         dp8390_data_write(&s->chip, size, value);
         return;
     }
+    uint8_t bnry = s->chip.bnry;
     for (unsigned i = 0; i < size && offset + i < NE2K_DATA_PORT; i++)
         dp8390_reg_write(&s->chip, (unsigned)(offset + i), (uint8_t)(value >> (8 * i)));
+    if (s->debug && s->chip.bnry != bnry)
+        s->host->log(s->inst, LILY_LOG_DEBUG, "%.3f s: the guest moved BNRY to 0x%02x (CURR "
+                     "0x%02x)", ne2k_now_s(s), s->chip.bnry, s->chip.curr);
 }
 
 static void ne2k_io_read_rep(void *opaque, uint64_t offset, unsigned size,
@@ -143,6 +154,10 @@ static void ne2k_chip_transmit(void *opaque, const uint8_t *frame, size_t len)
     Ne2kState *s = opaque;
 
     ne2k_stat(s, "tx_frames");
+    if (s->debug)
+        s->host->log(s->inst, LILY_LOG_DEBUG, "%.3f s: tx %zu bytes type 0x%02x%02x",
+                     ne2k_now_s(s), len, len >= 14 ? frame[12] : 0,
+                     len >= 14 ? frame[13] : 0);
     /* Like a wire, the chip learns nothing when the peer drops the frame. */
     if (!s->port || !s->host->net_send(s->port, frame, len))
         ne2k_stat(s, "tx_dropped");
@@ -183,11 +198,26 @@ static bool ne2k_net_can_receive(void *opaque)
     return dp8390_can_receive(&s->chip);
 }
 
+static const char *const ne2k_rx_result_names[] = {
+    [DP8390_RX_STORED] = "stored", [DP8390_RX_FILTERED] = "filtered",
+    [DP8390_RX_OVERFLOW] = "ring full", [DP8390_RX_TOO_LONG] = "too long",
+    [DP8390_RX_STOPPED] = "chip stopped", [DP8390_RX_MONITOR] = "monitor mode",
+};
+
 static void ne2k_net_receive(void *opaque, const uint8_t *frame, size_t len)
 {
     Ne2kState *s = opaque;
+    uint8_t curr = s->chip.curr;
+    Dp8390RxResult r = dp8390_receive(&s->chip, frame, len);
 
-    switch (dp8390_receive(&s->chip, frame, len)) {
+    /* -d NAME: one line per frame, enough to follow the ring by hand. */
+    if (s->debug)
+        s->host->log(s->inst, LILY_LOG_DEBUG, "%.3f s: rx %zu bytes type 0x%02x%02x: %s at "
+                     "page 0x%02x, CURR now 0x%02x, BNRY 0x%02x, ISR 0x%02x IMR 0x%02x",
+                     ne2k_now_s(s), len, len >= 14 ? frame[12] : 0, len >= 14 ? frame[13] : 0,
+                     ne2k_rx_result_names[r], curr, s->chip.curr, s->chip.bnry,
+                     s->chip.isr, s->chip.imr);
+    switch (r) {
     case DP8390_RX_STORED: ne2k_stat(s, "rx_frames"); break;
     case DP8390_RX_FILTERED: ne2k_stat(s, "rx_filtered"); break;
     case DP8390_RX_OVERFLOW: ne2k_stat(s, "rx_overflow"); break;
@@ -228,6 +258,7 @@ static gboolean ne2k_init(LilyInstance *inst, const LilyHost *host,
     s = g_new0(Ne2kState, 1);
     s->inst = inst;
     s->host = host;
+    s->debug = host->log_enabled && host->log_enabled(inst, LILY_LOG_DEBUG);
     dp8390_init(&s->chip, mac, &ne2k_chip_hooks, s);
 
     s->irq = host->irq_get(inst, (unsigned)values[NE2K_OPT_IRQ].i, error);

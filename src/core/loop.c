@@ -90,11 +90,20 @@ static gboolean loop_timer_dispatch(GSource *source, GSourceFunc cb, gpointer da
         if (read(vm->timer_fd, &expirations, sizeof expirations) == sizeof expirations)
             vm->timer_fd_at = -1;
     }
-    /* Fire in deadline order; a callback may arm, delete or free any timer. */
-    unsigned budget = 10000;  /* bounded work per dispatch */
-    while (vm->timers_armed && budget--) {
+    /*
+     * Fire in deadline order; a callback may arm, delete or free any timer.
+     * Only timers armed before this pass fire in it: one (re)armed by a
+     * callback waits for the next pass, even when it is due already, so
+     * that host I/O is polled in between.  A CPU re-arms its timer at the
+     * current time after every slice; when slices take longer than the
+     * device timers' periods (traps cost milliseconds under nested
+     * emulation) everything is always due, and firing until nothing is due
+     * kept received frames in their sockets for tens of seconds.
+     */
+    uint64_t pass = vm->timer_seq;
+    while (vm->timers_armed) {
         LilyTimer *t = vm->timers_armed->data;
-        if (t->deadline > loop_clock_ns(vm))
+        if (t->deadline > loop_clock_ns(vm) || t->seq >= pass)
             break;
         vm->timers_armed = g_list_delete_link(vm->timers_armed, t->link);
         t->link = NULL;

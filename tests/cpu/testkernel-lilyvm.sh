@@ -16,7 +16,10 @@
 # be those of a reference run of the same kernel under qemu-system-i386 (an
 # ne2k_isa on user networking, netpeer as the peers here).
 #
-#   TESTKERNEL_CMDLINE  extra words for the test kernel (e.g. only=/cpu/)
+#   TESTKERNEL_CMDLINE  extra words for the test kernel (e.g. only=/net/
+#                       with LILYVM_TRANSPORTS=ptrace for a quick look at
+#                       one group; the others then count as skips and fail
+#                       the "none skipped" check)
 #   LILYVM_DEADLINE     seconds per lilyvm run [120; --qemu 600: ptrace
 #                       under TCG on a loaded host has needed over 300]
 #   LILYVM_TRANSPORTS   which transports [signal ptrace]
@@ -46,19 +49,6 @@ tcp_port=7002
 fwd_port=8081
 net_words=
 [ "$mode" = qemu ] && net_words="udpecho=$udp_port tcpecho=$tcp_port"
-# With ptrace, /net/udp-exchange loses its echo replies in about half the
-# runs: net-socket hands them to the NIC, the guest never sees them (an open
-# bug, docs/cpu.md).  It runs without the UDP peer there (the test skips,
-# and only that skip is allowed) unless LILYVM_PTRACE_UDP=1.
-ptrace_udp=${LILYVM_PTRACE_UDP:-0}
-# net_words_for TRANSPORT: the /net words of that transport's command line.
-net_words_for() {
-    if [ "$1" = ptrace ] && [ "$ptrace_udp" != 1 ]; then
-        printf '%s' "$net_words" | sed 's/udpecho=[0-9]* *//'
-    else
-        printf '%s' "$net_words"
-    fi
-}
 
 for f in "$B/lilyvm" "$top/$kernel" "$B/plugins/cpu-ia32.so"; do
     if [ ! -e "$f" ]; then
@@ -71,7 +61,7 @@ done
 # it is used from the top of the tree, here and inside QEMU).
 machine_conf() {
     printf '[machine]\nkernel = %s\ncmdline = verbose %s %s\ntransport = %s\n' \
-        "$kernel" "$(net_words_for "$1")" "${TESTKERNEL_CMDLINE:-}" "$1"
+        "$kernel" "$net_words" "${TESTKERNEL_CMDLINE:-}" "$1"
     # Under TCG a trap costs ~1 ms (ptrace several): the ticks must leave a
     # preempted user process time to fault its pages back in and run.
     gap=20000
@@ -248,14 +238,8 @@ for t in $transports; do
     skipped=$(grep -a -E '^ok [0-9]+' "$out/testkernel-$t-qemu.serial" | grep -c '# SKIP')
     net=$(names "$out/testkernel-$t-qemu.serial" | grep -c '^/net/')
     planned=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$out/testkernel-$t-qemu.serial" | head -n 1)
-    allowed=0
-    if [ "$t" = ptrace ] && [ "$ptrace_udp" != 1 ]; then
-        allowed=1
-        echo "# ptrace: /net/udp-exchange runs without its peer (a known loss of echo replies under ptrace; LILYVM_PTRACE_UDP=1 runs it)"
-        grep -a -q -E '^ok [0-9]+ - /net/udp-exchange # SKIP' "$out/testkernel-$t-qemu.serial" || allowed=0
-    fi
-    check "$t: all ${planned:-?} planned guest results passed, $allowed skipped at most ($results results, $failed failed, $skipped skipped)" \
-        [ "$results" -gt 0 -a "$results" = "${planned:-none}" -a "$failed" -eq 0 -a "$skipped" -le "$allowed" ]
+    check "$t: all ${planned:-?} planned guest results passed, none skipped ($results results, $failed failed, $skipped skipped)" \
+        [ "$results" -gt 0 -a "$results" = "${planned:-none}" -a "$failed" -eq 0 -a "$skipped" -eq 0 ]
     check "$t: the /net group ran: DHCP lease, ping, UDP and TCP echo, accepted call ($net results)" \
         [ "$net" -eq 5 ]
     check "$t: the nested host's call through hostfwd 127.0.0.1:$fwd_port got the guest's answer" \

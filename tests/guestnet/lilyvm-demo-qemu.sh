@@ -46,19 +46,8 @@ size() {
 }
 # cmdline T: the demo's script; "serve 2" keeps the guest up until the
 # nested Linux fetched its page twice.
-# With ptrace, received frames are intermittently not seen by the guest (an
-# open bug, docs/cpu.md): there the demo only pings unless
-# LILYVM_PTRACE_NET=1, and the HTTP checks are skipped with that reason.
 cmdline() {
-    if net_checks "$1"; then
-        echo "run=ifconfig;ping 10.0.2.2 3;wget http://10.0.2.2:$http_port/blob-$1.bin;wget http://10.0.2.2:$http_port/missing;serve 2 600;httpd;ifconfig;poweroff"
-    else
-        echo "run=ifconfig;ping 10.0.2.2 3;ifconfig;poweroff"
-    fi
-}
-# net_checks T: transport T runs the HTTP part.
-net_checks() {
-    [ "$1" != ptrace ] || [ "${LILYVM_PTRACE_NET:-0}" = 1 ]
+    echo "run=ifconfig;ping 10.0.2.2 3;wget http://10.0.2.2:$http_port/blob-$1.bin;wget http://10.0.2.2:$http_port/missing;serve 2 600;httpd;ifconfig;poweroff"
 }
 
 skip() { echo "1..0 # SKIP $*"; exit 0; }
@@ -175,13 +164,6 @@ for t in $transports; do
     check "$t" "ping 10.0.2.2: 3 sent, 3 replies" \
         sh -c 'grep -a -q -E "^3 packets transmitted, 3 received\$" "$1" &&
                grep -a -q -E "^reply from 10\.0\.2\.2: " "$1"' sh "$serial"
-    if ! net_checks "$t"; then
-        for what in "wget from the nested host" "its SHA-256" "wget of a missing file" \
-            "the page through hostfwd" "the page names the guest" "a second GET" "serve count"; do
-            n=$((n + 1))
-            echo "ok $n # SKIP $t: $what: received frames are intermittently lost under ptrace (open bug, docs/cpu.md; LILYVM_PTRACE_NET=1 runs it)"
-        done
-    else
     check "$t" "wget blob-$t.bin from the nested host: HTTP 200, $size bytes" \
         has "$serial" "^wget: HTTP 200, $size bytes\$"
     check "$t" "wget blob-$t.bin: the guest's SHA-256 is sha256sum's ($sum)" has "$serial" "^sha256 $sum\$"
@@ -192,7 +174,6 @@ for t in $transports; do
     check "$t" "a second GET through the forward got HTTP 200 too" \
         sh -c '[ "$(grep -c "^get: HTTP 200, " "$1")" -eq 2 ]' sh "$out/lilyvm-demo-qemu-$t.get"
     check "$t" "the guest counted the 2 requests (serve)" has "$serial" '^serve: 2 requests served$'
-    fi
     irqs=$(sed -n 's/^  irq 9, \([0-9]*\) interrupts$/\1/p' "$serial" | tail -n 1)
     echo "# $t: ifconfig at the end: IRQ 9 taken ${irqs:-?} times"
     if [ "$bad" -ne 0 ]; then

@@ -120,11 +120,19 @@ static void cb_log(void *opaque, int level, const char *msg)
     g_test_message("core log: %s", msg);
 }
 
+static bool cb_log_enabled(void *opaque, int level)
+{
+    Mg *mg = opaque;
+
+    return level <= mg->log_level;
+}
+
 static const NsCallbacks mg_callbacks = {
     .output = cb_output,
     .watch = cb_watch,
     .now_ns = cb_now,
     .log = cb_log,
+    .log_enabled = cb_log_enabled,
 };
 
 static Mg *mg_create(const NsConfig *cfg, const NsSockOps *ops, GError **error);
@@ -156,6 +164,7 @@ static Mg *mg_create(const NsConfig *cfg, const NsSockOps *ops, GError **error)
     g_queue_init(&mg->out);
     mg->watched = g_hash_table_new(NULL, NULL);
     mg->log = g_string_new("");
+    mg->log_level = 3;
     mg->ctx = ns_new(&mg->cfg, &mg_callbacks, mg, ops ? ops : &ns_sock_posix, NULL, error);
     if (!mg->ctx) {
         mg_free(mg);

@@ -57,6 +57,7 @@ struct Mg {
     void (*on_output)(struct Mg *mg, const MgPkt *p, void *opaque);
     void *on_output_opaque;
     GString *log;
+    int log_level;       /* messages above it are not wanted (default 3: all) */
     uint16_t ip_id;
 };
 

@@ -74,12 +74,14 @@ static bool h_net_send(LilyNetPort *p, const uint8_t *f, size_t len)
 static bool h_net_can_send(LilyNetPort *p) { return true; }
 static void h_net_detach(LilyNetPort *p) { fh.ops = NULL; }
 static void h_stat_add(LilyInstance *inst, const char *name, uint64_t d) {}
+static bool h_log_enabled(LilyInstance *inst, LilyLogLevel level) { return true; }
 
 static const LilyHost fake_host = {
     .size = sizeof(LilyHost),
     .abi_major = LILYVM_ABI_MAJOR,
     .abi_minor = LILYVM_ABI_MINOR,
     .log = h_log,
+    .log_enabled = h_log_enabled,
     .clock_ns = h_clock,
     .timer_new = h_timer_new,
     .timer_mod = h_timer_mod,

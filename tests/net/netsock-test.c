@@ -370,6 +370,36 @@ static void test_udp_echo(void)
     mg_free(mg);
 }
 
+/* Debug lines are formatted only when the embedder wants that level. */
+static void test_log_level(void)
+{
+    Mg *mg = mg_new(NULL);
+    uint16_t port = 0;
+    int srv = mg_udp_bind(&port);
+    struct sockaddr_in from;
+    socklen_t fl = sizeof from;
+    char buf[16];
+    MgPkt *p;
+
+    for (int level = 2; level <= 3; level++) {
+        mg->log_level = level;
+        g_string_truncate(mg->log, 0);
+        mg_send_udp(mg, 40000, MG_GW, port, "ping", 4);
+        g_assert_true(fd_wait(srv, POLLIN, WAIT_MS));
+        g_assert_cmpint(recvfrom(srv, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl), ==, 4);
+        g_assert_cmpint(sendto(srv, "pong", 4, 0, (struct sockaddr *)&from, fl), ==, 4);
+        p = mg_next_l4(mg, NS_IPPROTO_UDP, 40000, WAIT_MS);
+        g_assert_nonnull(p);
+        mg_pkt_free(p);
+        if (level < 3)
+            g_assert_null(strstr(mg->log->str, "3: udp 40000 <-"));
+        else
+            g_assert_nonnull(strstr(mg->log->str, "3: udp 40000 <-"));
+    }
+    close(srv);
+    mg_free(mg);
+}
+
 static void test_udp_loopback_off(void)
 {
     NsConfig cfg;
@@ -1794,6 +1824,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/netsock/arp/gateway", test_arp_gateway);
+    g_test_add_func("/netsock/log/level", test_log_level);
     g_test_add_func("/netsock/dhcp/handshake", test_dhcp_handshake);
     g_test_add_func("/netsock/dhcp/nak-other-address", test_dhcp_nak);
     g_test_add_func("/netsock/icmp/ping-gateway", test_icmp_ping_gateway);
