@@ -12,7 +12,8 @@
 # tests/native/fetch-kernel.sh unpacked under build/hostkernel),
 # NESTED_DEADLINE (seconds for each column's runs inside; 900), NESTED_RUNS
 # (runs of each column inside; 1), NESTED_IRQ_GAP_US ([machine]
-# irq_min_gap_us for LilyVM inside; 20000).
+# irq_min_gap_us for LilyVM inside; 20000), NESTED_LILYVM_ARGS (more lilyvm
+# arguments for both LilyVM columns inside, e.g. "--set machine.cpus=0,1").
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=$top/build
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
         [ $# -ge 2 ] || { echo "nested.sh: --out needs a directory" >&2; exit 2; }
         out=$2
         shift ;;
-    -h | --help) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,17s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) echo "nested.sh: unknown argument '$1' (accepted: --out DIR)" >&2; exit 2 ;;
     esac
     shift
@@ -87,7 +88,7 @@ fi
     # A trap costs about a millisecond under TCG: unpaced, the timer
     # interrupt arrives every few traps and the guest makes no progress
     # (docs/cpu.md, irq_min_gap_us).
-    echo "export LILYVM_ARGS='--set machine.irq_min_gap_us=$gap'"
+    echo "export LILYVM_ARGS='--set machine.irq_min_gap_us=$gap ${NESTED_LILYVM_ARGS:-}'"
     echo "$sh $top/bench/bench.sh --out /tmp/b >/tmp/b.txt 2>/tmp/b.err"
     echo "echo \"@@@ STATUS \$?\""
     echo "echo '@@@ RAW'; cat /tmp/b/raw.tsv"

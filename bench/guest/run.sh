@@ -12,7 +12,10 @@
 # Environment: BENCH_GUEST_MIB, BENCH_GUEST_PINGS, BENCH_GUEST_DEADLINE
 # (seconds per guest run, default 900), BENCH_GUEST_CASES (which columns:
 # default "qemu-host lily-host qemu-nested lily-nested"), QEMU (default:
-# config.mk's), LILY_NESTED_KERNEL (lily-nested's kernel image).
+# config.mk's), LILY_NESTED_KERNEL (lily-nested's kernel image),
+# BENCH_GUEST_NESTED_OPTS (more lily-nested options for both nested columns,
+# e.g. "--smp 1"), BENCH_GUEST_LILYVM_ARGS (more lilyvm arguments for both
+# LilyVM columns, e.g. "--set machine.spin=2000 --set machine.cpus=0,1").
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=$top/build/bench/guest
@@ -24,7 +27,7 @@ while [ $# -gt 0 ]; do
         [ $# -ge 2 ] || { echo "bench/guest/run.sh: --out needs a directory" >&2; exit 2; }
         out=$2
         shift ;;
-    -h | --help) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,19s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) echo "bench/guest/run.sh: unknown argument '$1' (accepted: --quick, --out DIR)" >&2; exit 2 ;;
     esac
     shift
@@ -155,19 +158,21 @@ run_case() {
             # shellcheck disable=SC2086
             timeout "$deadline" "$qemu" $qemu_args -append "$script" ;;
         lily-host)
-            timeout "$deadline" "$lilyvm" -c examples/demo.conf \
+            # shellcheck disable=SC2086
+            timeout "$deadline" "$lilyvm" -c examples/demo.conf ${BENCH_GUEST_LILYVM_ARGS:-} \
                 --set "net0.hostfwd=tcp:127.0.0.1:$fport-:80" --cmdline "$script" ;;
         qemu-nested)
             # shellcheck disable=SC2086
-            timeout "$deadline" "$nested" --log "$out/$c.console" --memory 1024 \
+            timeout "$deadline" "$nested" --log "$out/$c.console" --memory 1024 ${BENCH_GUEST_NESTED_OPTS:-} \
                 --to-host "tcp:$hport" --fwd "tcp:$fport" --run "$qemu_bin" \
                 --file "$demo_plain" --file /usr/share/seabios --file /usr/share/qemu/linuxboot_dma.bin \
                 --file /usr/share/qemu/multiboot_dma.bin --file /usr/share/qemu/kvmvapic.bin \
                 $qemu_modules -- $qemu_args -append "$script" ;;
         lily-nested)
-            timeout "$deadline" "$nested" --log "$out/$c.console" \
+            # shellcheck disable=SC2086
+            timeout "$deadline" "$nested" --log "$out/$c.console" ${BENCH_GUEST_NESTED_OPTS:-} \
                 --to-host "tcp:$hport" --fwd "tcp:$fport" -- -c examples/demo.conf \
-                --set "net0.hostfwd=tcp:127.0.0.1:$fport-:80" --cmdline "$script" ;;
+                ${BENCH_GUEST_LILYVM_ARGS:-} --set "net0.hostfwd=tcp:127.0.0.1:$fport-:80" --cmdline "$script" ;;
         esac
         echo "$?" >"$out/$c.status"
     ) </dev/null 2>&1 | stamp >>"$out/$c.out" &

@@ -3,6 +3,9 @@
  * process, entry state), the run loop driven from the VM's main loop, and
  * the link from the interrupt controller's INTR line to the vcpu.
  */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -15,6 +18,9 @@
 #define CPU_ERROR g_quark_from_string("cpu-ia32-error")
 #define CPU_SLICE_NS 4000000      /* back to the main loop at least this often */
 #define CPU_MAX_WAIT_NS 10000000  /* longest uninterrupted guest run */
+/* spin when cpus puts the two processes on different CPUs and spin is not
+ * given: spinning pays there (docs/native.md §6, §12). */
+#define CPU_SPIN_PINNED_APART 2000
 
 typedef struct Cpu {
     LilyInstance *inst;
@@ -50,7 +56,8 @@ static const LilyOption cpu_options[] = {
               "a shared page) or ptrace" },
     { .name = "spin", .type = LILY_OPT_INT, .def = "0", .min = 0, .max = 1000000,
       .help = "signal transport: busy-wait rounds before sleeping on the futex "
-              "(0: futex only; a few thousand pay off with a CPU for each side)" },
+              "(0: futex only; a few thousand pay off with a CPU for each side; "
+              "default 0, or 2000 when cpus puts the two processes on different CPUs)" },
     { .name = "irq_min_gap_us", .type = LILY_OPT_INT, .def = "0", .min = 0, .max = 1000000,
       .help = "least guest run time between two external interrupts, in microseconds (0: "
               "as hardware; raise it where traps are so slow that a fast timer would leave "
@@ -65,8 +72,25 @@ static const LilyOption cpu_options[] = {
               "host LDT (modify_ldt): auto (when the host honours the LDT), on (fail when it "
               "does not), off (emulate every access through such data segments; a CS or SS "
               "that is not flat ends the VM)" },
+    { .name = "cpus", .type = LILY_OPT_INT, .def = NULL, .min = 0, .max = CPU_SETSIZE - 1,
+      .flags = LILY_OPT_F_LIST,
+      .help = "pin the VM process and the guest process to these host CPUs, VM first "
+              "(e.g. 0,1; the same CPU twice shares it); unset: the scheduler decides" },
+    { .name = "spin_adaptive", .type = LILY_OPT_BOOL, .def = "true",
+      .help = "signal transport: treat spin as a ceiling and spin in each direction only "
+              "while spinning has been answered (halve the budget after each wait that "
+              "ended asleep); false: always spin the full count" },
     { .name = NULL },
 };
+
+/* The value of the option called name (not its place in the table). */
+static const LilyOptValue *cpu_opt(const LilyOptValue *values, const char *name)
+{
+    for (unsigned i = 0; cpu_options[i].name; i++)
+        if (strcmp(cpu_options[i].name, name) == 0)
+            return &values[i];
+    g_assert_not_reached();
+}
 
 /* --- environment adapters ------------------------------------------------ */
 
@@ -304,6 +328,80 @@ static void cpu_intr(void *opaque, bool level)
     }
 }
 
+/* --- CPU affinity (option cpus) ----------------------------------------------- */
+
+/* The CPUs this process may run on, as "0-3,6" (g_free). */
+static char *cpu_allowed_text(const cpu_set_t *set)
+{
+    GString *s = g_string_new(NULL);
+    for (int i = 0; i < CPU_SETSIZE; i++) {
+        if (!CPU_ISSET(i, set))
+            continue;
+        int j = i;
+        while (j + 1 < CPU_SETSIZE && CPU_ISSET(j + 1, set))
+            j++;
+        g_string_append_printf(s, "%s%d", s->len ? "," : "", i);
+        if (j > i)
+            g_string_append_printf(s, "-%d", j);
+        i = j;
+    }
+    return g_string_free(s, FALSE);
+}
+
+/**
+ * cpu_pin_check() - Validate machine.cpus before anything starts.
+ * @v: the option's value
+ * @cpu: out: [0] the VM's CPU, [1] the guest process's; -1 when unset
+ * @error: set when the list is not two CPUs this process may use
+ *
+ * Return: TRUE when @cpu holds a usable choice (or no pinning).
+ */
+static gboolean cpu_pin_check(const LilyOptValue *v, int cpu[2], GError **error)
+{
+    cpu_set_t allowed;
+
+    cpu[0] = cpu[1] = -1;
+    if (!v->present || v->n == 0)
+        return TRUE;
+    if (v->n != 2) {
+        g_set_error(error, CPU_ERROR, 1, "machine.cpus = %s: give two CPUs, the VM process's "
+                    "and the guest process's (e.g. 0,1; the same one twice to share it)", v->s);
+        return FALSE;
+    }
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
+        g_set_error(error, CPU_ERROR, 1, "machine.cpus: cannot read this process's CPU "
+                    "affinity: %s", g_strerror(errno));
+        return FALSE;
+    }
+    const LilyOptValue *list = v->list;
+    for (int i = 0; i < 2; i++) {
+        cpu[i] = (int)list[i].i;
+        if (!CPU_ISSET(cpu[i], &allowed)) {
+            char *ok = cpu_allowed_text(&allowed);
+            g_set_error(error, CPU_ERROR, 1, "machine.cpus = %s: CPU %d is not one this "
+                        "process may run on (accepted: %s)", v->s, cpu[i], ok);
+            g_free(ok);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* Move one process (0: this one) to one CPU. */
+static gboolean cpu_pin_one(pid_t pid, int cpu, const char *who, GError **error)
+{
+    cpu_set_t set;
+
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(pid, sizeof set, &set) != 0) {
+        g_set_error(error, CPU_ERROR, 1, "machine.cpus: cannot pin the %s to CPU %d: %s",
+                    who, cpu, g_strerror(errno));
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* --- life cycle -------------------------------------------------------------- */
 
 static void cpu_fini(void *state)
@@ -330,6 +428,9 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
                     "the core is too old for cpu-ia32 (host API without loop helpers)");
         return FALSE;
     }
+    int pin[2];
+    if (!cpu_pin_check(cpu_opt(values, "cpus"), pin, error))
+        return FALSE;
     uint32_t eip = 0, eax = 0, ebx = 0;
     if (!host->boot_state(inst, &eip, &eax, &ebx)) {
         /*
@@ -355,11 +456,11 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
     }
     uint8_t host_ldt = CPU_HOST_LDT_OFF;
     const char *host_ldt_why = "host_ldt = off";
-    if (values[4].i != CPU_OPT_HOST_LDT_OFF) {
+    if (cpu_opt(values, "host_ldt")->i != CPU_OPT_HOST_LDT_OFF) {
         if (transport_probe_host_ldt(&err)) {
             host_ldt = CPU_HOST_LDT_ON;
             host_ldt_why = "the host honours the LDT";
-        } else if (values[4].i == CPU_OPT_HOST_LDT_ON) {
+        } else if (cpu_opt(values, "host_ldt")->i == CPU_OPT_HOST_LDT_ON) {
             g_set_error(error, CPU_ERROR, 1, "host_ldt = on, but %s (host_ldt = auto or off "
                         "runs without it: see docs/cpu.md)", err->message);
             g_error_free(err);
@@ -406,12 +507,14 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
             (uint32_t)(c->env.ram_size - 4096), 4096 };
     }
     LilyTransportConfig cfg = {
-        .kind = values[0].i == 1 ? LILY_TRANSPORT_PTRACE : LILY_TRANSPORT_SIGNAL,
+        .kind = cpu_opt(values, "transport")->i == 1 ? LILY_TRANSPORT_PTRACE : LILY_TRANSPORT_SIGNAL,
         .memfd = host->ram_fd(inst),
         .memfd_size = c->env.ram_size,
-        .spin_iterations = (uint32_t)values[1].i,
+        .spin_iterations = !cpu_opt(values, "spin")->set && pin[0] >= 0 && pin[0] != pin[1]
+                               ? CPU_SPIN_PINNED_APART : (uint32_t)cpu_opt(values, "spin")->i,
+        .spin_adaptive = cpu_opt(values, "spin_adaptive")->i != 0,
     };
-    if (cfg.kind == LILY_TRANSPORT_SIGNAL && values[3].i) {
+    if (cfg.kind == LILY_TRANSPORT_SIGNAL && cpu_opt(values, "fast_path")->i) {
         /*
          * The fast path's shared page: mapped before the fork, above 4 GiB
          * (the guest process empties everything below).
@@ -439,15 +542,24 @@ static gboolean cpu_init(LilyInstance *inst, const LilyHost *host, const LilyOpt
         goto fail_free;
     if (!transport_start(c->t, error))
         goto fail_free;
+    /* The guest process first: it was forked on the VM's CPU. */
+    if (pin[0] >= 0) {
+        if (!cpu_pin_one(transport_pid(c->t), pin[1], "guest process", error) ||
+            !cpu_pin_one(0, pin[0], "VM process", error))
+            goto fail_free;
+        host->log(inst, LILY_LOG_INFO, "VM process on CPU %d, guest process on CPU %d",
+                  pin[0], pin[1]);
+    }
     if (!host->cpu_register(inst, cpu_intr, c, error))
         goto fail_free;
     c->trace = host->log_enabled(inst, LILY_LOG_DEBUG);
-    c->irq_gap_ns = (uint64_t)values[2].i * 1000;
+    c->irq_gap_ns = (uint64_t)cpu_opt(values, "irq_min_gap_us")->i * 1000;
     c->run_timer = host->timer_new(inst, cpu_run, c);
     cpu_rearm(c);
-    host->log(inst, LILY_LOG_INFO, "guest process %d (%s transport%s, host LDT %s: %s) enters "
-              "at 0x%x%s", (int)transport_pid(c->t), transport_kind_name(cfg.kind),
-              c->local ? ", fast path" : "", host_ldt == CPU_HOST_LDT_ON ? "on" : "off",
+    host->log(inst, LILY_LOG_INFO, "guest process %d (%s transport%s, spin %u%s, host LDT %s: %s) "
+              "enters at 0x%x%s", (int)transport_pid(c->t), transport_kind_name(cfg.kind),
+              c->local ? ", fast path" : "", cfg.spin_iterations,
+              cfg.spin_adaptive ? " adaptive" : "", host_ldt == CPU_HOST_LDT_ON ? "on" : "off",
               host_ldt_why, eip, c->env.mmu ? "" : "; no MMU plugin: paging is unavailable");
     *state = c;
     return TRUE;

@@ -1,6 +1,20 @@
 /*
  * The signal transport, VM side: the guest process's own handlers publish
  * each trap in the shared vcpu page; hand-over by spinning, then futex.
+ *
+ * DOC: Adaptive spinning
+ * A spin pays only while the other process runs at the same time on another
+ * CPU.  When both share one CPU, or the host has no CPU to spare, the spinner
+ * only delays the side it waits for, by its whole budget on every hand-over
+ * (docs/native.md §6 and §12 measure both).  With cfg.spin_adaptive,
+ * spin_iterations is a ceiling and each direction keeps its own budget: a
+ * wait answered without sleeping (a hit) restores the ceiling, one that
+ * ended on the futex (a miss) halves the budget.  At zero, every
+ * SIGNAL_PROBE_EVERY-th wait spins the ceiling once, so that a pair that
+ * gets two CPUs again goes back to spinning.  The VM judges both
+ * directions: its own waits here, the stub's at each resume (stub_waiting
+ * set: the stub gave up and sleeps), and hands the stub its budget in the
+ * page's spin_iterations, so the stub keeps no state of its own.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +33,9 @@
 /* After a timeout kick, how long to wait for the guest to stop. */
 #define SIGNAL_KICK_GRACE_NS (2000ll * 1000 * 1000)
 
+/* Adaptive spinning: at a zero budget, one wait in this many spins fully. */
+#define SIGNAL_PROBE_EVERY 64
+
 typedef enum { WAIT_TRAPPED, WAIT_EXITED, WAIT_TIMEOUT } SignalWait;
 
 static long signal_futex(uint32_t *word, int op, uint32_t val, const struct timespec *ts)
@@ -31,18 +48,39 @@ static long signal_futex(uint32_t *word, int op, uint32_t val, const struct time
  * scheduler slice for its CPU (about 3.5 us per op, 18 ns per pause here). */
 #define SIGNAL_SPIN_PER_OP 256
 
+/* Adaptive spinning: the budget for one direction's next wait. */
+static uint32_t signal_spin_budget(const LilyTransport *t, uint32_t budget, uint32_t *idle_waits)
+{
+    if (!t->cfg.spin_adaptive)
+        return t->cfg.spin_iterations;
+    if (budget == 0 && ++*idle_waits >= SIGNAL_PROBE_EVERY) {
+        *idle_waits = 0;
+        return t->cfg.spin_iterations;
+    }
+    return budget;
+}
+
+/* Adaptive spinning: a hit restores the ceiling, a miss halves the budget. */
+static void signal_spin_learn(const LilyTransport *t, uint32_t *budget, bool hit)
+{
+    *budget = hit ? t->cfg.spin_iterations : *budget / 2;
+}
+
 /* Wait for state == TRAPPED until deadline (< 0: forever). */
 static SignalWait signal_wait_trapped(LilyTransport *t, int64_t deadline, uint32_t n_ops)
 {
     VcpuPage *p = t->page;
-    uint32_t spins = t->cfg.spin_iterations;
+    uint32_t spins = signal_spin_budget(t, t->vm_spin, &t->vm_idle_waits);
     SignalWait result = WAIT_TRAPPED;
+    bool slept = false;
 
     if (spins)
         spins += n_ops * SIGNAL_SPIN_PER_OP;
     for (uint32_t i = 0; i < spins; i++) {
-        if (__atomic_load_n(&p->state, __ATOMIC_ACQUIRE) == VCPU_TRAPPED)
+        if (__atomic_load_n(&p->state, __ATOMIC_ACQUIRE) == VCPU_TRAPPED) {
+            signal_spin_learn(t, &t->vm_spin, true);
             return WAIT_TRAPPED;
+        }
         __builtin_ia32_pause();
     }
     __atomic_store_n(&p->vm_waiting, 1, __ATOMIC_SEQ_CST);
@@ -66,6 +104,7 @@ static SignalWait signal_wait_trapped(LilyTransport *t, int64_t deadline, uint32
         }
         ts.tv_sec = slice / 1000000000;
         ts.tv_nsec = slice % 1000000000;
+        slept = true;
         if (signal_futex(&p->state, FUTEX_WAIT, state, &ts) == 0)
             continue;
         if (errno != ETIMEDOUT)
@@ -78,6 +117,8 @@ static SignalWait signal_wait_trapped(LilyTransport *t, int64_t deadline, uint32
         }
     }
     __atomic_store_n(&p->vm_waiting, 0, __ATOMIC_RELAXED);
+    if (result == WAIT_TRAPPED)
+        signal_spin_learn(t, &t->vm_spin, !slept);
     return result;
 }
 
@@ -90,6 +131,11 @@ static void signal_resume(LilyTransport *t, const LilyRegs *regs, const LilyMapO
     for (uint32_t i = 0; i < n_ops; i++)
         p->ops[i] = ops[i];
     p->n_ops = n_ops;
+    if (t->cfg.spin_adaptive && t->cfg.spin_iterations) {
+        /* The stub's last wait, and its budget for the next one. */
+        signal_spin_learn(t, &t->stub_spin, !__atomic_load_n(&p->stub_waiting, __ATOMIC_SEQ_CST));
+        p->spin_iterations = signal_spin_budget(t, t->stub_spin, &t->stub_idle_waits);
+    }
     __atomic_store_n(&p->state, VCPU_RESUME, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&p->stub_waiting, __ATOMIC_SEQ_CST))
         signal_futex(&p->state, FUTEX_WAKE, 1, NULL);
@@ -116,7 +162,11 @@ gboolean transport_signal_start(LilyTransport *t, GError **error)
     LilyTrap trap;
     int32_t op_error;
     uint32_t op_failed;
-    SignalWait w = signal_wait_trapped(t, transport_now_ns() + 5000ll * 1000 * 1000, 0);
+    SignalWait w;
+
+    t->vm_spin = t->stub_spin = t->cfg.spin_iterations;
+    t->vm_idle_waits = t->stub_idle_waits = 0;
+    w = signal_wait_trapped(t, transport_now_ns() + 5000ll * 1000 * 1000, 0);
 
     if (w == WAIT_EXITED) {
         transport_reap(t, t->exit_status);

@@ -23,6 +23,9 @@ struct LilyTransport {
     /* ptrace only */
     struct user_regs_struct pt_regs; /* registers at the current stop */
     int pt_stopped;           /* the tracee is in a signal-delivery-stop */
+    /* signal only, cfg.spin_adaptive: the current spin budgets (signal.c) */
+    uint32_t vm_spin, stub_spin;
+    uint32_t vm_idle_waits, stub_idle_waits; /* waits since the last probe */
 };
 
 /* Implementation entry points (one pair per kind). */

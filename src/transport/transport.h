@@ -161,6 +161,9 @@ typedef struct LilyTransportConfig {
                                (one stop instead of two; error codes are 0) */
     LilyLocalHandler local_handler; /* signal: in-guest fast path, or NULL */
     void *local_ctx;
+    bool spin_adaptive;     /* signal: spin_iterations is a ceiling; each side
+                               spins only while spinning has been answered
+                               (see signal.c) */
 } LilyTransportConfig;
 
 typedef enum LilyRunResult {

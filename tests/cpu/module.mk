@@ -7,7 +7,8 @@ $(CPU_TEST): $(B)/obj/tests/cpu/cpu-test.o $(CPU_TEST_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_EXE) -o $@ $^ $(ZYDIS_LIBS) $(GLIB_LIBS)
 
-TESTS += $(CPU_TEST) tests/cpu/testkernel-lilyvm.sh tests/cpu/testkernel-lilyvm-qemu.sh
+TESTS += $(CPU_TEST) tests/cpu/testkernel-lilyvm.sh tests/cpu/testkernel-lilyvm-qemu.sh \
+	tests/cpu/cpu-options.sh
 UNIT_TESTS += $(CPU_TEST)
 TEST_DEPS += $(CPU_TEST) $(B)/lilyvm $(B)/plugins/cpu-ia32.so
 

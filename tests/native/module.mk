@@ -20,6 +20,15 @@ TESTS += $(NATIVE_TEST)
 TEST_DEPS += $(NATIVE_TEST)
 BENCH_DEPS += $(NATIVE_BENCH)
 
+# The signal transport's adaptive spinning (budgets, correctness; no timing).
+NATIVE_HANDOVER_TEST := $(B)/tests/native/test-handover
+$(NATIVE_HANDOVER_TEST): $(B)/obj/tests/native/test-handover.o $(NATIVE_BLOBS) $(NATIVE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_EXE) -o $@ $^ $(GLIB_LIBS)
+
+TESTS += $(NATIVE_HANDOVER_TEST)
+TEST_DEPS += $(NATIVE_HANDOVER_TEST)
+
 .PHONY: bench-native
 bench-native: $(NATIVE_BENCH)
 	$(NATIVE_BENCH)
