@@ -364,6 +364,29 @@ awk -F'|' -v hz="$tsc_hz" -v cols="$cols" \
 # --- Render: text on stdout, Markdown in report.md ----------------------------
 "$top/bench/render.sh" "$out/raw.tsv" "$out/report.md"
 
+# --- Host mapping operations per guest page fault and per context switch ----
+# Counted, not timed: the mmu plugin's workload in tests/mmu/mmu-test (four
+# guest processes sharing a kernel, 50 switches) reports the host mapping
+# operations (one mmap/munmap/mprotect each) it asks for per guest page
+# fault, per context switch and per kernel/user transition.  Appended to
+# the report below the table, on stdout too.
+mmu_test=$top/build/tests/mmu/mmu-test
+{
+    echo
+    echo "Host mapping operations (one syscall each) asked for by the mmu plugin"
+    echo "in tests/mmu/mmu-test's workload (docs/mmu.md §5):"
+    echo
+    if [ -x "$mmu_test" ] &&
+        "$mmu_test" -p /mmu/workload/context-switch >"$out/mmu-workload.txt" 2>&1 &&
+        grep -q '^# fault-around' "$out/mmu-workload.txt"; then
+        sed -n 's/^# \(fault-around.*\)/    \1/p; s/^# \((4 processes.*\)/    \1/p' \
+            "$out/mmu-workload.txt"
+    else
+        echo "    n/a: $mmu_test did not run or printed no counts (make check builds it;"
+        echo "    output in $out/mmu-workload.txt)"
+    fi
+} | tee -a "$out/report.md"
+
 # --- Nested: the same table inside an x86-64 VM -------------------------------
 # Where this host cannot run LilyVM (no 32-bit code segment: exit 125), the
 # LilyVM columns are n/a; bench/nested.sh then measures every column inside

@@ -81,5 +81,11 @@ bad=$(awk -F'\t' '
 [ -z "$bad" ]
 check $? "raw.tsv has 4 columns for each of the 14 rows, numbers or n/a with a reason${bad:+ ($bad)}"
 
+# Below the table: host mapping operations per guest page fault and per
+# context switch, counted by the mmu plugin's workload (numbers, default row).
+grep -E -q '^    fault-around 16 \(default\) +faults +[0-9]+ +ops/fault [0-9.]+ +ops/switch [0-9.]+' \
+    "$out/report.md"
+check $? "report.md gives mapping operations per guest page fault and per context switch"
+
 [ "$failed" -eq 0 ] || echo "# output: $out (table.txt, report.md, raw.tsv, bench.err)"
 echo "1..$n"
