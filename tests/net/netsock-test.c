@@ -1016,11 +1016,17 @@ static void test_tcp_backpressure(void)
     g_assert_true(stalled);
 
     /* The host drains its socket: what was held goes on, and a window
-     * update acknowledges it. */
+     * update acknowledges it.  What was held may fill the socket again
+     * first: an ACK that moves on with the window still shut comes before
+     * the update then. */
     p = NULL;
-    for (int i = 0; i < WAIT_MS / 5 && !p; i++) {
+    for (int i = 0; i < WAIT_MS / 5 && !(p && p->win > 0); i++) {
         while ((n = recv(c.host, sink, 1 << 20, MSG_DONTWAIT)) > 0)
             drained += (size_t)n;
+        if (p) {
+            g_assert_cmpuint(p->ack - start, <=, c.snd_nxt - start);
+            mg_pkt_free(p);
+        }
         p = tcp_next(mg, &c, 5);
     }
     g_assert_nonnull(p);
