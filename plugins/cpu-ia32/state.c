@@ -105,6 +105,8 @@ static bool cpu_ldt_holds(const CpuState *s, unsigned r, const CpuSeg *sg)
 uint32_t cpu_ldt_ops(CpuState *s, LilyMapOp *ops, uint32_t room)
 {
     uint32_t n = 0;
+    if (s->host_ldt != CPU_HOST_LDT_ON)
+        return 0; /* every resume asks: without mirrors there is nothing to write */
     for (unsigned r = 0; r < CPU_NSEG; r++) {
         const CpuSeg *sg = &s->seg[r];
         if (cpu_host_sel(s, r) != LILY_LDT_SEL(r) || cpu_ldt_holds(s, r, sg))
