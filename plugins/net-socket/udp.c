@@ -63,15 +63,13 @@ bool ns_udp_output(NsCtx *ctx, uint32_t src, uint16_t sport, uint32_t dst,
                                                    UDP_HLEN + len),
                                     u, UDP_HLEN + len));
     ns_wr16(u + 6, csum ? csum : 0xffff);
-    if (!ns_ip_output(ctx, NS_IPPROTO_UDP, src, dst, UDP_HLEN + len)) {
-        ns_logf(ctx, 3, "udp %u <- %u.%u.%u.%u:%u: %zu bytes refused by the guest side",
-                dport, src >> 24, (src >> 16) & 255, (src >> 8) & 255, src & 255, sport, len);
-        return false;
-    }
-    ns_logf(ctx, 3, "udp %u <- %u.%u.%u.%u:%u: %zu bytes", dport, src >> 24,
-            (src >> 16) & 255, (src >> 8) & 255, src & 255, sport, len);
-    ns_stat_inc(ctx, NS_ST_UDP_RX);
-    return true;
+    bool sent = ns_ip_output(ctx, NS_IPPROTO_UDP, src, dst, UDP_HLEN + len);
+    ns_logf(ctx, 3, "udp %u <- %u.%u.%u.%u:%u: %zu bytes%s", dport, src >> 24,
+            (src >> 16) & 255, (src >> 8) & 255, src & 255, sport, len,
+            sent ? "" : " refused by the guest side");
+    if (sent)
+        ns_stat_inc(ctx, NS_ST_UDP_RX);
+    return sent;
 }
 
 static void udp_sock_event(NsCtx *ctx, void *obj, int fd, unsigned events)
